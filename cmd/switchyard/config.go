@@ -1,0 +1,110 @@
+// config.go reads Switchyard's settings: each flag, else SWITCHYARD_<NAME> from the
+// environment, else the --config JSON file, else the default.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	json "github.com/goccy/go-json"
+)
+
+// Config is every setting of the serve and replay commands.
+type Config struct {
+	Listen              string
+	DataDir             string
+	NATSURL             string
+	NATSListen          string
+	DurableEvents       bool
+	MaxBodyMB           int
+	InlinePayloadKB     int
+	CaptureMaxKB        int
+	UpstreamIdleTimeout time.Duration
+	ShutdownTimeout     time.Duration
+	Out                 string // replay only
+}
+
+type setting struct {
+	name, help string
+	def        string
+	set        func(string) error
+}
+
+func settings(c *Config) []setting {
+	str := func(p *string) func(string) error { return func(v string) error { *p = v; return nil } }
+	num := func(p *int) func(string) error {
+		return func(v string) error { n, err := strconv.Atoi(v); *p = n; return err }
+	}
+	dur := func(p *time.Duration) func(string) error {
+		return func(v string) error { d, err := time.ParseDuration(v); *p = d; return err }
+	}
+	return []setting{
+		{"listen", "address of the HTTP front end", "127.0.0.1:8787", str(&c.Listen)},
+		{"data-dir", "directory for the event log, the store and the admin token", "./switchyard-data", str(&c.DataDir)},
+		{"nats-url", "external NATS JetStream URL; empty runs the embedded server", "", str(&c.NATSURL)},
+		{"nats-listen", "also open the embedded NATS server on this TCP address (e.g. 127.0.0.1:4222)", "", str(&c.NATSListen)},
+		{"durable-events", "end each response only after its events are acknowledged by JetStream", "false",
+			func(v string) error { b, err := strconv.ParseBool(v); c.DurableEvents = b; return err }},
+		{"max-body-mb", "largest request body accepted, in MB", "25", num(&c.MaxBodyMB)},
+		{"inline-payload-kb", "bodies up to this size are kept inside the event; larger ones in the object store", "32", num(&c.InlinePayloadKB)},
+		{"capture-max-kb", "how much of each body is kept for the log", "4096", num(&c.CaptureMaxKB)},
+		{"upstream-idle-timeout", "longest silence accepted from an upstream (first byte and between chunks)", "5m", dur(&c.UpstreamIdleTimeout)},
+		{"shutdown-timeout", "how long shutdown waits for in-flight requests", "30s", dur(&c.ShutdownTimeout)},
+		{"out", "replay: directory of the rebuilt store (default <data-dir>/replay-<time>)", "", str(&c.Out)},
+	}
+}
+
+// EnvName is the environment variable read for a flag.
+func EnvName(flagName string) string {
+	return "SWITCHYARD_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// loadConfig parses args for command cmd.
+func loadConfig(cmd string, args []string) (*Config, error) {
+	c := &Config{}
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	ss := settings(c)
+	given := map[string]*string{}
+	for _, s := range ss {
+		given[s.name] = fs.String(s.name, "", fmt.Sprintf("%s (env %s, default %q)", s.help, EnvName(s.name), s.def))
+	}
+	cfgFile := fs.String("config", os.Getenv("SWITCHYARD_CONFIG"), "JSON file of settings keyed by flag name (env SWITCHYARD_CONFIG)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	file := map[string]any{}
+	if *cfgFile != "" {
+		b, err := os.ReadFile(*cfgFile)
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		if err := json.Unmarshal(b, &file); err != nil {
+			return nil, fmt.Errorf("config %s: %w", *cfgFile, err)
+		}
+	}
+	explicit := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
+	for _, s := range ss {
+		v := s.def
+		if fv, ok := file[s.name]; ok {
+			v = fmt.Sprint(fv)
+		}
+		if ev, ok := os.LookupEnv(EnvName(s.name)); ok {
+			v = ev
+		}
+		if explicit[s.name] {
+			v = *given[s.name]
+		}
+		if err := s.set(v); err != nil {
+			return nil, fmt.Errorf("--%s %q: %w", s.name, v, err)
+		}
+	}
+	return c, nil
+}

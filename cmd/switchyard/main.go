@@ -1,0 +1,263 @@
+// Command switchyard runs the gateway. Subcommands: serve (the default), replay, version.
+// This file wires the parts: event log, store, projections, actor system, front end.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/switchyard/switchyard/actors"
+	"github.com/switchyard/switchyard/engine"
+	"github.com/switchyard/switchyard/engine/providers"
+	"github.com/switchyard/switchyard/engine/server"
+	"github.com/switchyard/switchyard/engine/upstream"
+	"github.com/switchyard/switchyard/events"
+	"github.com/switchyard/switchyard/storage"
+)
+
+const version = "0.1.0"
+
+func main() {
+	cmd, args := "serve", os.Args[1:]
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	var err error
+	switch cmd {
+	case "serve":
+		err = serve(args)
+	case "replay":
+		err = replay(args)
+	case "version":
+		fmt.Println("switchyard", version)
+	default:
+		err = fmt.Errorf("unknown command %q (serve, replay, version)", cmd)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "switchyard:", err)
+		os.Exit(1)
+	}
+}
+
+// logNode holds the event log connection and, when embedded, the server under it.
+type logNode struct {
+	embedded *events.Embedded
+	bus      *events.Bus
+}
+
+func openLog(ctx context.Context, c *Config, log *slog.Logger) (*logNode, error) {
+	n := &logNode{}
+	o := events.ConnectOptions{URL: c.NATSURL, Logger: log}
+	if c.NATSURL == "" {
+		emb, err := events.StartEmbedded(events.EmbeddedOptions{StoreDir: filepath.Join(c.DataDir, "nats"), ListenAddr: c.NATSListen})
+		if err != nil {
+			return nil, err
+		}
+		n.embedded, o.Embedded = emb, emb
+	}
+	bus, err := events.Connect(ctx, o)
+	if err != nil {
+		if n.embedded != nil {
+			n.embedded.Shutdown()
+		}
+		return nil, err
+	}
+	n.bus = bus
+	return n, nil
+}
+
+func (n *logNode) close() {
+	n.bus.Close()
+	if n.embedded != nil {
+		n.embedded.Shutdown()
+	}
+}
+
+// adminToken returns the bootstrap admin token and where it comes from.
+func adminToken(dataDir string) (string, string, error) {
+	if t := os.Getenv("SWITCHYARD_ADMIN_TOKEN"); t != "" {
+		return t, "$SWITCHYARD_ADMIN_TOKEN", nil
+	}
+	path := filepath.Join(dataDir, "admin-token")
+	if b, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(b)), path, nil
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", "", err
+	}
+	tok := "sy_" + hex.EncodeToString(raw)
+	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+		return "", "", fmt.Errorf("write admin token: %w", err)
+	}
+	return tok, path, nil
+}
+
+// nodeID names this node's consumers; kept in the data dir so it survives restarts.
+func nodeID(dataDir string) (string, error) {
+	path := filepath.Join(dataDir, "node-id")
+	if b, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	raw := make([]byte, 6)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	id := hex.EncodeToString(raw)
+	return id, os.WriteFile(path, []byte(id+"\n"), 0o644)
+}
+
+func serve(args []string) error {
+	c, err := loadConfig("serve", args)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if err := os.MkdirAll(c.DataDir, 0o755); err != nil {
+		return err
+	}
+	token, tokenAt, err := adminToken(c.DataDir)
+	if err != nil {
+		return err
+	}
+	node, err := nodeID(c.DataDir)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	lg, err := openLog(ctx, c, log)
+	if err != nil {
+		return err
+	}
+	defer lg.close()
+	store, err := storage.Open(storage.Options{Dir: filepath.Join(c.DataDir, "badger"), Logger: log})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	logs, err := storage.NewLogs(store)
+	if err != nil {
+		return err
+	}
+	startSeq, err := lg.bus.LastSeq(ctx)
+	if err != nil {
+		return err
+	}
+	consumeCtx, stopConsume := context.WithCancel(context.Background())
+	defer stopConsume()
+	consumed := make(chan error, 1)
+	go func() { consumed <- lg.bus.Consume(consumeCtx, "logs-"+node, logs.Applied(), logs.Apply) }()
+
+	fwd := &engine.Forwarder{
+		Client:     upstream.New(upstream.Options{IdleTimeout: c.UpstreamIdleTimeout}),
+		CaptureMax: c.CaptureMaxKB << 10,
+		SmallBody:  64 << 10,
+	}
+	sys := actors.New(actors.Options{Forwarder: fwd, Events: lg.bus, Durable: c.DurableEvents,
+		InlinePayload: c.InlinePayloadKB << 10, Logger: log})
+	front := server.New(server.Options{Dispatcher: sys, Providers: providers.NewTable(nil), Logs: logs,
+		Payloads: lg.bus, AdminToken: token, MaxBody: c.MaxBodyMB << 20, Logger: log})
+
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return err
+	}
+	served := make(chan error, 1)
+	go func() { served <- front.Serve(ln) }()
+	fmt.Printf("switchyard %s listening on http://%s\n", version, ln.Addr())
+	fmt.Printf("data dir: %s\n", c.DataDir)
+	fmt.Printf("admin token: %s\n", tokenAt)
+	if c.NATSURL != "" {
+		fmt.Printf("event log: %s\n", c.NATSURL)
+	}
+
+	go func() {
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+		defer cancel()
+		if logs.WaitFor(wctx, startSeq) == nil {
+			front.SetReady(true)
+			log.Info("ready", "projection_seq", logs.Applied())
+		}
+	}()
+
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		return err
+	case err := <-consumed:
+		return fmt.Errorf("logs projection stopped: %w", err)
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
+	defer cancel()
+	if err := front.Shutdown(sctx); err != nil {
+		log.Warn("front end shutdown", "err", err)
+	}
+	if err := sys.Wait(sctx); err != nil {
+		log.Warn("requests still in flight at shutdown", "err", err)
+	}
+	sys.Shutdown()
+	if err := lg.bus.Flush(sctx); err != nil {
+		log.Warn("event flush", "err", err)
+	}
+	if last, err := lg.bus.LastSeq(sctx); err == nil {
+		if err := logs.WaitFor(sctx, last); err != nil {
+			log.Warn("logs projection did not catch up before shutdown", "applied", logs.Applied(), "last", last)
+		}
+	}
+	stopConsume()
+	<-consumed
+	log.Info("stopped cleanly")
+	return nil
+}
+
+// replay rebuilds the logs projection from the event log into a fresh store.
+func replay(args []string) error {
+	c, err := loadConfig("replay", args)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	out := c.Out
+	if out == "" {
+		out = filepath.Join(c.DataDir, "replay-"+time.Now().UTC().Format("20060102T150405"))
+	}
+	if entries, err := os.ReadDir(out); err == nil && len(entries) > 0 {
+		return errors.New("replay: output directory " + out + " is not empty")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	lg, err := openLog(ctx, c, log)
+	if err != nil {
+		return err
+	}
+	defer lg.close()
+	store, err := storage.Open(storage.Options{Dir: out})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	logs, err := storage.NewLogs(store)
+	if err != nil {
+		return err
+	}
+	last, err := lg.bus.Replay(ctx, logs.Apply)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("replayed %d events into %s\n", last, out)
+	return nil
+}

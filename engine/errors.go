@@ -1,0 +1,53 @@
+// errors.go is the table of gateway error codes and the error JSON of DESIGN.md:
+// {"success":false,"errors":[{"code":N,"message":"..."}]}. Upstream errors never pass
+// through here: they go back to the client verbatim.
+package engine
+
+import (
+	"strconv"
+	"strings"
+)
+
+// GatewayError is an error the gateway itself answers with.
+type GatewayError struct {
+	Status  int
+	Code    int
+	Message string
+}
+
+func (e *GatewayError) Error() string { return strconv.Itoa(e.Code) + ": " + e.Message }
+
+// Gateway error codes. 2016/2017 (guardrails) and 2029/2030 (DLP) are the reference's;
+// the others are Switchyard's, kept stable once published (see README "Error codes").
+const (
+	CodeMalformedPath   = 2001 // 404: the URL is not a data-plane shape
+	CodeUnknownProvider = 2002 // 400: the provider slug is not registered
+	CodeBadRequest      = 2006 // 400: the request cannot be forwarded as sent
+	CodeBodyTooLarge    = 2007 // 413: the body is over the configured maximum
+	CodeUnauthorized    = 2009 // 401: gateway authentication failed
+	CodeUpstreamFailed  = 2010 // 502: the upstream refused, reset or could not be reached
+	CodeUpstreamTimeout = 2011 // 504: the upstream did not answer in time
+	CodeInternal        = 2015 // 500: a bug in the gateway; the request is logged as failed
+	CodeShuttingDown    = 2018 // 503: the gateway is stopping and takes no new requests
+	CodeGuardrailPrompt = 2016
+	CodeGuardrailAnswer = 2017
+	CodeDLPRequest      = 2029
+	CodeDLPResponse     = 2030
+)
+
+// Errorf builds a GatewayError.
+func Errorf(status, code int, msg string) *GatewayError {
+	return &GatewayError{Status: status, Code: code, Message: msg}
+}
+
+// JSON renders the error body.
+func (e *GatewayError) JSON() []byte {
+	var b strings.Builder
+	b.Grow(64 + len(e.Message))
+	b.WriteString(`{"success":false,"errors":[{"code":`)
+	b.WriteString(strconv.Itoa(e.Code))
+	b.WriteString(`,"message":`)
+	b.WriteString(strconv.Quote(e.Message))
+	b.WriteString(`}]}`)
+	return []byte(b.String())
+}

@@ -1,0 +1,262 @@
+// exchange.go is one request's life in the engine: the upstream call (Forwarder.Do), the
+// reply the front end writes back, the relay of the body to the client with token
+// counting and payload capture, and what was measured on the way.
+package engine
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/switchyard/switchyard/engine/usage"
+	"github.com/valyala/fasthttp"
+)
+
+// Forwarder calls providers.
+type Forwarder struct {
+	Client *fasthttp.Client
+	// CaptureMax is how many bytes of each body are kept for the log payload.
+	CaptureMax int
+	// SmallBody: an upstream answer with a known length at most this size (and not an
+	// event stream) is read whole before the reply, everything else is streamed.
+	SmallBody int
+}
+
+// Exchange is one request in flight. The front end reads Status, the headers and either
+// Body or the stream (Relay); the dispatcher reads the measurements once Done is called.
+type Exchange struct {
+	Req    *Request
+	Status int
+	Err    *GatewayError // the gateway's own error answer, if any
+	Body   []byte        // the whole answer body, when not streamed
+
+	upstream   *fasthttp.Response
+	stream     io.Reader
+	sse        bool
+	captureMax int
+
+	Started   time.Time
+	TTFB      time.Duration
+	End       time.Time
+	BytesOut  int64
+	Usage     usage.Counter
+	RespCType string
+	ClientErr error // the client went away while the body was relayed
+	RespBody  []byte
+	RespTrunc bool
+
+	onDone func(*Exchange)
+	once   sync.Once
+}
+
+// NewExchange starts an exchange for req; onDone runs once, after the answer is relayed.
+func NewExchange(req *Request, onDone func(*Exchange)) *Exchange {
+	x := &Exchange{Req: req, Started: time.Now(), onDone: onDone}
+	if req.Provider != nil {
+		x.Usage.Format = req.Provider.Usage
+	}
+	return x
+}
+
+// Fail turns the exchange into a gateway error answer.
+func (x *Exchange) Fail(e *GatewayError) {
+	x.Err = e
+	x.Status = e.Status
+	x.Body = e.JSON()
+	x.RespCType = "application/json"
+	x.RespBody = x.Body
+	x.BytesOut = int64(len(x.Body))
+	if x.TTFB == 0 {
+		x.TTFB = time.Since(x.Started)
+	}
+}
+
+// Streaming reports whether the body must be relayed with Relay.
+func (x *Exchange) Streaming() bool { return x.stream != nil }
+
+// hop-by-hop headers (RFC 9110 §7.6.1) and headers the transport recomputes.
+var hopByHop = map[string]bool{
+	"connection": true, "keep-alive": true, "proxy-authenticate": true, "proxy-authorization": true,
+	"proxy-connection": true, "te": true, "trailer": true, "transfer-encoding": true, "upgrade": true,
+	"content-length": true, "host": true,
+}
+
+// ForwardRequestHeader reports whether a client header goes to the provider: not
+// hop-by-hop, not a cf-aig-* gateway header, and not Accept-Encoding (the gateway asks for
+// an identity body so it can read usage and keep payloads; the client gets it plain).
+func ForwardRequestHeader(lowerKey string) bool {
+	return !hopByHop[lowerKey] && !strings.HasPrefix(lowerKey, "cf-aig-") &&
+		lowerKey != "accept-encoding" && lowerKey != "cf-cache-ttl" && lowerKey != "cf-skip-cache"
+}
+
+// VisitResponseHeaders calls f for every upstream header the client should get verbatim.
+func (x *Exchange) VisitResponseHeaders(f func(k, v []byte)) {
+	if x.upstream == nil {
+		return
+	}
+	for k, v := range x.upstream.Header.All() {
+		if !hopByHop[strings.ToLower(string(k))] {
+			f(k, v)
+		}
+	}
+}
+
+// Do makes the upstream call and prepares the reply. It returns once the status and
+// headers are known (and the body too when it is small).
+func (f *Forwarder) Do(x *Exchange) {
+	req := x.Req
+	if req.Fail != nil {
+		x.Fail(req.Fail)
+		return
+	}
+	url, model, err := req.Provider.URL(req.AccountID, req.Rest)
+	if err != nil {
+		x.Fail(Errorf(400, CodeBadRequest, "the path after /"+req.Slug+" does not match the provider's URL shape"))
+		return
+	}
+	if req.Model == "" {
+		req.Model = model
+	}
+	ureq := fasthttp.AcquireRequest()
+	defer fasthttp.ReleaseRequest(ureq)
+	if req.Query != "" {
+		url += "?" + req.Query
+	}
+	ureq.SetRequestURI(url)
+	ureq.Header.SetMethod(req.Method)
+	ureq.Header.DisableNormalizing()
+	for _, h := range req.Header {
+		ureq.Header.Add(h.Key, h.Value)
+	}
+	switch {
+	case req.Body != nil:
+		ureq.SetBodyRaw(req.Body)
+	case req.BodyStream != nil:
+		ureq.SetBodyStream(req.BodyStream, int(req.BodySize))
+	}
+	resp := fasthttp.AcquireResponse()
+	if err := f.Client.Do(ureq, resp); err != nil {
+		fasthttp.ReleaseResponse(resp)
+		x.Fail(upstreamError(req.Slug, err))
+		return
+	}
+	x.TTFB = time.Since(x.Started)
+	x.Status = resp.StatusCode()
+	x.RespCType = string(resp.Header.ContentType())
+	x.upstream = resp
+	x.sse = strings.HasPrefix(x.RespCType, "text/event-stream")
+	cl := resp.Header.ContentLength()
+	if !x.sse && cl >= 0 && cl <= f.SmallBody {
+		body, err := io.ReadAll(resp.BodyStream())
+		if err != nil {
+			x.upstream = nil
+			fasthttp.ReleaseResponse(resp)
+			x.Fail(upstreamError(req.Slug, err))
+			return
+		}
+		x.Body = body
+		x.BytesOut = int64(len(body))
+		x.Usage.ScanJSON(body)
+		x.RespBody = capture(nil, body, f.CaptureMax, &x.RespTrunc)
+		return
+	}
+	x.captureMax = f.CaptureMax
+	x.stream = resp.BodyStream()
+}
+
+// upstreamError classifies a failed upstream call without echoing anything secret.
+func upstreamError(slug string, err error) *GatewayError {
+	var ne net.Error
+	switch {
+	case errors.Is(err, fasthttp.ErrTimeout), errors.Is(err, os.ErrDeadlineExceeded),
+		errors.As(err, &ne) && ne.Timeout():
+		return Errorf(504, CodeUpstreamTimeout, "upstream "+slug+" did not answer in time")
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		return Errorf(502, CodeUpstreamFailed, "upstream "+slug+" answer is too large")
+	default:
+		return Errorf(502, CodeUpstreamFailed, "upstream "+slug+" unreachable or connection reset")
+	}
+}
+
+func capture(dst, p []byte, max int, trunc *bool) []byte {
+	room := max - len(dst)
+	if room <= 0 {
+		if len(p) > 0 {
+			*trunc = true
+		}
+		return dst
+	}
+	if len(p) > room {
+		*trunc = true
+		p = p[:room]
+	}
+	return append(dst, p...)
+}
+
+var relayBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// Relay copies the streamed body to the client, flushing after every read so SSE events
+// leave as they arrive, while counting tokens and capturing the payload.
+func (x *Exchange) Relay(w *bufio.Writer) {
+	bp := relayBufs.Get().(*[]byte)
+	defer relayBufs.Put(bp)
+	buf := *bp
+	for {
+		n, rerr := x.stream.Read(buf)
+		if n > 0 {
+			chunk := buf[:n]
+			x.BytesOut += int64(n)
+			if x.sse {
+				x.Usage.Write(chunk)
+			}
+			x.RespBody = capture(x.RespBody, chunk, x.captureMax, &x.RespTrunc)
+			if _, err := w.Write(chunk); err != nil {
+				x.ClientErr = err
+				break
+			}
+			if err := w.Flush(); err != nil {
+				x.ClientErr = err
+				break
+			}
+		}
+		if rerr != nil {
+			if rerr != io.EOF {
+				x.Err = upstreamError(x.Req.Slug, rerr)
+			}
+			break
+		}
+	}
+	if x.sse {
+		x.Usage.Close()
+	} else if !x.RespTrunc {
+		x.Usage.ScanJSON(x.RespBody)
+	}
+}
+
+// Done records the end and hands the exchange to the dispatcher, once. It releases the
+// upstream response.
+func (x *Exchange) Done() {
+	x.once.Do(func() {
+		x.End = time.Now()
+		if x.upstream != nil {
+			if x.stream != nil {
+				_ = x.upstream.CloseBodyStream()
+			}
+			fasthttp.ReleaseResponse(x.upstream)
+			x.upstream = nil
+		}
+		if x.onDone != nil {
+			x.onDone(x)
+		}
+	})
+}
+
+// Success is the log's success flag: a 2xx answer fully delivered.
+func (x *Exchange) Success() bool {
+	return x.Err == nil && x.ClientErr == nil && x.Status >= 200 && x.Status < 300
+}

@@ -1,0 +1,146 @@
+// Package providers is the registry of provider adapters: for each provider slug, its
+// upstream base URL, how the gateway path maps onto the upstream URL, which header carries
+// the provider key, how the model is found and how token usage is read. Each provider is
+// one file in this folder that calls Register once.
+package providers
+
+import (
+	"errors"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/switchyard/switchyard/engine/usage"
+)
+
+// Adapter describes one provider.
+type Adapter struct {
+	// Slug is the URL segment after /v1/{account_id}/{gateway_id}/.
+	Slug string
+	// BaseURL is the default upstream base, without a trailing slash. It may hold the
+	// placeholders {resource}, {region} and {account_id}, which Resolve fills in.
+	BaseURL string
+	// Route maps the path after the slug onto the upstream path and fills placeholders.
+	// Nil means "append the path to BaseURL".
+	Route func(rest string) (Target, error)
+	// AuthHeader is the request header that carries the provider key (documentation and
+	// redaction; the client's header is forwarded as sent).
+	AuthHeader string
+	// Usage says how token counts are read from this provider's responses.
+	Usage *usage.Format
+	// ModelFromPath extracts the model from the upstream path when it is not in the body.
+	ModelFromPath func(rest string) string
+}
+
+// Target is the result of mapping a gateway path.
+type Target struct {
+	Path  string            // upstream path, starting with "/"
+	Fill  map[string]string // placeholder values for BaseURL
+	Model string            // model named by the path, if any
+}
+
+// ErrBadPath is returned when the path after the slug does not have the shape the provider needs.
+var ErrBadPath = errors.New("path does not match the provider's URL shape")
+
+var registry = map[string]*Adapter{}
+
+// Register adds an adapter; called from each provider file's init.
+func Register(a *Adapter) {
+	if _, dup := registry[a.Slug]; dup {
+		panic("providers: duplicate slug " + a.Slug)
+	}
+	registry[a.Slug] = a
+}
+
+// Lookup finds the adapter for a slug.
+func Lookup(slug string) (*Adapter, bool) {
+	a, ok := registry[slug]
+	return a, ok
+}
+
+// Slugs lists the registered slugs, sorted.
+func Slugs() []string {
+	out := make([]string, 0, len(registry))
+	for s := range registry {
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// EnvOverride is the environment variable that replaces a provider's base URL,
+// e.g. SWITCHYARD_UPSTREAM_WORKERS_AI for workers-ai.
+func EnvOverride(slug string) string {
+	return "SWITCHYARD_UPSTREAM_" + strings.ToUpper(strings.ReplaceAll(slug, "-", "_"))
+}
+
+// Resolved is a provider ready to serve: the adapter plus the base URL in force.
+type Resolved struct {
+	*Adapter
+	Base string
+}
+
+// Table is the set of providers with their effective base URLs, built once at start.
+type Table map[string]*Resolved
+
+// NewTable applies SWITCHYARD_UPSTREAM_* overrides read through getenv (os.Getenv when nil).
+func NewTable(getenv func(string) string) Table {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	t := Table{}
+	for slug, a := range registry {
+		base := a.BaseURL
+		if v := getenv(EnvOverride(slug)); v != "" {
+			base = strings.TrimRight(v, "/")
+		}
+		t[slug] = &Resolved{Adapter: a, Base: base}
+	}
+	return t
+}
+
+// URL builds the upstream URL (without query) for the path after the slug. accountID is
+// the gateway URL's account, used by providers whose upstream URL names the account.
+func (r *Resolved) URL(accountID, rest string) (string, string, error) {
+	tgt := Target{Path: rest}
+	if r.Route != nil {
+		var err error
+		if tgt, err = r.Route(rest); err != nil {
+			return "", "", err
+		}
+	}
+	if !strings.HasPrefix(tgt.Path, "/") {
+		tgt.Path = "/" + tgt.Path
+	}
+	base := r.Base
+	if strings.IndexByte(base, '{') >= 0 {
+		base = strings.ReplaceAll(base, "{account_id}", accountID)
+		for k, v := range tgt.Fill {
+			base = strings.ReplaceAll(base, "{"+k+"}", v)
+		}
+	}
+	model := tgt.Model
+	if model == "" && r.ModelFromPath != nil {
+		model = r.ModelFromPath(rest)
+	}
+	return base + tgt.Path, model, nil
+}
+
+// segments splits "/a/b/c" into at most n parts: the first n-1 segments and the rest.
+func segments(rest string, n int) []string {
+	return strings.SplitN(strings.TrimPrefix(rest, "/"), "/", n)
+}
+
+// validHostPart reports whether s can be placed in a host name (resource, region).
+func validHostPart(s string) bool {
+	if s == "" || len(s) > 63 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,57 @@
+// Package engine is the request path: the request model, provider adapters (engine/providers),
+// usage reading (engine/usage), the upstream client (engine/upstream), forwarding and
+// relaying a provider call, and the fasthttp front end (engine/server). It never imports
+// actors: the front end hands each Request to a Dispatcher that cmd wires to the actor system.
+package engine
+
+import (
+	"io"
+	"time"
+
+	"github.com/switchyard/switchyard/engine/providers"
+)
+
+// Header is one forwarded request header.
+type Header struct {
+	Key, Value string
+}
+
+// Request is one data-plane request, parsed and validated by the front end. Everything
+// in it is owned (copied out of the connection's buffers), except BodyStream, which is
+// valid only until the upstream call has sent it.
+type Request struct {
+	LogID      string
+	EventID    string
+	AccountID  string
+	GatewayID  string
+	Provider   *providers.Resolved // nil when the request failed before a provider was known
+	Slug       string              // the provider segment as sent
+	Rest       string              // path after the provider slug, starting with "/"
+	Method     string
+	Query      string // raw query string without '?'
+	Header     []Header
+	Body       []byte    // the whole body, when it was read (kept for retries)
+	BodyStream io.Reader // large bodies, streamed to the upstream instead
+	BodySize   int64     // -1 when unknown (chunked)
+	CType      string
+	Model      string
+	Stream     bool // the client asked for a streamed answer
+	ReceivedAt time.Time
+
+	// Fail, when set, is answered without calling any upstream (and still logged).
+	Fail *GatewayError
+}
+
+// Path is the gateway path after /v1/{account}/{gateway}, for the log.
+func (r *Request) Path() string {
+	if r.Slug == "" {
+		return r.Rest
+	}
+	return "/" + r.Slug + r.Rest
+}
+
+// Dispatcher runs a Request and answers with its Exchange as soon as the response status and
+// headers are known. cmd wires it to the actor system.
+type Dispatcher interface {
+	Dispatch(*Request) *Exchange
+}

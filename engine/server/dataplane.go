@@ -1,0 +1,165 @@
+// dataplane.go parses /v1/{account_id}/{gateway_id}/{provider}/{path...} into an
+// engine.Request, dispatches it and writes the exchange back: status, upstream headers,
+// the cf-aig-* response headers, and the body whole or streamed.
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+	"github.com/switchyard/switchyard/engine"
+	"github.com/tidwall/gjson"
+	"github.com/valyala/fasthttp"
+)
+
+// wholeBody: request bodies with a known length up to this size are read whole (and kept
+// for the log and for retries); larger or chunked ones stream to the upstream.
+const wholeBody = 1 << 20
+
+// ValidID reports whether an account or gateway id is acceptable: 1–64 characters of
+// letters, digits, '-' and '_'.
+func ValidID(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Server) dataPlane(ctx *fasthttp.RequestCtx, path []byte) {
+	req := s.parse(ctx, path)
+	if req == nil {
+		return
+	}
+	x := s.opts.Dispatcher.Dispatch(req)
+	s.writeExchange(ctx, x)
+}
+
+// parse builds the Request. It returns nil (having answered 404) only when the URL does
+// not even name an account and gateway; every other problem becomes req.Fail, so the
+// request is still logged as failed.
+func (s *Server) parse(ctx *fasthttp.RequestCtx, path []byte) *engine.Request {
+	parts := strings.SplitN(string(path[len("/v1/"):]), "/", 4)
+	if len(parts) < 2 || !ValidID(parts[0]) || !ValidID(parts[1]) {
+		writeError(ctx, engine.Errorf(404, engine.CodeMalformedPath, "malformed path: expected /v1/{account_id}/{gateway_id}/{provider}/..."))
+		return nil
+	}
+	now := time.Now()
+	req := &engine.Request{
+		LogID:      ulid.Make().String(),
+		EventID:    ulid.Make().String(),
+		AccountID:  parts[0],
+		GatewayID:  parts[1],
+		Method:     string(ctx.Method()),
+		Query:      string(ctx.URI().QueryString()),
+		CType:      string(ctx.Request.Header.ContentType()),
+		ReceivedAt: now,
+		BodySize:   0,
+	}
+	if len(parts) < 3 || parts[2] == "" {
+		req.Fail = engine.Errorf(404, engine.CodeMalformedPath, "malformed path: no provider after /v1/{account_id}/{gateway_id}/")
+		return req
+	}
+	req.Slug = parts[2]
+	req.Rest = "/"
+	if len(parts) == 4 {
+		req.Rest += parts[3]
+	}
+	p, ok := s.opts.Providers[req.Slug]
+	if !ok {
+		req.Fail = engine.Errorf(400, engine.CodeUnknownProvider, "unknown provider "+strings.ReplaceAll(req.Slug, "\"", "")+"; supported: "+strings.Join(s.slugs(), ", "))
+		return req
+	}
+	req.Provider = p
+	for k, v := range ctx.Request.Header.All() {
+		lk := strings.ToLower(string(k))
+		if engine.ForwardRequestHeader(lk) {
+			req.Header = append(req.Header, engine.Header{Key: string(k), Value: string(v)})
+		}
+	}
+	cl := ctx.Request.Header.ContentLength()
+	switch {
+	case cl > s.opts.MaxBody:
+		req.BodySize = int64(cl)
+		req.Fail = engine.Errorf(413, engine.CodeBodyTooLarge, "request body is larger than the gateway maximum")
+		return req
+	case cl >= 0 && cl <= wholeBody:
+		body := ctx.Request.Body()
+		req.Body = append([]byte(nil), body...)
+		req.BodySize = int64(len(body))
+		if len(body) > 0 && bytes.HasPrefix(bytes.TrimSpace(body), []byte("{")) {
+			res := gjson.GetManyBytes(body, "model", "stream")
+			req.Model = res[0].String()
+			req.Stream = res[1].Bool()
+		}
+	default:
+		req.BodySize = int64(cl)
+		req.BodyStream = &limitedBody{r: ctx.RequestBodyStream(), left: int64(s.opts.MaxBody)}
+	}
+	return req
+}
+
+// errBodyTooLarge stops a streamed request body at the gateway maximum.
+var errBodyTooLarge = errors.New("request body is larger than the gateway maximum")
+
+type limitedBody struct {
+	r    io.Reader
+	left int64
+}
+
+func (l *limitedBody) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	if l.left < 0 {
+		return n, errBodyTooLarge
+	}
+	return n, err
+}
+
+func (s *Server) slugs() []string {
+	out := make([]string, 0, len(s.opts.Providers))
+	for k := range s.opts.Providers {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (s *Server) writeExchange(ctx *fasthttp.RequestCtx, x *engine.Exchange) {
+	ctx.SetStatusCode(x.Status)
+	h := &ctx.Response.Header
+	if x.Err != nil {
+		h.SetContentType("application/json")
+	} else {
+		x.VisitResponseHeaders(func(k, v []byte) { h.AddBytesKV(k, v) })
+	}
+	h.Set("cf-aig-log-id", x.Req.LogID)
+	h.Set("cf-aig-event-id", x.Req.EventID)
+	h.Set("cf-aig-step", "0")
+	if x.Req.Slug != "" && x.Req.Provider != nil {
+		h.Set("cf-aig-provider", x.Req.Slug)
+	}
+	if x.Req.Model != "" {
+		h.Set("cf-aig-model", x.Req.Model)
+	}
+	if x.Streaming() {
+		ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
+			x.Relay(w)
+			x.Done()
+		})
+		return
+	}
+	ctx.SetBody(x.Body)
+	x.Done()
+}

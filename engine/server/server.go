@@ -1,0 +1,117 @@
+// Package server is the fasthttp front end: it routes health checks, the data plane
+// (/v1/...) and the control API (/client/v4/...), parses and validates data-plane requests
+// into engine.Requests and hands them to the Dispatcher. No business logic lives here.
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/switchyard/switchyard/engine"
+	"github.com/switchyard/switchyard/engine/providers"
+	"github.com/switchyard/switchyard/storage"
+	"github.com/valyala/fasthttp"
+)
+
+// LogReader is what the control API reads logs from (storage.Logs).
+type LogReader interface {
+	List(q storage.LogQuery) ([]storage.LogRecord, int, error)
+	Get(acct, gw, id string) (storage.LogRecord, error)
+	Payload(acct, gw, id, which string) (storage.PayloadRecord, error)
+}
+
+// PayloadSource fetches bodies kept in the payload object store.
+type PayloadSource interface {
+	GetPayload(ctx context.Context, name string) ([]byte, error)
+}
+
+// Options configures the front end.
+type Options struct {
+	Dispatcher engine.Dispatcher
+	Providers  providers.Table
+	Logs       LogReader
+	Payloads   PayloadSource
+	AdminToken string
+	// MaxBody is the largest request body accepted (413 above). Zero means 25 MB.
+	MaxBody int
+	Logger  *slog.Logger
+}
+
+// Server is the running front end.
+type Server struct {
+	opts  Options
+	ready atomic.Bool
+	srv   *fasthttp.Server
+}
+
+// New builds the front end.
+func New(o Options) *Server {
+	if o.MaxBody == 0 {
+		o.MaxBody = 25 << 20
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	s := &Server{opts: o}
+	s.srv = &fasthttp.Server{
+		Handler:                       s.handle,
+		Name:                          "switchyard",
+		NoDefaultServerHeader:         true,
+		NoDefaultContentType:          true,
+		StreamRequestBody:             true,
+		MaxRequestBodySize:            o.MaxBody,
+		ReadBufferSize:                16 << 10,
+		ReadTimeout:                   0,
+		IdleTimeout:                   2 * time.Minute,
+		DisablePreParseMultipartForm:  true,
+		DisableHeaderNamesNormalizing: false,
+		CloseOnShutdown:               true,
+	}
+	return s
+}
+
+// SetReady flips /readyz to 200.
+func (s *Server) SetReady(v bool) { s.ready.Store(v) }
+
+// Serve accepts connections on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
+
+// Shutdown stops accepting connections and waits for in-flight requests, up to ctx.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.ready.Store(false)
+	return s.srv.ShutdownWithContext(ctx)
+}
+
+func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+	path := ctx.URI().PathOriginal()
+	switch {
+	case hasPrefix(path, "/v1/"):
+		s.dataPlane(ctx, path)
+	case hasPrefix(path, "/client/v4/"):
+		s.control(ctx, string(path))
+	case string(path) == "/healthz":
+		ctx.SetContentType("application/json")
+		ctx.SetBodyString(`{"status":"ok"}`)
+	case string(path) == "/readyz":
+		ctx.SetContentType("application/json")
+		if s.ready.Load() {
+			ctx.SetBodyString(`{"status":"ready"}`)
+		} else {
+			ctx.SetStatusCode(503)
+			ctx.SetBodyString(`{"status":"starting"}`)
+		}
+	default:
+		writeError(ctx, engine.Errorf(404, engine.CodeMalformedPath, "no such endpoint; data-plane URLs start with /v1/{account_id}/{gateway_id}/"))
+	}
+}
+
+func hasPrefix(b []byte, p string) bool { return len(b) >= len(p) && string(b[:len(p)]) == p }
+
+func writeError(ctx *fasthttp.RequestCtx, e *engine.GatewayError) {
+	ctx.SetStatusCode(e.Status)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(e.JSON())
+}

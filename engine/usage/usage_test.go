@@ -1,0 +1,74 @@
+package usage
+
+import "testing"
+
+func TestScanJSON(t *testing.T) {
+	cases := []struct {
+		name    string
+		f       *Format
+		body    string
+		in, out int64
+	}{
+		{"openai chat", OpenAI, `{"id":"x","usage":{"prompt_tokens":12,"completion_tokens":7,"total_tokens":19}}`, 12, 7},
+		{"openai responses", OpenAI, `{"object":"response","usage":{"input_tokens":5,"output_tokens":9}}`, 5, 9},
+		{"openai embeddings", OpenAI, `{"object":"list","usage":{"prompt_tokens":8,"total_tokens":8}}`, 8, 0},
+		{"anthropic", Anthropic, `{"type":"message","usage":{"input_tokens":25,"output_tokens":11}}`, 25, 11},
+		{"google", Google, `{"candidates":[],"usageMetadata":{"promptTokenCount":4,"candidatesTokenCount":6}}`, 4, 6},
+		{"cohere v2", Cohere, `{"usage":{"billed_units":{"input_tokens":3,"output_tokens":2}}}`, 3, 2},
+		{"bedrock converse", Bedrock, `{"usage":{"inputTokens":30,"outputTokens":40}}`, 30, 40},
+		{"no usage", OpenAI, `{"error":{"message":"bad"}}`, 0, 0},
+		{"format none", None, `{"usage":{"prompt_tokens":1}}`, 0, 0},
+		{"not json", OpenAI, `usage garbage {{{`, 0, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Counter{Format: tc.f}
+			c.ScanJSON([]byte(tc.body))
+			if c.In != tc.in || c.Out != tc.out {
+				t.Fatalf("got %d/%d want %d/%d", c.In, c.Out, tc.in, tc.out)
+			}
+		})
+	}
+}
+
+func TestStreamAnySplit(t *testing.T) {
+	cases := []struct {
+		name    string
+		f       *Format
+		stream  string
+		in, out int64
+	}{
+		{"openai include_usage", OpenAI,
+			"data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\ndata: {\"choices\":[],\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":3}}\n\ndata: [DONE]\n\n", 10, 3},
+		{"openai responses", OpenAI,
+			"event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"usage\":{\"input_tokens\":4,\"output_tokens\":2}}}\n\n", 4, 2},
+		{"anthropic", Anthropic,
+			"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":25,\"output_tokens\":1}}}\n\nevent: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{\"text\":\"usage\"}}\n\nevent: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":15}}\n\n", 25, 15},
+		{"google", Google,
+			"data: {\"usageMetadata\":{\"promptTokenCount\":3,\"candidatesTokenCount\":1}}\r\n\r\ndata: {\"usageMetadata\":{\"promptTokenCount\":3,\"candidatesTokenCount\":8}}", 3, 8},
+	}
+	for _, tc := range cases {
+		for split := 1; split <= len(tc.stream); split += 7 {
+			c := Counter{Format: tc.f}
+			s := tc.stream
+			for len(s) > 0 {
+				n := min(split, len(s))
+				c.Write([]byte(s[:n]))
+				s = s[n:]
+			}
+			c.Close()
+			if c.In != tc.in || c.Out != tc.out {
+				t.Fatalf("%s split %d: got %d/%d want %d/%d", tc.name, split, c.In, c.Out, tc.in, tc.out)
+			}
+		}
+	}
+}
+
+func BenchmarkStreamChunk(b *testing.B) {
+	chunk := []byte("data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hello there\"}}]}\n\n")
+	c := Counter{Format: OpenAI}
+	b.SetBytes(int64(len(chunk)))
+	for b.Loop() {
+		c.Write(chunk)
+	}
+}

@@ -1,0 +1,142 @@
+// Package events is Switchyard's event log: the versioned event catalog, its encoding,
+// the JetStream streams and consumers, the embedded NATS server, the publisher and replay.
+// Nothing else in the tree touches NATS types; see README.md in this folder for the catalog.
+package events
+
+import (
+	"fmt"
+	"time"
+
+	json "github.com/goccy/go-json"
+)
+
+// Type names one kind of event. Its subject on the stream is SubjectPrefix + Type.
+type Type string
+
+// The request-lifecycle events (stream RequestsStream).
+const (
+	TypeRequestStarted  Type = "request.started"
+	TypeRequestFinished Type = "request.finished"
+)
+
+// Current schema versions. Removing or renaming a field needs a new version and a
+// decoder for the old one: the log is kept forever.
+const (
+	VersionRequestStarted  = 1
+	VersionRequestFinished = 1
+)
+
+// Envelope is what is written to the stream for every event.
+type Envelope struct {
+	Type    Type            `json:"type"`
+	Version int             `json:"v"`
+	ID      string          `json:"id"`
+	Time    time.Time       `json:"time"`
+	Data    json.RawMessage `json:"data"`
+}
+
+// RequestStarted is emitted when a data-plane request has been parsed and handed to
+// its request actor, before the upstream call.
+type RequestStarted struct {
+	LogID        string    `json:"log_id"`
+	EventID      string    `json:"event_id"`
+	AccountID    string    `json:"account_id"`
+	GatewayID    string    `json:"gateway_id"`
+	Provider     string    `json:"provider"`
+	Model        string    `json:"model,omitempty"`
+	Method       string    `json:"method"`
+	Path         string    `json:"path"`
+	RequestType  string    `json:"request_type,omitempty"`
+	RequestSize  int64     `json:"request_size"`
+	RequestCType string    `json:"request_content_type,omitempty"`
+	StartedAt    time.Time `json:"started_at"`
+}
+
+// Payload is a request or response body as recorded: inline when it is at most the
+// inline cap, otherwise stored in the payload object store under Ref.
+type Payload struct {
+	Inline    []byte `json:"inline,omitempty"`
+	Ref       string `json:"ref,omitempty"`
+	Size      int64  `json:"size"`
+	Truncated bool   `json:"truncated,omitempty"`
+}
+
+// RequestFinished is emitted once the response has been fully relayed to the client
+// (or the request failed). It carries everything the logs projection needs.
+type RequestFinished struct {
+	LogID           string    `json:"log_id"`
+	EventID         string    `json:"event_id"`
+	AccountID       string    `json:"account_id"`
+	GatewayID       string    `json:"gateway_id"`
+	Provider        string    `json:"provider"`
+	Model           string    `json:"model,omitempty"`
+	Method          string    `json:"method"`
+	Path            string    `json:"path"`
+	RequestType     string    `json:"request_type,omitempty"`
+	Step            int       `json:"step"`
+	Status          int       `json:"status"`
+	Success         bool      `json:"success"`
+	Stream          bool      `json:"stream"`
+	Cached          bool      `json:"cached"`
+	StartedAt       time.Time `json:"started_at"`
+	DurationMs      float64   `json:"duration_ms"`
+	TTFBMs          float64   `json:"ttfb_ms"`
+	TokensIn        int64     `json:"tokens_in"`
+	TokensOut       int64     `json:"tokens_out"`
+	RequestSize     int64     `json:"request_size"`
+	ResponseSize    int64     `json:"response_size"`
+	RequestCType    string    `json:"request_content_type,omitempty"`
+	ResponseCType   string    `json:"response_content_type,omitempty"`
+	ErrorCode       int       `json:"error_code,omitempty"`
+	ErrorMessage    string    `json:"error_message,omitempty"`
+	RequestPayload  *Payload  `json:"request_payload,omitempty"`
+	ResponsePayload *Payload  `json:"response_payload,omitempty"`
+}
+
+// Encode wraps data in an envelope of the given type and version.
+func Encode(t Type, version int, id string, at time.Time, data any) ([]byte, error) {
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", t, err)
+	}
+	return json.Marshal(Envelope{Type: t, Version: version, ID: id, Time: at, Data: raw})
+}
+
+// Decode reads an envelope. Its Data is decoded with DecodeRequestFinished and friends.
+func Decode(b []byte) (Envelope, error) {
+	var e Envelope
+	if err := json.Unmarshal(b, &e); err != nil {
+		return e, fmt.Errorf("decode envelope: %w", err)
+	}
+	return e, nil
+}
+
+// DecodeRequestFinished decodes a request.finished event of any known version.
+func DecodeRequestFinished(e Envelope) (RequestFinished, error) {
+	var f RequestFinished
+	if e.Type != TypeRequestFinished {
+		return f, fmt.Errorf("event %s is not %s", e.Type, TypeRequestFinished)
+	}
+	switch e.Version {
+	case 1:
+		err := json.Unmarshal(e.Data, &f)
+		return f, err
+	default:
+		return f, fmt.Errorf("%s: unknown version %d", e.Type, e.Version)
+	}
+}
+
+// DecodeRequestStarted decodes a request.started event of any known version.
+func DecodeRequestStarted(e Envelope) (RequestStarted, error) {
+	var s RequestStarted
+	if e.Type != TypeRequestStarted {
+		return s, fmt.Errorf("event %s is not %s", e.Type, TypeRequestStarted)
+	}
+	switch e.Version {
+	case 1:
+		err := json.Unmarshal(e.Data, &s)
+		return s, err
+	default:
+		return s, fmt.Errorf("%s: unknown version %d", e.Type, e.Version)
+	}
+}

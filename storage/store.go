@@ -1,0 +1,151 @@
+// Package storage is Switchyard's Badger side: the store (sized for a small footprint),
+// the projections that apply events from the log with their stream position in the same
+// transaction, and the queries the control API serves from them.
+package storage
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Options opens a store.
+type Options struct {
+	Dir      string // ignored when InMemory
+	InMemory bool
+	Logger   *slog.Logger
+}
+
+// Store is the Badger database shared by the projections.
+type Store struct {
+	db   *badger.DB
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// Open opens (or creates) the store, sized down from Badger's defaults, and starts the
+// value-log garbage collector.
+func Open(o Options) (*Store, error) {
+	bo := badger.DefaultOptions(o.Dir).
+		WithInMemory(o.InMemory).
+		WithMemTableSize(8 << 20).
+		WithNumMemtables(2).
+		WithNumLevelZeroTables(2).
+		WithNumLevelZeroTablesStall(4).
+		WithBlockCacheSize(16 << 20).
+		WithIndexCacheSize(8 << 20).
+		WithValueLogFileSize(64 << 20).
+		WithNumVersionsToKeep(1).
+		WithNumCompactors(2).
+		WithLogger(nil)
+	if o.InMemory {
+		bo.Dir, bo.ValueDir = "", ""
+	}
+	db, err := badger.Open(bo)
+	if err != nil {
+		return nil, fmt.Errorf("open badger: %w", err)
+	}
+	s := &Store{db: db, stop: make(chan struct{})}
+	if !o.InMemory {
+		s.wg.Add(1)
+		go s.gcLoop()
+	}
+	return s, nil
+}
+
+// gcLoop reclaims value-log space; without it the log only grows.
+func (s *Store) gcLoop() {
+	defer s.wg.Done()
+	t := time.NewTicker(5 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			for s.db.RunValueLogGC(0.5) == nil {
+			}
+		}
+	}
+}
+
+// Close stops the collector and closes Badger.
+func (s *Store) Close() error {
+	close(s.stop)
+	s.wg.Wait()
+	return s.db.Close()
+}
+
+// checkpointKey is where a projection keeps the last stream sequence it applied.
+func checkpointKey(projection string) []byte { return []byte("c\x00" + projection) }
+
+// Checkpoint reads a projection's last applied sequence (0 when it never ran).
+func (s *Store) Checkpoint(projection string) (uint64, error) {
+	var seq uint64
+	err := s.db.View(func(txn *badger.Txn) error {
+		it, err := txn.Get(checkpointKey(projection))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return it.Value(func(v []byte) error {
+			if len(v) == 8 {
+				seq = binary.BigEndian.Uint64(v)
+			}
+			return nil
+		})
+	})
+	return seq, err
+}
+
+func putCheckpoint(txn *badger.Txn, projection string, seq uint64) error {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], seq)
+	return txn.Set(checkpointKey(projection), b[:])
+}
+
+// progress lets readers wait until a projection has applied a given sequence.
+type progress struct {
+	mu      sync.Mutex
+	applied uint64
+	changed chan struct{}
+}
+
+func newProgress(seq uint64) *progress { return &progress{applied: seq, changed: make(chan struct{})} }
+
+func (p *progress) set(seq uint64) {
+	p.mu.Lock()
+	p.applied = seq
+	close(p.changed)
+	p.changed = make(chan struct{})
+	p.mu.Unlock()
+}
+
+func (p *progress) get() (uint64, chan struct{}) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.applied, p.changed
+}
+
+// wait blocks until at least seq is applied or ctx ends.
+func (p *progress) wait(ctx context.Context, seq uint64) error {
+	for {
+		applied, ch := p.get()
+		if applied >= seq {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
