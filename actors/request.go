@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -49,7 +50,8 @@ func New(o Options) *System {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	s := &System{opts: o, sys: actor.NewActorSystem()}
+	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).With("lib", "protoactor")
+	s := &System{opts: o, sys: actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }))}
 	s.props = actor.PropsFromProducer(func() actor.Actor { return &requestActor{sys: s} })
 	return s
 }

@@ -1,0 +1,104 @@
+// report.go prints the results as markdown: the main table (each row compared with the
+// bare proxy at the same mode and concurrency), time to first byte of the streams, any
+// errors, and the peak RSS of the two proxies.
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"time"
+)
+
+// peak is a process's peak RSS, or why it could not be read.
+type peak struct {
+	name string
+	mb   float64
+	err  error
+}
+
+func printReport(w io.Writer, rs []result, peaks []peak) {
+	fmt.Fprintln(w, "| target | mode | conc | RPS | p50 ms | p90 ms | p99 ms | CPU µs/req | ratio RPS vs bare | Δp50 vs bare (ms) |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, r := range rs {
+		ratio, delta := "–", "–"
+		if b, ok := bareFor(rs, r); ok && len(b.lat) > 0 && len(r.lat) > 0 {
+			ratio = fmt.Sprintf("%.2f", r.rps()/b.rps())
+			delta = fmt.Sprintf("%+.3f", ms(pct(r.lat, 0.5))-ms(pct(b.lat, 0.5)))
+		}
+		fmt.Fprintf(w, "| %s | %s | %d | %.0f | %s | %s | %s | %s | %s | %s |\n",
+			r.target, r.mode, r.conc, r.rps(), fmtMS(r.lat, 0.5), fmtMS(r.lat, 0.9), fmtMS(r.lat, 0.99),
+			fmtCPU(r), ratio, delta)
+	}
+
+	first := true
+	for _, r := range rs {
+		if r.mode != "stream" {
+			continue
+		}
+		if first {
+			fmt.Fprint(w, "\nStreams, time to first byte:\n\n")
+			fmt.Fprintln(w, "| target | conc | TTFB p50 ms | TTFB p90 ms | TTFB p99 ms |")
+			fmt.Fprintln(w, "|---|---:|---:|---:|---:|")
+			first = false
+		}
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %s |\n", r.target, r.conc, fmtMS(r.ttfb, 0.5), fmtMS(r.ttfb, 0.9), fmtMS(r.ttfb, 0.99))
+	}
+
+	fmt.Fprintln(w)
+	for _, r := range rs {
+		if r.errs+r.non200 > 0 {
+			fmt.Fprintf(w, "errors: %s %s c=%d: %d failed, %d non-200 (first: %s)\n", r.target, r.mode, r.conc, r.errs, r.non200, r.firstErr)
+		}
+		if r.cpuMissing != "" {
+			fmt.Fprintf(w, "cpu: %s %s c=%d: not measured: %s\n", r.target, r.mode, r.conc, r.cpuMissing)
+		}
+	}
+	fmt.Fprint(w, "peak RSS (VmHWM after all its runs):")
+	for i, p := range peaks {
+		sep := ","
+		if i == 0 {
+			sep = ""
+		}
+		if p.err != nil {
+			fmt.Fprintf(w, "%s %s unknown (%v)", sep, p.name, p.err)
+		} else {
+			fmt.Fprintf(w, "%s %s %.1f MB", sep, p.name, p.mb)
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+// bareFor finds the bare-proxy result r is compared with.
+func bareFor(rs []result, r result) (result, bool) {
+	for _, b := range rs {
+		if b.target == "bare-proxy" && b.mode == r.mode && b.conc == r.conc {
+			return b, true
+		}
+	}
+	return result{}, false
+}
+
+func (r result) rps() float64 { return float64(len(r.lat)) / r.secs }
+
+// pct is the q-quantile (nearest rank) of sorted durations.
+func pct(sorted []time.Duration, q float64) time.Duration {
+	i := int(math.Ceil(q*float64(len(sorted)))) - 1
+	return sorted[max(i, 0)]
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func fmtMS(sorted []time.Duration, q float64) string {
+	if len(sorted) == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.3f", ms(pct(sorted, q)))
+}
+
+func fmtCPU(r result) string {
+	if r.cpuPerReq < 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.1f", float64(r.cpuPerReq)/float64(time.Microsecond))
+}

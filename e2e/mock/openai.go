@@ -1,0 +1,235 @@
+// Package mock holds upstream providers for end-to-end tests. They speak each provider's
+// documented wire format — JSON bodies, SSE framing, error bodies and status codes — on a
+// loopback port, since tests have no internet.
+package mock
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+)
+
+// OpenAI is a mock of api.openai.com/v1: chat completions, responses and embeddings.
+// The model name picks the behaviour: "error-400", "error-401", "error-429", "error-500"
+// answer with OpenAI's error bodies; "gated" streams its first chunk and then waits
+// until Release is called.
+type OpenAI struct {
+	*httptest.Server
+	mu       sync.Mutex
+	requests []Seen
+	gate     chan struct{}
+}
+
+// Seen is one request the mock received.
+type Seen struct {
+	Method, Path, Query string
+	Header              http.Header
+	Body                []byte
+}
+
+// NewOpenAI starts the mock.
+func NewOpenAI() *OpenAI {
+	m := &OpenAI{gate: make(chan struct{})}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /chat/completions", m.chat)
+	mux.HandleFunc("POST /responses", m.responses)
+	mux.HandleFunc("POST /embeddings", m.embeddings)
+	mux.HandleFunc("GET /models", func(w http.ResponseWriter, r *http.Request) {
+		m.record(r, nil)
+		writeJSON(w, 200, map[string]any{"object": "list", "data": []any{map[string]any{"id": "gpt-4o-mini", "object": "model", "created": 1700000000, "owned_by": "openai"}}})
+	})
+	m.Server = httptest.NewServer(mux)
+	return m
+}
+
+// Release lets a "gated" stream continue.
+func (m *OpenAI) Release() { close(m.gate) }
+
+// Requests returns what the mock received so far.
+func (m *OpenAI) Requests() []Seen {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]Seen(nil), m.requests...)
+}
+
+func (m *OpenAI) record(r *http.Request, body []byte) {
+	m.mu.Lock()
+	m.requests = append(m.requests, Seen{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: body})
+	m.mu.Unlock()
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, _ := json.Marshal(v)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("x-request-id", "req_mock123")
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+// openAIError answers like OpenAI does for a failed call.
+func openAIError(w http.ResponseWriter, model string) bool {
+	type e struct {
+		status         int
+		typ, code, msg string
+	}
+	var x e
+	switch model {
+	case "error-400":
+		x = e{400, "invalid_request_error", "invalid_value", "Invalid value for 'temperature': must be between 0 and 2."}
+	case "error-401":
+		x = e{401, "invalid_request_error", "invalid_api_key", "Incorrect API key provided: sk-bad. You can find your API key at https://platform.openai.com/account/api-keys."}
+	case "error-429":
+		x = e{429, "requests", "rate_limit_exceeded", "Rate limit reached for gpt-4o-mini on requests per min (RPM): Limit 3, Used 3, Requested 1."}
+		w.Header().Set("Retry-After", "20")
+	case "error-500":
+		x = e{500, "server_error", "", "The server had an error while processing your request. Sorry about that!"}
+	default:
+		return false
+	}
+	var code any
+	if x.code != "" {
+		code = x.code
+	}
+	writeJSON(w, x.status, map[string]any{"error": map[string]any{"message": x.msg, "type": x.typ, "param": nil, "code": code}})
+	return true
+}
+
+type chatRequest struct {
+	Model         string `json:"model"`
+	Stream        bool   `json:"stream"`
+	StreamOptions *struct {
+		IncludeUsage bool `json:"include_usage"`
+	} `json:"stream_options"`
+	Messages []struct {
+		Role    string `json:"role"`
+		Content any    `json:"content"`
+	} `json:"messages"`
+}
+
+// Canned answer and its token counts.
+const (
+	Answer           = "Hello from the mock upstream. How can I help you today?"
+	PromptTokens     = 13
+	CompletionTokens = 11
+)
+
+func (m *OpenAI) chat(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	m.record(r, body)
+	var req chatRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		writeJSON(w, 400, map[string]any{"error": map[string]any{"message": "We could not parse the JSON body of your request.", "type": "invalid_request_error", "param": nil, "code": nil}})
+		return
+	}
+	if openAIError(w, req.Model) {
+		return
+	}
+	usage := map[string]any{"prompt_tokens": PromptTokens, "completion_tokens": CompletionTokens, "total_tokens": PromptTokens + CompletionTokens,
+		"prompt_tokens_details": map[string]any{"cached_tokens": 0}, "completion_tokens_details": map[string]any{"reasoning_tokens": 0}}
+	if !req.Stream {
+		writeJSON(w, 200, map[string]any{
+			"id": "chatcmpl-mock1", "object": "chat.completion", "created": 1731000000, "model": req.Model,
+			"system_fingerprint": "fp_mock",
+			"choices":            []any{map[string]any{"index": 0, "message": map[string]any{"role": "assistant", "content": Answer, "refusal": nil}, "logprobs": nil, "finish_reason": "stop"}},
+			"usage":              usage,
+		})
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(200)
+	fl := w.(http.Flusher)
+	chunk := func(delta map[string]any, finish any, u any) {
+		c := map[string]any{"id": "chatcmpl-mock1", "object": "chat.completion.chunk", "created": 1731000000, "model": req.Model, "system_fingerprint": "fp_mock",
+			"choices": []any{map[string]any{"index": 0, "delta": delta, "logprobs": nil, "finish_reason": finish}}}
+		if u != nil {
+			c["choices"] = []any{}
+			c["usage"] = u
+		} else if req.StreamOptions != nil && req.StreamOptions.IncludeUsage {
+			c["usage"] = nil
+		}
+		b, _ := json.Marshal(c)
+		fmt.Fprintf(w, "data: %s\n\n", b)
+		fl.Flush()
+	}
+	chunk(map[string]any{"role": "assistant", "content": "", "refusal": nil}, nil, nil)
+	if req.Model == "gated" {
+		<-m.gate
+	}
+	for _, word := range strings.SplitAfter(Answer, " ") {
+		chunk(map[string]any{"content": word}, nil, nil)
+	}
+	chunk(map[string]any{}, "stop", nil)
+	if req.StreamOptions != nil && req.StreamOptions.IncludeUsage {
+		chunk(nil, nil, usage)
+	}
+	fmt.Fprint(w, "data: [DONE]\n\n")
+	fl.Flush()
+}
+
+func (m *OpenAI) responses(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	m.record(r, body)
+	var req struct {
+		Model  string `json:"model"`
+		Stream bool   `json:"stream"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil {
+		writeJSON(w, 400, map[string]any{"error": map[string]any{"message": "We could not parse the JSON body of your request.", "type": "invalid_request_error", "param": nil, "code": nil}})
+		return
+	}
+	if openAIError(w, req.Model) {
+		return
+	}
+	resp := map[string]any{
+		"id": "resp_mock1", "object": "response", "created_at": 1731000000, "status": "completed", "model": req.Model,
+		"output": []any{map[string]any{"type": "message", "id": "msg_mock1", "status": "completed", "role": "assistant",
+			"content": []any{map[string]any{"type": "output_text", "text": Answer, "annotations": []any{}}}}},
+		"usage": map[string]any{"input_tokens": PromptTokens, "output_tokens": CompletionTokens, "total_tokens": PromptTokens + CompletionTokens,
+			"input_tokens_details": map[string]any{"cached_tokens": 0}, "output_tokens_details": map[string]any{"reasoning_tokens": 0}},
+	}
+	if !req.Stream {
+		writeJSON(w, 200, resp)
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
+	w.WriteHeader(200)
+	fl := w.(http.Flusher)
+	seq := 0
+	event := func(typ string, data map[string]any) {
+		data["type"] = typ
+		data["sequence_number"] = seq
+		seq++
+		b, _ := json.Marshal(data)
+		fmt.Fprintf(w, "event: %s\ndata: %s\n\n", typ, b)
+		fl.Flush()
+	}
+	inProgress := map[string]any{"id": "resp_mock1", "object": "response", "created_at": 1731000000, "status": "in_progress", "model": req.Model, "output": []any{}}
+	event("response.created", map[string]any{"response": inProgress})
+	for _, word := range strings.SplitAfter(Answer, " ") {
+		event("response.output_text.delta", map[string]any{"item_id": "msg_mock1", "output_index": 0, "content_index": 0, "delta": word})
+	}
+	event("response.completed", map[string]any{"response": resp})
+}
+
+func (m *OpenAI) embeddings(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	m.record(r, body)
+	var req struct {
+		Model string `json:"model"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil {
+		writeJSON(w, 400, map[string]any{"error": map[string]any{"message": "We could not parse the JSON body of your request.", "type": "invalid_request_error", "param": nil, "code": nil}})
+		return
+	}
+	if openAIError(w, req.Model) {
+		return
+	}
+	writeJSON(w, 200, map[string]any{"object": "list", "model": req.Model,
+		"data":  []any{map[string]any{"object": "embedding", "index": 0, "embedding": []float64{0.0023, -0.0091, 0.0152}}},
+		"usage": map[string]any{"prompt_tokens": 8, "total_tokens": 8}})
+}
