@@ -86,7 +86,11 @@ func run() error {
 	stopOnSignal(tmp)
 
 	gw := o.gatewayBin
-	if gw == "" {
+	if gw != "" {
+		if _, err := os.Stat(gw); err != nil {
+			return fmt.Errorf("-gateway-bin: %w", err)
+		}
+	} else {
 		if gw, err = buildGateway(tmp); err != nil {
 			return err
 		}

@@ -32,7 +32,18 @@ type setting struct {
 	name, help string
 	def        string
 	set        func(string) error
+	isBool     bool
 }
+
+// flagValue records what was given on the command line; bool settings take no argument.
+type flagValue struct {
+	v      string
+	isBool bool
+}
+
+func (f *flagValue) String() string     { return f.v }
+func (f *flagValue) Set(v string) error { f.v = v; return nil }
+func (f *flagValue) IsBoolFlag() bool   { return f.isBool }
 
 func settings(c *Config) []setting {
 	str := func(p *string) func(string) error { return func(v string) error { *p = v; return nil } }
@@ -43,18 +54,18 @@ func settings(c *Config) []setting {
 		return func(v string) error { d, err := time.ParseDuration(v); *p = d; return err }
 	}
 	return []setting{
-		{"listen", "address of the HTTP front end", "127.0.0.1:8787", str(&c.Listen)},
-		{"data-dir", "directory for the event log, the store and the admin token", "./switchyard-data", str(&c.DataDir)},
-		{"nats-url", "external NATS JetStream URL; empty runs the embedded server", "", str(&c.NATSURL)},
-		{"nats-listen", "also open the embedded NATS server on this TCP address (e.g. 127.0.0.1:4222)", "", str(&c.NATSListen)},
+		{"listen", "address of the HTTP front end", "127.0.0.1:8787", str(&c.Listen), false},
+		{"data-dir", "directory for the event log, the store and the admin token", "./switchyard-data", str(&c.DataDir), false},
+		{"nats-url", "external NATS JetStream URL; empty runs the embedded server", "", str(&c.NATSURL), false},
+		{"nats-listen", "also open the embedded NATS server on this TCP address (e.g. 127.0.0.1:4222)", "", str(&c.NATSListen), false},
 		{"durable-events", "end each response only after its events are acknowledged by JetStream", "false",
-			func(v string) error { b, err := strconv.ParseBool(v); c.DurableEvents = b; return err }},
-		{"max-body-mb", "largest request body accepted, in MB", "25", num(&c.MaxBodyMB)},
-		{"inline-payload-kb", "bodies up to this size are kept inside the event; larger ones in the object store", "32", num(&c.InlinePayloadKB)},
-		{"capture-max-kb", "how much of each body is kept for the log", "4096", num(&c.CaptureMaxKB)},
-		{"upstream-idle-timeout", "longest silence accepted from an upstream (first byte and between chunks)", "5m", dur(&c.UpstreamIdleTimeout)},
-		{"shutdown-timeout", "how long shutdown waits for in-flight requests", "30s", dur(&c.ShutdownTimeout)},
-		{"out", "replay: directory of the rebuilt store (default <data-dir>/replay-<time>)", "", str(&c.Out)},
+			func(v string) error { b, err := strconv.ParseBool(v); c.DurableEvents = b; return err }, true},
+		{"max-body-mb", "largest request body accepted, in MB", "25", num(&c.MaxBodyMB), false},
+		{"inline-payload-kb", "bodies up to this size are kept inside the event; larger ones in the object store", "32", num(&c.InlinePayloadKB), false},
+		{"capture-max-kb", "how much of each body is kept for the log", "4096", num(&c.CaptureMaxKB), false},
+		{"upstream-idle-timeout", "longest silence accepted from an upstream (first byte and between chunks)", "5m", dur(&c.UpstreamIdleTimeout), false},
+		{"shutdown-timeout", "how long shutdown waits for in-flight requests", "30s", dur(&c.ShutdownTimeout), false},
+		{"out", "replay: directory of the rebuilt store (default <data-dir>/replay-<time>)", "", str(&c.Out), false},
 	}
 }
 
@@ -68,9 +79,10 @@ func loadConfig(cmd string, args []string) (*Config, error) {
 	c := &Config{}
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	ss := settings(c)
-	given := map[string]*string{}
+	given := map[string]*flagValue{}
 	for _, s := range ss {
-		given[s.name] = fs.String(s.name, "", fmt.Sprintf("%s (env %s, default %q)", s.help, EnvName(s.name), s.def))
+		given[s.name] = &flagValue{isBool: s.isBool}
+		fs.Var(given[s.name], s.name, fmt.Sprintf("%s (env %s, default %q)", s.help, EnvName(s.name), s.def))
 	}
 	cfgFile := fs.String("config", os.Getenv("SWITCHYARD_CONFIG"), "JSON file of settings keyed by flag name (env SWITCHYARD_CONFIG)")
 	if err := fs.Parse(args); err != nil {
@@ -100,7 +112,7 @@ func loadConfig(cmd string, args []string) (*Config, error) {
 			v = ev
 		}
 		if explicit[s.name] {
-			v = *given[s.name]
+			v = given[s.name].v
 		}
 		if err := s.set(v); err != nil {
 			return nil, fmt.Errorf("--%s %q: %w", s.name, v, err)

@@ -62,7 +62,7 @@ func New(o Options) *Server {
 		NoDefaultServerHeader:         true,
 		NoDefaultContentType:          true,
 		StreamRequestBody:             true,
-		MaxRequestBodySize:            o.MaxBody,
+		MaxRequestBodySize:            1 << 40, // bodies stream; the 413 is ours (parse)
 		ReadBufferSize:                16 << 10,
 		ReadTimeout:                   0,
 		IdleTimeout:                   2 * time.Minute,

@@ -1,0 +1,111 @@
+// badinput_test.go checks the gateway's own errors: each has the documented JSON shape
+// and status, carries the cf-aig-* headers, and is still logged as a failed request.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/cloudflare/cloudflare-go/v7"
+	"github.com/cloudflare/cloudflare-go/v7/ai_gateway"
+)
+
+type gatewayError struct {
+	Success bool `json:"success"`
+	Errors  []struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	} `json:"errors"`
+}
+
+func TestBadInput(t *testing.T) {
+	// A port that refuses connections: listen, note the address, close.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + ln.Addr().String()
+	ln.Close()
+	g := startGateway(t, "", []string{"SWITCHYARD_UPSTREAM_OPENAI=" + dead}, "--max-body-mb", "1")
+
+	cases := []struct {
+		name     string
+		path     string
+		body     []byte
+		status   int
+		code     int
+		logged   bool
+		provider string
+	}{
+		{"unknown provider", "/v1/" + account + "/" + gateway + "/nosuch/chat", []byte(`{}`), 400, 2002, true, ""},
+		{"no provider", "/v1/" + account + "/" + gateway, []byte(`{}`), 404, 2001, true, ""},
+		{"malformed", "/v1/" + account, []byte(`{}`), 404, 2001, false, ""},
+		{"bad account id", "/v1/a%20b/" + gateway + "/openai/x", []byte(`{}`), 404, 2001, false, ""},
+		{"too large", "/v1/" + account + "/" + gateway + "/openai/chat/completions", bytes.Repeat([]byte("a"), 2<<20), 413, 2007, true, "openai"},
+		{"upstream refused", "/v1/" + account + "/" + gateway + "/openai/chat/completions", []byte(`{"model":"gpt-4o"}`), 502, 2010, true, "openai"},
+		{"azure path shape", "/v1/" + account + "/" + gateway + "/azure-openai/only-resource", []byte(`{}`), 400, 2006, true, "azure-openai"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := http.Post(g.URL+tc.path, "application/json", bytes.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			var ge gatewayError
+			if err := json.Unmarshal(b, &ge); err != nil || resp.StatusCode != tc.status || ge.Success || len(ge.Errors) != 1 || ge.Errors[0].Code != tc.code {
+				t.Fatalf("got %d %s", resp.StatusCode, b)
+			}
+			if strings.Contains(string(b), "sk-") {
+				t.Fatalf("error leaks a key: %s", b)
+			}
+			id := resp.Header.Get("cf-aig-log-id")
+			if !tc.logged {
+				return
+			}
+			if id == "" || resp.Header.Get("cf-aig-event-id") == "" || resp.Header.Get("cf-aig-step") != "0" {
+				t.Fatalf("cf-aig headers missing on error: %v", resp.Header)
+			}
+			l := g.WaitLog(id)
+			if l.Success || l.StatusCode != int64(tc.status) {
+				t.Fatalf("log: %s", l.JSON.RawJSON())
+			}
+		})
+	}
+
+	// The logs API filters by success and provider.
+	page, err := g.API().AIGateway.Logs.List(context.Background(), gateway, ai_gateway.LogListParams{
+		AccountID: cloudflare.F(account), Provider: cloudflare.F("openai"), Success: cloudflare.F(false)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Result) != 2 {
+		t.Fatalf("want 2 failed openai logs, got %d", len(page.Result))
+	}
+	for _, l := range page.Result {
+		if l.Provider != "openai" || l.Success {
+			t.Fatalf("filter ignored: %s", l.JSON.RawJSON())
+		}
+	}
+}
+
+func TestControlAPIAuth(t *testing.T) {
+	g := startGateway(t, "", nil)
+	req, _ := http.NewRequest("GET", g.URL+"/client/v4/accounts/"+account+"/ai-gateway/gateways/"+gateway+"/logs", nil)
+	req.Header.Set("Authorization", "Bearer wrong")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Fatalf("wrong token: %d", resp.StatusCode)
+	}
+}
