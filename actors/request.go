@@ -52,7 +52,10 @@ func New(o Options) *System {
 	}
 	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).With("lib", "protoactor")
 	s := &System{opts: o, sys: actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }))}
-	s.props = actor.PropsFromProducer(func() actor.Actor { return &requestActor{sys: s} })
+	// A request actor's messages run on the goroutine that sends them (the connection's),
+	// instead of a new goroutine per actor: no stack to grow and copy per request.
+	s.props = actor.PropsFromProducer(func() actor.Actor { return &requestActor{sys: s} },
+		actor.WithDispatcher(actor.NewSynchronizedDispatcher(16)))
 	return s
 }
 

@@ -157,6 +157,19 @@ func (b *Bus) GetPayload(ctx context.Context, name string) ([]byte, error) {
 	return b.payloads.GetBytes(ctx, name)
 }
 
+// EventAt reads the event stored at a sequence of the requests stream.
+func (b *Bus) EventAt(ctx context.Context, seq uint64) ([]byte, error) {
+	s, err := b.js.Stream(ctx, RequestsStream)
+	if err != nil {
+		return nil, err
+	}
+	m, err := s.GetMsg(ctx, seq)
+	if err != nil {
+		return nil, err
+	}
+	return m.Data, nil
+}
+
 // LastSeq is the sequence of the newest event in the requests stream.
 func (b *Bus) LastSeq(ctx context.Context) (uint64, error) {
 	s, err := b.js.Stream(ctx, RequestsStream)

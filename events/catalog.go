@@ -5,6 +5,7 @@ package events
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	json "github.com/goccy/go-json"
@@ -93,13 +94,26 @@ type RequestFinished struct {
 	ResponsePayload *Payload  `json:"response_payload,omitempty"`
 }
 
-// Encode wraps data in an envelope of the given type and version.
+// Encode wraps data in an envelope of the given type and version. The envelope is
+// written by hand around the encoded data: re-encoding a RawMessage would validate and
+// copy the whole event a second time on the hot path.
 func Encode(t Type, version int, id string, at time.Time, data any) ([]byte, error) {
 	raw, err := json.Marshal(data)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s: %w", t, err)
 	}
-	return json.Marshal(Envelope{Type: t, Version: version, ID: id, Time: at, Data: raw})
+	b := make([]byte, 0, len(raw)+len(id)+96)
+	b = append(b, `{"type":`...)
+	b = strconv.AppendQuote(b, string(t))
+	b = append(b, `,"v":`...)
+	b = strconv.AppendInt(b, int64(version), 10)
+	b = append(b, `,"id":`...)
+	b = strconv.AppendQuote(b, id)
+	b = append(b, `,"time":"`...)
+	b = at.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","data":`...)
+	b = append(b, raw...)
+	return append(b, '}'), nil
 }
 
 // Decode reads an envelope. Its Data is decoded with DecodeRequestFinished and friends.

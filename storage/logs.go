@@ -50,12 +50,9 @@ type LogRecord struct {
 	TTFB         float64 `json:"ttfb_ms"`
 	ErrorCode    int     `json:"error_code,omitempty"`
 	ErrorMessage string  `json:"error_message,omitempty"`
-}
-
-// PayloadRecord is a stored body: inline bytes, or a reference into the payload object store.
-type PayloadRecord struct {
-	ContentType string          `json:"content_type,omitempty"`
-	Payload     *events.Payload `json:"payload"`
+	// EventSeq is the stream sequence of the request.finished event, which carries the
+	// request and response bodies: they are read from the log, not copied into Badger.
+	EventSeq uint64 `json:"event_seq"`
 }
 
 // Logs is the logs projection over a Store.
@@ -85,10 +82,6 @@ func recordPrefix(acct, gw string) string { return "r" + sep + acct + sep + gw +
 
 func indexPrefix(acct, gw, field, value string) string {
 	return "x" + sep + acct + sep + gw + sep + field + sep + clean(value) + sep
-}
-
-func payloadKey(acct, gw, id, which string) []byte {
-	return []byte("p" + sep + acct + sep + gw + sep + id + sep + which)
 }
 
 func clean(v string) string { return strings.ReplaceAll(v, sep, "") }
@@ -156,6 +149,7 @@ func (l *Logs) apply(txn *badger.Txn, m events.Msg) error {
 		return nil
 	}
 	rec := RecordFromEvent(f)
+	rec.EventSeq = m.Seq
 	b, err := json.Marshal(rec)
 	if err != nil {
 		return err
@@ -165,21 +159,6 @@ func (l *Logs) apply(txn *badger.Txn, m events.Msg) error {
 	}
 	for _, ix := range [][2]string{{"provider", f.Provider}, {"model", f.Model}, {"success", successValue(f.Success)}} {
 		if err := txn.Set([]byte(indexPrefix(f.AccountID, f.GatewayID, ix[0], ix[1])+f.LogID), nil); err != nil {
-			return err
-		}
-	}
-	for which, p := range map[string]PayloadRecord{
-		"request":  {ContentType: f.RequestCType, Payload: f.RequestPayload},
-		"response": {ContentType: f.ResponseCType, Payload: f.ResponsePayload},
-	} {
-		if p.Payload == nil {
-			continue
-		}
-		pb, err := json.Marshal(p)
-		if err != nil {
-			return err
-		}
-		if err := txn.Set(payloadKey(f.AccountID, f.GatewayID, f.LogID, which), pb); err != nil {
 			return err
 		}
 	}
@@ -334,22 +313,6 @@ func (l *Logs) Get(acct, gw, id string) (LogRecord, error) {
 		return it.Value(func(v []byte) error { return json.Unmarshal(v, &r) })
 	})
 	return r, err
-}
-
-// Payload reads a stored request or response body record ("request" or "response").
-func (l *Logs) Payload(acct, gw, id, which string) (PayloadRecord, error) {
-	var p PayloadRecord
-	err := l.s.db.View(func(txn *badger.Txn) error {
-		it, err := txn.Get(payloadKey(acct, gw, id, which))
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		return it.Value(func(v []byte) error { return json.Unmarshal(v, &p) })
-	})
-	return p, err
 }
 
 // Dump lists every record of the store in key order; replay tests compare two stores with it.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
 )
 
 // Options opens a store.
@@ -43,6 +44,8 @@ func Open(o Options) (*Store, error) {
 		WithValueLogFileSize(64 << 20).
 		WithNumVersionsToKeep(1).
 		WithNumCompactors(2).
+		WithBaseTableSize(1 << 20).
+		WithCompression(options.None).
 		WithLogger(nil)
 	if o.InMemory {
 		bo.Dir, bo.ValueDir = "", ""

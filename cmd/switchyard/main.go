@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	_ "net/http/pprof" // profiles on --debug-listen only
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -171,6 +173,9 @@ func serve(args []string) error {
 	front := server.New(server.Options{Dispatcher: sys, Providers: providers.NewTable(nil), Logs: logs,
 		Payloads: lg.bus, AdminToken: token, MaxBody: c.MaxBodyMB << 20, Logger: log})
 
+	if c.DebugListen != "" {
+		go func() { log.Warn("debug listener stopped", "err", http.ListenAndServe(c.DebugListen, nil)) }()
+	}
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {
 		return err

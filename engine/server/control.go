@@ -12,6 +12,7 @@ import (
 	"time"
 
 	json "github.com/goccy/go-json"
+	"github.com/switchyard/switchyard/events"
 	"github.com/switchyard/switchyard/storage"
 	"github.com/valyala/fasthttp"
 )
@@ -117,37 +118,53 @@ func (s *Server) storeFail(ctx *fasthttp.RequestCtx, err error, what string) {
 }
 
 // payload answers the stored body itself (not wrapped), with its content type, as the
-// hosted API does.
+// hosted API does. Bodies live in the request.finished event (inline) or in the payload
+// object store (larger ones); the log record points at the event.
 func (s *Server) payload(ctx *fasthttp.RequestCtx, acct, gw, id, which string) {
-	if _, err := s.opts.Logs.Get(acct, gw, id); err != nil {
+	rec, err := s.opts.Logs.Get(acct, gw, id)
+	if err != nil {
 		s.storeFail(ctx, err, "log "+id)
 		return
 	}
-	pr, err := s.opts.Logs.Payload(acct, gw, id, which)
-	if err != nil || pr.Payload == nil {
-		if err == nil || errors.Is(err, storage.ErrNotFound) {
-			apiFail(ctx, 404, codeNotFound, "no "+which+" body stored for log "+id)
-			return
-		}
-		s.storeFail(ctx, err, which)
+	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	raw, err := s.opts.Payloads.EventAt(c, rec.EventSeq)
+	if err != nil {
+		s.opts.Logger.Error("read event for payload", "seq", rec.EventSeq, "err", err)
+		apiFail(ctx, 404, codeNotFound, "the event holding the "+which+" body of log "+id+" is no longer in the log")
 		return
 	}
-	body := pr.Payload.Inline
-	if pr.Payload.Ref != "" {
-		c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if body, err = s.opts.Payloads.GetPayload(c, pr.Payload.Ref); err != nil {
-			s.opts.Logger.Error("payload fetch", "ref", pr.Payload.Ref, "err", err)
+	env, err := events.Decode(raw)
+	var f events.RequestFinished
+	if err == nil {
+		f, err = events.DecodeRequestFinished(env)
+	}
+	if err != nil {
+		s.opts.Logger.Error("decode event for payload", "seq", rec.EventSeq, "err", err)
+		apiFail(ctx, 500, codeInternal, "stored "+which+" body could not be read")
+		return
+	}
+	p, ct := f.RequestPayload, f.RequestCType
+	if which == "response" {
+		p, ct = f.ResponsePayload, f.ResponseCType
+	}
+	if p == nil {
+		apiFail(ctx, 404, codeNotFound, "no "+which+" body stored for log "+id)
+		return
+	}
+	body := p.Inline
+	if p.Ref != "" {
+		if body, err = s.opts.Payloads.GetPayload(c, p.Ref); err != nil {
+			s.opts.Logger.Error("payload fetch", "ref", p.Ref, "err", err)
 			apiFail(ctx, 500, codeInternal, "stored "+which+" body could not be read")
 			return
 		}
 	}
-	ct := pr.ContentType
 	if ct == "" {
 		ct = "application/octet-stream"
 	}
 	ctx.SetContentType(ct)
-	if pr.Payload.Truncated {
+	if p.Truncated {
 		ctx.Response.Header.Set("x-switchyard-payload-truncated", "true")
 	}
 	ctx.SetBody(body)

@@ -22,6 +22,9 @@ import (
 // for the log and for retries); larger or chunked ones stream to the upstream.
 const wholeBody = 1 << 20
 
+// drainMax bounds how much of an over-size body is read and dropped before the 413.
+const drainMax = 64 << 20
+
 // ValidID reports whether an account or gateway id is acceptable: 1–64 characters of
 // letters, digits, '-' and '_'.
 func ValidID(s string) bool {
@@ -93,6 +96,10 @@ func (s *Server) parse(ctx *fasthttp.RequestCtx, path []byte) *engine.Request {
 	case cl > s.opts.MaxBody:
 		req.BodySize = int64(cl)
 		req.Fail = engine.Errorf(413, engine.CodeBodyTooLarge, "request body is larger than the gateway maximum")
+		// Read (and drop) what the client is sending, within a bound, so it gets the 413
+		// instead of a connection reset; then close the connection.
+		_, _ = io.CopyN(io.Discard, ctx.RequestBodyStream(), drainMax)
+		ctx.SetConnectionClose()
 		return req
 	case cl >= 0 && cl <= wholeBody:
 		body := ctx.Request.Body()

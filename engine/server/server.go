@@ -20,11 +20,12 @@ import (
 type LogReader interface {
 	List(q storage.LogQuery) ([]storage.LogRecord, int, error)
 	Get(acct, gw, id string) (storage.LogRecord, error)
-	Payload(acct, gw, id, which string) (storage.PayloadRecord, error)
 }
 
-// PayloadSource fetches bodies kept in the payload object store.
+// PayloadSource reads request bodies back from the event log: the event at a stream
+// sequence, and bodies kept in the payload object store.
 type PayloadSource interface {
+	EventAt(ctx context.Context, seq uint64) ([]byte, error)
 	GetPayload(ctx context.Context, name string) ([]byte, error)
 }
 
