@@ -140,8 +140,16 @@ func (f *Forwarder) Do(x *Exchange) {
 		ureq.SetBodyStream(req.BodyStream, int(req.BodySize))
 	}
 	resp := fasthttp.AcquireResponse()
-	if err := f.Client.Do(ureq, resp); err != nil {
+	err = f.Client.Do(ureq, resp)
+	if sb, ok := req.BodyStream.(*StreamedBody); ok {
+		req.BodySize = sb.N
+	}
+	if err != nil {
 		fasthttp.ReleaseResponse(resp)
+		if errors.Is(err, ErrBodyTooLarge) {
+			x.Fail(Errorf(413, CodeBodyTooLarge, ErrBodyTooLarge.Error()))
+			return
+		}
 		x.Fail(upstreamError(req.Slug, err))
 		return
 	}

@@ -5,6 +5,7 @@
 package engine
 
 import (
+	"errors"
 	"io"
 	"time"
 
@@ -54,4 +55,24 @@ func (r *Request) Path() string {
 // headers are known. cmd wires it to the actor system.
 type Dispatcher interface {
 	Dispatch(*Request) *Exchange
+}
+
+// ErrBodyTooLarge stops a streamed request body at the gateway maximum.
+var ErrBodyTooLarge = errors.New("request body is larger than the gateway maximum")
+
+// StreamedBody is a request body sent to the upstream as it is read from the client. It
+// counts the bytes (chunked bodies have no length up front) and stops at Max.
+type StreamedBody struct {
+	R   io.Reader
+	Max int64
+	N   int64
+}
+
+func (b *StreamedBody) Read(p []byte) (int, error) {
+	n, err := b.R.Read(p)
+	b.N += int64(n)
+	if b.N > b.Max {
+		return n, ErrBodyTooLarge
+	}
+	return n, err
 }

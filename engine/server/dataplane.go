@@ -6,7 +6,6 @@ package server
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"io"
 	"sort"
 	"strings"
@@ -98,7 +97,9 @@ func (s *Server) parse(ctx *fasthttp.RequestCtx, path []byte) *engine.Request {
 		req.Fail = engine.Errorf(413, engine.CodeBodyTooLarge, "request body is larger than the gateway maximum")
 		// Read (and drop) what the client is sending, within a bound, so it gets the 413
 		// instead of a connection reset; then close the connection.
-		_, _ = io.CopyN(io.Discard, ctx.RequestBodyStream(), drainMax)
+		if rs := ctx.RequestBodyStream(); rs != nil {
+			_, _ = io.CopyN(io.Discard, rs, drainMax)
+		}
 		ctx.SetConnectionClose()
 		return req
 	case cl >= 0 && cl <= wholeBody:
@@ -112,26 +113,13 @@ func (s *Server) parse(ctx *fasthttp.RequestCtx, path []byte) *engine.Request {
 		}
 	default:
 		req.BodySize = int64(cl)
-		req.BodyStream = &limitedBody{r: ctx.RequestBodyStream(), left: int64(s.opts.MaxBody)}
+		rs := ctx.RequestBodyStream()
+		if rs == nil { // the server already holds the whole body
+			rs = bytes.NewReader(ctx.Request.Body())
+		}
+		req.BodyStream = &engine.StreamedBody{R: rs, Max: int64(s.opts.MaxBody)}
 	}
 	return req
-}
-
-// errBodyTooLarge stops a streamed request body at the gateway maximum.
-var errBodyTooLarge = errors.New("request body is larger than the gateway maximum")
-
-type limitedBody struct {
-	r    io.Reader
-	left int64
-}
-
-func (l *limitedBody) Read(p []byte) (int, error) {
-	n, err := l.r.Read(p)
-	l.left -= int64(n)
-	if l.left < 0 {
-		return n, errBodyTooLarge
-	}
-	return n, err
 }
 
 func (s *Server) slugs() []string {
