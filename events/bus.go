@@ -215,7 +215,16 @@ func (b *Bus) Consume(ctx context.Context, name string, after uint64, h BatchHan
 		return fmt.Errorf("create consumer %s: %w", name, err)
 	}
 	in := make(chan jetstream.Msg, consumeBatchMax*2)
-	cc, err := cons.Consume(func(m jetstream.Msg) { in <- m }, jetstream.PullMaxMessages(consumeBatchMax))
+	done := make(chan struct{})
+	defer close(done)
+	// The callback must never block once we have returned, or the connection cannot drain.
+	deliver := func(m jetstream.Msg) {
+		select {
+		case in <- m:
+		case <-done:
+		}
+	}
+	cc, err := cons.Consume(deliver, jetstream.PullMaxMessages(consumeBatchMax))
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", name, err)
 	}
@@ -272,10 +281,15 @@ func (b *Bus) Replay(ctx context.Context, h BatchHandler) (uint64, error) {
 		return 0, err
 	}
 	defer it.Stop()
+	stop := context.AfterFunc(ctx, it.Stop) // Next has no context: stopping the iterator ends it
+	defer stop()
 	batch := make([]Msg, 0, consumeBatchMax)
 	var seq uint64
 	for seq < last {
 		m, err := it.Next()
+		if ctx.Err() != nil {
+			return seq, ctx.Err()
+		}
 		if err != nil {
 			return seq, err
 		}

@@ -102,13 +102,21 @@ func Encode(t Type, version int, id string, at time.Time, data any) ([]byte, err
 	if err != nil {
 		return nil, fmt.Errorf("encode %s: %w", t, err)
 	}
-	b := make([]byte, 0, len(raw)+len(id)+96)
+	qid, err := json.Marshal(id) // JSON quoting, not Go's: ids may hold any character
+	if err != nil {
+		return nil, fmt.Errorf("encode %s id: %w", t, err)
+	}
+	qt, err := json.Marshal(string(t))
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", t, err)
+	}
+	b := make([]byte, 0, len(raw)+len(qid)+96)
 	b = append(b, `{"type":`...)
-	b = strconv.AppendQuote(b, string(t))
+	b = append(b, qt...)
 	b = append(b, `,"v":`...)
 	b = strconv.AppendInt(b, int64(version), 10)
 	b = append(b, `,"id":`...)
-	b = strconv.AppendQuote(b, id)
+	b = append(b, qid...)
 	b = append(b, `,"time":"`...)
 	b = at.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","data":`...)
