@@ -221,11 +221,10 @@ func (a *requestActor) payload(name string, body []byte, size int64, trunc bool)
 	if len(body) == 0 {
 		return nil
 	}
-	p := &events.Payload{Size: size, Truncated: trunc}
 	if len(body) <= a.sys.opts.InlinePayload {
-		p.Inline = body
-		return p
+		return events.InlinePayload(body, size, trunc)
 	}
+	p := &events.Payload{Size: size, Truncated: trunc}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := a.sys.opts.Events.PutPayload(ctx, name, body); err != nil {

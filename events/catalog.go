@@ -54,12 +54,14 @@ type RequestStarted struct {
 }
 
 // Payload is a request or response body as recorded: inline when it is at most the
-// inline cap, otherwise stored in the payload object store under Ref.
+// inline cap — as JSON when the body is a complete JSON document (no base64 inflation),
+// as base64 bytes otherwise — or else stored in the payload object store under Ref.
 type Payload struct {
-	Inline    []byte `json:"inline,omitempty"`
-	Ref       string `json:"ref,omitempty"`
-	Size      int64  `json:"size"`
-	Truncated bool   `json:"truncated,omitempty"`
+	JSON      json.RawMessage `json:"json,omitempty"`
+	Inline    []byte          `json:"inline,omitempty"`
+	Ref       string          `json:"ref,omitempty"`
+	Size      int64           `json:"size"`
+	Truncated bool            `json:"truncated,omitempty"`
 }
 
 // RequestFinished is emitted once the response has been fully relayed to the client
@@ -161,4 +163,23 @@ func DecodeRequestStarted(e Envelope) (RequestStarted, error) {
 	default:
 		return s, fmt.Errorf("%s: unknown version %d", e.Type, e.Version)
 	}
+}
+
+// InlinePayload records body inside the event, as JSON when it is a JSON document.
+func InlinePayload(body []byte, size int64, truncated bool) *Payload {
+	p := &Payload{Size: size, Truncated: truncated}
+	if !truncated && json.Valid(body) {
+		p.JSON = body
+	} else {
+		p.Inline = body
+	}
+	return p
+}
+
+// Body returns the inline bytes, whichever form they were kept in.
+func (p *Payload) Body() []byte {
+	if p.JSON != nil {
+		return p.JSON
+	}
+	return p.Inline
 }

@@ -152,7 +152,7 @@ func (s *Server) payload(ctx *fasthttp.RequestCtx, acct, gw, id, which string) {
 		apiFail(ctx, 404, codeNotFound, "no "+which+" body stored for log "+id)
 		return
 	}
-	body := p.Inline
+	body := p.Body()
 	if p.Ref != "" {
 		if body, err = s.opts.Payloads.GetPayload(c, p.Ref); err != nil {
 			s.opts.Logger.Error("payload fetch", "ref", p.Ref, "err", err)
