@@ -21,6 +21,7 @@ const (
 	PayloadBucket   = "switchyard-payloads"
 	publishPending  = 8192
 	consumeBatchMax = 512
+	consumeGather   = 2 * time.Millisecond
 )
 
 // Bus is the connection to the event log.
@@ -183,6 +184,23 @@ func (b *Bus) LastSeq(ctx context.Context) (uint64, error) {
 	return info.State.LastSeq, nil
 }
 
+// LastSeqOf is the sequence of the newest event of the given type (0 when there is none):
+// what a consumer filtered to that type has to reach to be caught up.
+func (b *Bus) LastSeqOf(ctx context.Context, t Type) (uint64, error) {
+	s, err := b.js.Stream(ctx, RequestsStream)
+	if err != nil {
+		return 0, err
+	}
+	m, err := s.GetLastMsgForSubject(ctx, SubjectPrefix+string(t))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return m.Sequence, nil
+}
+
 // Msg is one event read from the stream, with its stream sequence.
 type Msg struct {
 	Seq  uint64
@@ -196,8 +214,9 @@ type BatchHandler func(batch []Msg) error
 // the sequence the caller has already applied (its checkpoint), and calls h with batches
 // until ctx ends. The consumer is recreated at that position on each start, so the
 // caller's checkpoint, not the server, decides where it resumes: nothing is dropped or
-// applied twice even if the server-side consumer was lost or is ahead.
-func (b *Bus) Consume(ctx context.Context, name string, after uint64, h BatchHandler) error {
+// applied twice even if the server-side consumer was lost or is ahead. With types, only
+// events of those types are delivered (sequences stay the stream's).
+func (b *Bus) Consume(ctx context.Context, name string, after uint64, h BatchHandler, types ...Type) error {
 	_ = b.js.DeleteConsumer(ctx, RequestsStream, name)
 	cfg := jetstream.ConsumerConfig{
 		Durable:           name,
@@ -205,6 +224,9 @@ func (b *Bus) Consume(ctx context.Context, name string, after uint64, h BatchHan
 		DeliverPolicy:     jetstream.DeliverAllPolicy,
 		MaxAckPending:     consumeBatchMax * 8,
 		InactiveThreshold: 24 * time.Hour,
+	}
+	for _, t := range types {
+		cfg.FilterSubjects = append(cfg.FilterSubjects, SubjectPrefix+string(t))
 	}
 	if after > 0 {
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
@@ -230,6 +252,8 @@ func (b *Bus) Consume(ctx context.Context, name string, after uint64, h BatchHan
 	}
 	defer cc.Stop()
 	batch := make([]Msg, 0, consumeBatchMax)
+	gather := time.NewTimer(time.Hour)
+	defer gather.Stop()
 	for {
 		var first jetstream.Msg
 		select {
@@ -240,14 +264,25 @@ func (b *Bus) Consume(ctx context.Context, name string, after uint64, h BatchHan
 		batch = batch[:0]
 		last := first
 		batch = appendMsg(batch, first)
+		// Wait up to consumeGather for more: at low load this turns one transaction per
+		// event into one per few milliseconds; under load the batch fills at once.
+		gather.Reset(consumeGather)
 	drain:
 		for len(batch) < consumeBatchMax {
 			select {
 			case m := <-in:
 				batch = appendMsg(batch, m)
 				last = m
-			default:
+			case <-gather.C:
 				break drain
+			case <-ctx.Done():
+				break drain
+			}
+		}
+		if !gather.Stop() {
+			select {
+			case <-gather.C:
+			default:
 			}
 		}
 		if err := h(batch); err != nil {

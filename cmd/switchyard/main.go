@@ -154,14 +154,16 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	startSeq, err := lg.bus.LastSeq(ctx)
+	startSeq, err := lg.bus.LastSeqOf(ctx, events.TypeRequestFinished)
 	if err != nil {
 		return err
 	}
 	consumeCtx, stopConsume := context.WithCancel(context.Background())
 	defer stopConsume()
 	consumed := make(chan error, 1)
-	go func() { consumed <- lg.bus.Consume(consumeCtx, "logs-"+node, logs.Applied(), logs.Apply) }()
+	go func() {
+		consumed <- lg.bus.Consume(consumeCtx, "logs-"+node, logs.Applied(), logs.Apply, events.TypeRequestFinished)
+	}()
 
 	fwd := &engine.Forwarder{
 		Client:     upstream.New(upstream.Options{IdleTimeout: c.UpstreamIdleTimeout}),
@@ -218,7 +220,7 @@ func serve(args []string) error {
 	if err := lg.bus.Flush(sctx); err != nil {
 		log.Warn("event flush", "err", err)
 	}
-	if last, err := lg.bus.LastSeq(sctx); err == nil {
+	if last, err := lg.bus.LastSeqOf(sctx, events.TypeRequestFinished); err == nil {
 		if err := logs.WaitFor(sctx, last); err != nil {
 			log.Warn("logs projection did not catch up before shutdown", "applied", logs.Applied(), "last", last)
 		}
