@@ -71,7 +71,6 @@ func Connect(ctx context.Context, o ConnectOptions) (*Bus, error) {
 		Subjects:    []string{SubjectPrefix + ">"},
 		Storage:     jetstream.FileStorage,
 		Retention:   jetstream.LimitsPolicy,
-		Duplicates:  2 * time.Minute,
 	}); err != nil {
 		b.nc.Close()
 		return nil, fmt.Errorf("create stream %s: %w", RequestsStream, err)
@@ -89,15 +88,15 @@ func Connect(ctx context.Context, o ConnectOptions) (*Bus, error) {
 }
 
 // republish is called when an asynchronous publish was not acknowledged: the event is
-// sent again synchronously (the message id makes the retry idempotent), so a transient
-// failure never loses a record.
+// sent again synchronously, so a transient failure never loses a record. If the first
+// copy did land, the event is stored twice; projections apply it once.
 func (b *Bus) republish(_ jetstream.JetStream, msg *nats.Msg, err error) {
 	b.retries.Add(1)
 	go func() {
 		defer b.retries.Done()
 		for attempt := 1; attempt <= 5; attempt++ {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			_, perr := b.js.PublishMsg(ctx, msg, jetstream.WithMsgID(msg.Header.Get(nats.MsgIdHdr)))
+			_, perr := b.js.PublishMsg(ctx, msg)
 			cancel()
 			if perr == nil {
 				return
@@ -108,11 +107,11 @@ func (b *Bus) republish(_ jetstream.JetStream, msg *nats.Msg, err error) {
 	}()
 }
 
+// msg builds the message. Events carry no Nats-Msg-Id: JetStream's duplicate window would
+// hold an id per event in memory (tens of MB under load), and it is not needed, because
+// projections apply events idempotently (a log record is keyed by its log id).
 func (b *Bus) msg(t Type, id string, data []byte) *nats.Msg {
-	m := nats.NewMsg(SubjectPrefix + string(t))
-	m.Data = data
-	m.Header.Set(nats.MsgIdHdr, id)
-	return m
+	return &nats.Msg{Subject: SubjectPrefix + string(t), Data: data}
 }
 
 // PublishAsync appends an encoded event without waiting for the acknowledgement.

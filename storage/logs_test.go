@@ -804,3 +804,20 @@ func BenchmarkListFiltered(b *testing.B) {
 		}
 	}
 }
+
+// An event stored twice in the stream (a republish after a lost ack) shows once in the log.
+func TestSameEventAtTwoSequencesIsOneRecord(t *testing.T) {
+	_, l := openLogs(t)
+	rng := rand.New(rand.NewSource(7))
+	at := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	f := finished(newID(at, rng), "acct", "gw", "openai", "gpt-4o", true, at)
+	apply(t, l, msgOf(t, 1, f))
+	apply(t, l, msgOf(t, 2, f))
+	recs, total, err := l.List(storage.LogQuery{AccountID: "acct", GatewayID: "gw", Provider: "openai", Success: &f.Success})
+	if err != nil || total != 1 || len(recs) != 1 {
+		t.Fatalf("want one record, got %d (total %d, %v)", len(recs), total, err)
+	}
+	if all := dump(t, l); len(all) != 1 {
+		t.Fatalf("want one record in the store, got %d", len(all))
+	}
+}
