@@ -1,0 +1,60 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestConfigPrecedence(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "cfg.json")
+	os.WriteFile(file, []byte(`{"listen":"127.0.0.1:1111","max-body-mb":7,"durable-events":true,"upstream-idle-timeout":"1m"}`), 0o600)
+	cases := []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		listen  string
+		maxBody int
+		durable bool
+		idle    time.Duration
+	}{
+		{"defaults", nil, nil, "127.0.0.1:8787", 25, false, 5 * time.Minute},
+		{"file", nil, []string{"--config", file}, "127.0.0.1:1111", 7, true, time.Minute},
+		{"env over file", map[string]string{"SWITCHYARD_LISTEN": "127.0.0.1:2222", "SWITCHYARD_DURABLE_EVENTS": "false"}, []string{"--config", file}, "127.0.0.1:2222", 7, false, time.Minute},
+		{"flag over env", map[string]string{"SWITCHYARD_LISTEN": "127.0.0.1:2222"}, []string{"--listen", "127.0.0.1:3333", "--durable-events"}, "127.0.0.1:3333", 25, true, 5 * time.Minute},
+		{"config file from env", map[string]string{"SWITCHYARD_CONFIG": file}, nil, "127.0.0.1:1111", 7, true, time.Minute},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			c, err := loadConfig("serve", tc.args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Listen != tc.listen || c.MaxBodyMB != tc.maxBody || c.DurableEvents != tc.durable || c.UpstreamIdleTimeout != tc.idle {
+				t.Fatalf("got %+v", c)
+			}
+		})
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	for _, args := range [][]string{{"--max-body-mb", "lots"}, {"--upstream-idle-timeout", "soon"}, {"--config", "/nonexistent.json"}, {"stray"}} {
+		if _, err := loadConfig("serve", args); err == nil {
+			t.Errorf("%v: no error", args)
+		}
+	}
+	t.Setenv("SWITCHYARD_DURABLE_EVENTS", "maybe")
+	if _, err := loadConfig("serve", nil); err == nil {
+		t.Error("bad env value accepted")
+	}
+}
+
+func TestEnvName(t *testing.T) {
+	if got := EnvName("upstream-idle-timeout"); got != "SWITCHYARD_UPSTREAM_IDLE_TIMEOUT" {
+		t.Fatal(got)
+	}
+}
