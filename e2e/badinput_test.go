@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -108,4 +109,34 @@ func TestControlAPIAuth(t *testing.T) {
 	if resp.StatusCode != 401 {
 		t.Fatalf("wrong token: %d", resp.StatusCode)
 	}
+}
+
+// A HEAD request has no body to relay; it must still finish and be logged.
+func TestHeadRequestIsLogged(t *testing.T) {
+	up := newHeadUpstream(t)
+	g := startGateway(t, "", []string{"SWITCHYARD_UPSTREAM_OPENAI=" + up})
+	resp, err := http.Head(g.Base("openai") + "/models")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("x-upstream") != "yes" {
+		t.Fatalf("HEAD: %d %v", resp.StatusCode, resp.Header)
+	}
+	if l := g.WaitLog(resp.Header.Get("cf-aig-log-id")); !l.Success || l.StatusCode != 200 {
+		t.Fatalf("log: %s", l.JSON.RawJSON())
+	}
+}
+
+func newHeadUpstream(t *testing.T) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("x-upstream", "yes")
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", "200000")
+		if r.Method != http.MethodHead {
+			w.Write(bytes.Repeat([]byte(" "), 200000))
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
 }

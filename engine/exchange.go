@@ -158,6 +158,9 @@ func (f *Forwarder) Do(x *Exchange) {
 	x.RespCType = string(resp.Header.ContentType())
 	x.upstream = resp
 	x.sse = strings.HasPrefix(x.RespCType, "text/event-stream")
+	if req.Method == fasthttp.MethodHead {
+		return // no body follows; the front end writes none
+	}
 	cl := resp.Header.ContentLength()
 	if !x.sse && cl >= 0 && cl <= f.SmallBody {
 		body, err := io.ReadAll(resp.BodyStream())
