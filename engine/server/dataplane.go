@@ -7,12 +7,12 @@ import (
 	"bufio"
 	"bytes"
 	"io"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/oklog/ulid/v2"
 	"github.com/switchyard/switchyard/engine"
+	"github.com/switchyard/switchyard/engine/providers"
 	"github.com/tidwall/gjson"
 	"github.com/valyala/fasthttp"
 )
@@ -67,7 +67,6 @@ func (s *Server) parse(ctx *fasthttp.RequestCtx, path []byte) *engine.Request {
 		Query:      string(ctx.URI().QueryString()),
 		CType:      string(ctx.Request.Header.ContentType()),
 		ReceivedAt: now,
-		BodySize:   0,
 	}
 	if len(parts) < 3 || parts[2] == "" {
 		req.Fail = engine.Errorf(404, engine.CodeMalformedPath, "malformed path: no provider after /v1/{account_id}/{gateway_id}/")
@@ -80,7 +79,7 @@ func (s *Server) parse(ctx *fasthttp.RequestCtx, path []byte) *engine.Request {
 	}
 	p, ok := s.opts.Providers[req.Slug]
 	if !ok {
-		req.Fail = engine.Errorf(400, engine.CodeUnknownProvider, "unknown provider "+strings.ReplaceAll(req.Slug, "\"", "")+"; supported: "+strings.Join(s.slugs(), ", "))
+		req.Fail = engine.Errorf(400, engine.CodeUnknownProvider, "unknown provider "+strings.ReplaceAll(req.Slug, "\"", "")+"; supported: "+strings.Join(providers.Slugs(), ", "))
 		return req
 	}
 	req.Provider = p
@@ -120,15 +119,6 @@ func (s *Server) parse(ctx *fasthttp.RequestCtx, path []byte) *engine.Request {
 		req.BodyStream = &engine.StreamedBody{R: rs, Max: int64(s.opts.MaxBody)}
 	}
 	return req
-}
-
-func (s *Server) slugs() []string {
-	out := make([]string, 0, len(s.opts.Providers))
-	for k := range s.opts.Providers {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func (s *Server) writeExchange(ctx *fasthttp.RequestCtx, x *engine.Exchange) {

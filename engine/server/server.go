@@ -4,6 +4,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"net"
@@ -58,18 +59,16 @@ func New(o Options) *Server {
 	}
 	s := &Server{opts: o}
 	s.srv = &fasthttp.Server{
-		Handler:                       s.handle,
-		Name:                          "switchyard",
-		NoDefaultServerHeader:         true,
-		NoDefaultContentType:          true,
-		StreamRequestBody:             true,
-		MaxRequestBodySize:            1 << 40, // bodies stream; the 413 is ours (parse)
-		ReadBufferSize:                16 << 10,
-		ReadTimeout:                   0,
-		IdleTimeout:                   2 * time.Minute,
-		DisablePreParseMultipartForm:  true,
-		DisableHeaderNamesNormalizing: false,
-		CloseOnShutdown:               true,
+		Handler:                      s.handle,
+		Name:                         "switchyard",
+		NoDefaultServerHeader:        true,
+		NoDefaultContentType:         true,
+		StreamRequestBody:            true,
+		MaxRequestBodySize:           1 << 40, // bodies stream; the 413 is ours (parse)
+		ReadBufferSize:               16 << 10,
+		IdleTimeout:                  2 * time.Minute,
+		DisablePreParseMultipartForm: true,
+		CloseOnShutdown:              true,
 	}
 	return s
 }
@@ -89,9 +88,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	path := ctx.URI().PathOriginal()
 	switch {
-	case hasPrefix(path, "/v1/"):
+	case bytes.HasPrefix(path, []byte("/v1/")):
 		s.dataPlane(ctx, path)
-	case hasPrefix(path, "/client/v4/"):
+	case bytes.HasPrefix(path, []byte("/client/v4/")):
 		s.control(ctx, string(path))
 	case string(path) == "/healthz":
 		ctx.SetContentType("application/json")
@@ -108,8 +107,6 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, engine.Errorf(404, engine.CodeMalformedPath, "no such endpoint; data-plane URLs start with /v1/{account_id}/{gateway_id}/"))
 	}
 }
-
-func hasPrefix(b []byte, p string) bool { return len(b) >= len(p) && string(b[:len(p)]) == p }
 
 func writeError(ctx *fasthttp.RequestCtx, e *engine.GatewayError) {
 	ctx.SetStatusCode(e.Status)
