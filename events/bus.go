@@ -29,6 +29,7 @@ type Bus struct {
 	nc       *nats.Conn
 	js       jetstream.JetStream
 	payloads jetstream.ObjectStore
+	secrets  jetstream.KeyValue
 	log      *slog.Logger
 	retries  sync.WaitGroup
 }
@@ -83,6 +84,10 @@ func Connect(ctx context.Context, o ConnectOptions) (*Bus, error) {
 	if err != nil {
 		b.nc.Close()
 		return nil, fmt.Errorf("create object store %s: %w", PayloadBucket, err)
+	}
+	if err := b.setupConfig(ctx); err != nil {
+		b.nc.Close()
+		return nil, err
 	}
 	return b, nil
 }

@@ -1,0 +1,204 @@
+// config.go is the configuration side of the event log: the config.changed event that
+// every control-plane write appends to its own stream (kept forever, the audit trail), the
+// publish with optimistic concurrency, the live follower the config projection runs on,
+// and the bucket holding sealed provider keys (which never travel inside an event).
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	json "github.com/goccy/go-json"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Config stream and secrets bucket names.
+const (
+	ConfigStream        = "SWITCHYARD_CONFIG"
+	ConfigSubjectPrefix = "switchyard.config."
+	SecretsBucket       = "switchyard-secrets"
+)
+
+// TypeConfigChanged is the one config event: a resource was created, updated or deleted.
+const (
+	TypeConfigChanged    Type = "config.changed"
+	VersionConfigChanged      = 1
+)
+
+// Actor is who made a change: an API token (by id, never its value) or the system.
+type Actor struct {
+	ID   string `json:"id"`
+	Type string `json:"type"` // "token", "admin_token" (the bootstrap token) or "system"
+}
+
+// ConfigChanged records one control-plane write: who changed what, when, from which value
+// to which. Old is null for a create, New is null for a delete. Values never hold a secret:
+// provider keys appear as their id, alias, a masked preview and a reference to the sealed
+// bytes in SecretsBucket; API tokens as a salted hash.
+type ConfigChanged struct {
+	Action     string          `json:"action"`   // create | update | delete
+	Resource   string          `json:"resource"` // gateway | token | provider_config | custom_provider
+	ResourceID string          `json:"resource_id"`
+	AccountID  string          `json:"account_id"`
+	GatewayID  string          `json:"gateway_id,omitempty"`
+	Actor      Actor           `json:"actor"`
+	Old        json.RawMessage `json:"old"`
+	New        json.RawMessage `json:"new"`
+}
+
+// DecodeConfigChanged decodes a config.changed event of any known version.
+func DecodeConfigChanged(e Envelope) (ConfigChanged, error) {
+	var c ConfigChanged
+	if e.Type != TypeConfigChanged {
+		return c, fmt.Errorf("event %s is not %s", e.Type, TypeConfigChanged)
+	}
+	switch e.Version {
+	case 1:
+		err := json.Unmarshal(e.Data, &c)
+		return c, err
+	default:
+		return c, fmt.Errorf("%s: unknown version %d", e.Type, e.Version)
+	}
+}
+
+// ErrConflict is returned by PublishConfig when the stream moved past the sequence the
+// writer validated against: re-read the configuration and try again.
+var ErrConflict = errors.New("config changed concurrently")
+
+func (b *Bus) setupConfig(ctx context.Context) error {
+	if _, err := b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        ConfigStream,
+		Description: "Switchyard configuration changes (the audit trail); kept forever",
+		Subjects:    []string{ConfigSubjectPrefix + ">"},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+	}); err != nil {
+		return fmt.Errorf("create stream %s: %w", ConfigStream, err)
+	}
+	kv, err := b.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      SecretsBucket,
+		Description: "provider keys sealed with the master key (AES-256-GCM)",
+		Storage:     jetstream.FileStorage,
+		History:     1,
+	})
+	if err != nil {
+		return fmt.Errorf("create bucket %s: %w", SecretsBucket, err)
+	}
+	b.secrets = kv
+	return nil
+}
+
+// PublishConfig appends a config event on switchyard.config.<resource>.<action> and waits
+// for the acknowledgement. With expectLast > 0 (or 0 meaning "the stream is empty" when
+// checkLast is set) JetStream refuses the write if anything else was appended since:
+// writers validate against a snapshot at that sequence, so two nodes cannot both create the
+// same slug. The answer is the event's stream sequence.
+func (b *Bus) PublishConfig(ctx context.Context, c ConfigChanged, id string, at time.Time, expectLast uint64) (uint64, error) {
+	data, err := Encode(TypeConfigChanged, VersionConfigChanged, id, at, c)
+	if err != nil {
+		return 0, err
+	}
+	subj := ConfigSubjectPrefix + c.Resource + "." + c.Action
+	ack, err := b.js.Publish(ctx, subj, data, jetstream.WithExpectLastSequence(expectLast))
+	if err != nil {
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+			return 0, ErrConflict
+		}
+		return 0, err
+	}
+	return ack.Sequence, nil
+}
+
+// ConfigLastSeq is the sequence of the newest config event (0 when there is none).
+func (b *Bus) ConfigLastSeq(ctx context.Context) (uint64, error) {
+	s, err := b.js.Stream(ctx, ConfigStream)
+	if err != nil {
+		return 0, err
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return info.State.LastSeq, nil
+}
+
+// FollowConfig delivers every config event from the first, in order, and then each new
+// one as it is appended, until ctx ends. It runs on an ordered (ephemeral) consumer: the
+// config projection lives in memory and is rebuilt from the whole stream at each start.
+func (b *Bus) FollowConfig(ctx context.Context, h func(Msg) error) error {
+	cons, err := b.js.OrderedConsumer(ctx, ConfigStream, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		return fmt.Errorf("follow %s: %w", ConfigStream, err)
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return fmt.Errorf("follow %s: %w", ConfigStream, err)
+	}
+	defer it.Stop()
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	for {
+		m, err := it.Next()
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("follow %s: %w", ConfigStream, err)
+		}
+		md, err := m.Metadata()
+		if err != nil {
+			return err
+		}
+		if err := h(Msg{Seq: md.Sequence.Stream, Data: m.Data()}); err != nil {
+			return err
+		}
+	}
+}
+
+// ReadConfig returns every config event up to the newest one present now (for audits and
+// tools that must not wait for new events).
+func (b *Bus) ReadConfig(ctx context.Context) ([]Msg, error) {
+	last, err := b.ConfigLastSeq(ctx)
+	if err != nil || last == 0 {
+		return nil, err
+	}
+	var out []Msg
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	err = b.FollowConfig(cctx, func(m Msg) error {
+		out = append(out, m)
+		if m.Seq >= last {
+			cancel()
+		}
+		return nil
+	})
+	return out, err
+}
+
+// PutSecret stores sealed bytes under a name.
+func (b *Bus) PutSecret(ctx context.Context, name string, sealed []byte) error {
+	_, err := b.secrets.Put(ctx, name, sealed)
+	return err
+}
+
+// GetSecret reads sealed bytes stored with PutSecret.
+func (b *Bus) GetSecret(ctx context.Context, name string) ([]byte, error) {
+	e, err := b.secrets.Get(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return e.Value(), nil
+}
+
+// DeleteSecret removes sealed bytes (a deleted or rotated key).
+func (b *Bus) DeleteSecret(ctx context.Context, name string) error {
+	err := b.secrets.Purge(ctx, name)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,159 @@
+// gateways.go: creating, updating and deleting gateways, and the auto-created `default`.
+package config
+
+import (
+	"context"
+
+	"github.com/switchyard/switchyard/events"
+)
+
+func i64(v int64) *int64 { return &v }
+
+// newGateway has the settings a created gateway starts with before the body is applied.
+func newGateway() Gateway {
+	return Gateway{CacheTTL: i64(0), CollectLogs: true, RateLimitingInterval: i64(0), RateLimitingLimit: i64(0),
+		RateLimitingTechnique: "fixed"}
+}
+
+func validateGateway(g *Gateway) *Error {
+	nonNeg := func(v *int64, name string, max int64) *Error {
+		if v != nil && (*v < 0 || (max > 0 && *v > max)) {
+			if max > 0 {
+				return invalid(name+" must be between 0 and "+itoa(max), "body", name)
+			}
+			return invalid(name+" must not be negative", "body", name)
+		}
+		return nil
+	}
+	oneOf := func(v *string, name string, allowed ...string) *Error {
+		if v == nil {
+			return nil
+		}
+		for _, a := range allowed {
+			if *v == a {
+				return nil
+			}
+		}
+		return invalid(name+" must be one of "+join(allowed), "body", name)
+	}
+	for _, e := range []*Error{
+		nonNeg(g.CacheTTL, "cache_ttl", gatewayCacheTTLMax),
+		nonNeg(g.RateLimitingInterval, "rate_limiting_interval", 0),
+		nonNeg(g.RateLimitingLimit, "rate_limiting_limit", 0),
+		oneOf(&g.RateLimitingTechnique, "rate_limiting_technique", "fixed", "sliding"),
+		nonNeg(g.LogManagement, "log_management", 0),
+		oneOf(g.LogManagementStrategy, "log_management_strategy", "STOP_INSERTING", "DELETE_OLDEST"),
+		nonNeg(g.RetryMaxAttempts, "retry_max_attempts", retryMaxAttemptsMax),
+		nonNeg(g.RetryDelay, "retry_delay", retryDelayMaxMs),
+		oneOf(g.RetryBackoff, "retry_backoff", "constant", "linear", "exponential"),
+	} {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// CreateGateway creates a gateway from a hosted create body.
+func (s *Service) CreateGateway(ctx context.Context, actor events.Actor, acct string, body []byte) (*Gateway, error) {
+	r, err := s.write(ctx, actor, func(snap *Snapshot) (*change, error) {
+		g := newGateway()
+		if e := decode(body, &g); e != nil {
+			return nil, e
+		}
+		if g.ID == "" {
+			return nil, invalid("id is required", "body", "id")
+		}
+		if !ValidID(g.ID) {
+			return nil, invalid("id must be 1-64 letters, digits, '-' or '_'", "body", "id")
+		}
+		if snap.Gateway(acct, g.ID) != nil {
+			return nil, &Error{Status: 409, Code: CodeConflict, Message: "a gateway with id " + g.ID + " already exists", Path: []string{"body", "id"}}
+		}
+		if e := validateGateway(&g); e != nil {
+			return nil, e
+		}
+		now := s.Now().UTC()
+		g.AccountID, g.CreatedAt, g.ModifiedAt, g.IsDefault = acct, now, now, false
+		return &change{ev: events.ConfigChanged{Action: "create", Resource: ResGateway, ResourceID: g.ID,
+			AccountID: acct, GatewayID: g.ID, Old: []byte("null"), New: mustJSON(g)}, result: &g}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r.(*Gateway), nil
+}
+
+// UpdateGateway applies a hosted update body (PUT) to a gateway: fields present replace
+// the stored ones, the others are kept.
+func (s *Service) UpdateGateway(ctx context.Context, actor events.Actor, acct, id string, body []byte) (*Gateway, error) {
+	r, err := s.write(ctx, actor, func(snap *Snapshot) (*change, error) {
+		old := snap.Gateway(acct, id)
+		if old == nil {
+			return nil, notFound("gateway "+id, "path", "gateway_id")
+		}
+		g := *old
+		if e := decode(body, &g); e != nil {
+			return nil, e
+		}
+		if g.ID != old.ID {
+			return nil, invalid("id cannot be changed", "body", "id")
+		}
+		if e := validateGateway(&g); e != nil {
+			return nil, e
+		}
+		g.AccountID, g.CreatedAt, g.IsDefault, g.ModifiedAt = acct, old.CreatedAt, old.IsDefault, s.Now().UTC()
+		return &change{ev: events.ConfigChanged{Action: "update", Resource: ResGateway, ResourceID: id,
+			AccountID: acct, GatewayID: id, Old: mustJSON(old), New: mustJSON(g)}, result: &g}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r.(*Gateway), nil
+}
+
+// DeleteGateway deletes a gateway and the provider keys stored on it.
+func (s *Service) DeleteGateway(ctx context.Context, actor events.Actor, acct, id string) (*Gateway, error) {
+	r, err := s.write(ctx, actor, func(snap *Snapshot) (*change, error) {
+		old := snap.Gateway(acct, id)
+		if old == nil {
+			return nil, notFound("gateway "+id, "path", "gateway_id")
+		}
+		return &change{ev: events.ConfigChanged{Action: "delete", Resource: ResGateway, ResourceID: id,
+			AccountID: acct, GatewayID: id, Old: mustJSON(old), New: []byte("null")}, result: old}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r.(*Gateway), nil
+}
+
+// DefaultGatewayID is the gateway created on the first authenticated request.
+const DefaultGatewayID = "default"
+
+// EnsureDefaultGateway creates the account's `default` gateway with the reference's
+// defaults (authentication on, logs on, cache off, rate limiting off) unless it exists.
+func (s *Service) EnsureDefaultGateway(ctx context.Context, actor events.Actor, acct string) (*Gateway, error) {
+	if g := s.proj.Current().Gateway(acct, DefaultGatewayID); g != nil {
+		return g, nil
+	}
+	r, err := s.write(ctx, actor, func(snap *Snapshot) (*change, error) {
+		if g := snap.Gateway(acct, DefaultGatewayID); g != nil {
+			return &change{result: g}, errExists
+		}
+		g := newGateway()
+		now := s.Now().UTC()
+		g.ID, g.AccountID, g.Authentication, g.IsDefault, g.CreatedAt, g.ModifiedAt = DefaultGatewayID, acct, true, true, now, now
+		return &change{ev: events.ConfigChanged{Action: "create", Resource: ResGateway, ResourceID: g.ID,
+			AccountID: acct, GatewayID: g.ID, Old: []byte("null"), New: mustJSON(g)}, result: &g}, nil
+	})
+	if err == errExists {
+		return s.proj.Current().Gateway(acct, DefaultGatewayID), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return r.(*Gateway), nil
+}
+
+var errExists = &Error{Status: 409, Code: CodeConflict, Message: "exists"}

@@ -1,0 +1,124 @@
+// tokens.go: API tokens. A token's value is syt_{id}_{secret}; only a salted SHA-256 of
+// the secret is stored, and checking a presented value is one map lookup and one hash,
+// compared in constant time.
+package config
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"strconv"
+	"strings"
+
+	"github.com/switchyard/switchyard/events"
+)
+
+func itoa(v int64) string { return strconv.FormatInt(v, 10) }
+
+func join(s []string) string { return strings.Join(s, ", ") }
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return hex.EncodeToString(b)
+}
+
+func tokenHash(salt, secret string) string {
+	h := sha256.New()
+	h.Write([]byte(salt))
+	h.Write([]byte(secret))
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// VerifyToken returns the token a presented value belongs to, or nil.
+func (s *Snapshot) VerifyToken(value string) *Token {
+	rest, ok := strings.CutPrefix(value, tokenPrefix)
+	if !ok {
+		return nil
+	}
+	id, secret, ok := strings.Cut(rest, "_")
+	if !ok {
+		return nil
+	}
+	t := s.tokens[id]
+	if t == nil {
+		return nil
+	}
+	if subtle.ConstantTimeCompare([]byte(tokenHash(t.Salt, secret)), []byte(t.Hash)) != 1 {
+		return nil
+	}
+	return t
+}
+
+// TokenInput is the body of a token creation.
+type TokenInput struct {
+	Name        string   `json:"name"`
+	Permissions []string `json:"permissions"`
+	Gateways    []string `json:"gateways"`
+}
+
+// CreateToken creates a token and returns it with its value, shown this once.
+func (s *Service) CreateToken(ctx context.Context, actor events.Actor, acct string, body []byte) (*Token, string, error) {
+	var in TokenInput
+	if e := decode(body, &in); e != nil {
+		return nil, "", e
+	}
+	if in.Name == "" || len(in.Name) > 120 {
+		return nil, "", invalid("name is required (at most 120 characters)", "body", "name")
+	}
+	if len(in.Permissions) == 0 {
+		return nil, "", invalid("permissions must list at least one of run, read, edit, admin", "body", "permissions")
+	}
+	for i, p := range in.Permissions {
+		switch p {
+		case PermRun, PermRead, PermEdit, PermAdmin:
+		default:
+			return nil, "", invalid("unknown permission "+strconv.Quote(p)+" (run, read, edit, admin)", "body", "permissions", strconv.Itoa(i))
+		}
+	}
+	for i, g := range in.Gateways {
+		if !ValidID(g) {
+			return nil, "", invalid("gateway ids are 1-64 letters, digits, '-' or '_'", "body", "gateways", strconv.Itoa(i))
+		}
+	}
+	id := randomHex(16)
+	secretBytes := make([]byte, 32)
+	if _, err := rand.Read(secretBytes); err != nil {
+		return nil, "", writeFailed(err)
+	}
+	secret := base64.RawURLEncoding.EncodeToString(secretBytes)
+	value := tokenPrefix + id + "_" + secret
+	salt := randomHex(16)
+	t := Token{ID: id, AccountID: acct, Name: in.Name, Permissions: in.Permissions, Gateways: orEmpty(in.Gateways),
+		Hint: tokenPrefix + id[:6] + "…" + secret[len(secret)-4:], Salt: salt, Hash: tokenHash(salt, secret),
+		CreatedAt: s.Now().UTC()}
+	_, err := s.write(ctx, actor, func(*Snapshot) (*change, error) {
+		return &change{ev: events.ConfigChanged{Action: "create", Resource: ResToken, ResourceID: id, AccountID: acct,
+			Old: []byte("null"), New: mustJSON(t)}, result: &t}, nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return &t, value, nil
+}
+
+// RevokeToken deletes a token; requests presenting it fail from the next one on.
+func (s *Service) RevokeToken(ctx context.Context, actor events.Actor, acct, id string) (*Token, error) {
+	r, err := s.write(ctx, actor, func(snap *Snapshot) (*change, error) {
+		t := snap.Token(id)
+		if t == nil || t.AccountID != acct {
+			return nil, notFound("token "+id, "path", "token_id")
+		}
+		return &change{ev: events.ConfigChanged{Action: "delete", Resource: ResToken, ResourceID: id, AccountID: acct,
+			Old: mustJSON(t), New: []byte("null")}, result: t}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r.(*Token), nil
+}
