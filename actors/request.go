@@ -200,6 +200,7 @@ func (a *requestActor) finishedEvent(x *engine.Exchange) events.RequestFinished 
 		TokensIn: x.Usage.In, TokensOut: x.Usage.Out,
 		RequestSize: r.BodySize, ResponseSize: x.BytesOut,
 		RequestCType: r.CType, ResponseCType: x.RespCType,
+		KeyID: r.KeyID, KeyAlias: r.KeyAlias,
 	}
 	switch {
 	case x.Err != nil:

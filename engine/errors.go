@@ -22,6 +22,9 @@ func (e *GatewayError) Error() string { return strconv.Itoa(e.Code) + ": " + e.M
 const (
 	CodeMalformedPath   = 2001 // 404: the URL is not a data-plane shape
 	CodeUnknownProvider = 2002 // 400: the provider slug is not registered
+	CodeRateLimited     = 2003 // 429: a rate limit (here: a stored key's own) is exhausted
+	CodeGatewayNotFound = 2004 // 404: no gateway with that id in the account
+	CodeStoredKey       = 2005 // 400: the stored key named by cf-aig-byok-alias is missing or unusable
 	CodeBadRequest      = 2006 // 400: the request cannot be forwarded as sent
 	CodeBodyTooLarge    = 2007 // 413: the body is over the configured maximum
 	CodeUnauthorized    = 2009 // 401: gateway authentication failed

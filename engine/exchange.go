@@ -133,6 +133,9 @@ func (f *Forwarder) Do(x *Exchange) {
 	for _, h := range req.Header {
 		ureq.Header.Add(h.Key, h.Value)
 	}
+	if req.Credential != nil {
+		ureq.Header.Set(req.Credential.Key, req.Credential.Value)
+	}
 	switch {
 	case req.Body != nil:
 		ureq.SetBodyRaw(req.Body)

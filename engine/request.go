@@ -39,6 +39,12 @@ type Request struct {
 	Stream     bool // the client asked for a streamed answer
 	ReceivedAt time.Time
 
+	// Credential is a stored provider key (BYOK) added to the upstream request only: it is
+	// never logged, never put in an event and never echoed. KeyID and KeyAlias name it.
+	Credential *Header
+	KeyID      string
+	KeyAlias   string
+
 	// Fail, when set, is answered without calling any upstream (and still logged).
 	Fail *GatewayError
 }

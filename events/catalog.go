@@ -92,6 +92,8 @@ type RequestFinished struct {
 	ResponseCType   string    `json:"response_content_type,omitempty"`
 	ErrorCode       int       `json:"error_code,omitempty"`
 	ErrorMessage    string    `json:"error_message,omitempty"`
+	KeyID           string    `json:"key_id,omitempty"`    // stored provider key used (BYOK): its id
+	KeyAlias        string    `json:"key_alias,omitempty"` // and alias, never the key
 	RequestPayload  *Payload  `json:"request_payload,omitempty"`
 	ResponsePayload *Payload  `json:"response_payload,omitempty"`
 }

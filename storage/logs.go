@@ -50,6 +50,9 @@ type LogRecord struct {
 	TTFB         float64 `json:"ttfb_ms"`
 	ErrorCode    int     `json:"error_code,omitempty"`
 	ErrorMessage string  `json:"error_message,omitempty"`
+	// KeyID and KeyAlias name the stored provider key used (BYOK), never the key.
+	KeyID    string `json:"key_id,omitempty"`
+	KeyAlias string `json:"key_alias,omitempty"`
 	// EventSeq is the stream sequence of the request.finished event, which carries the
 	// request and response bodies: they are read from the log, not copied into Badger.
 	EventSeq uint64 `json:"event_seq"`
@@ -162,7 +165,31 @@ func (l *Logs) apply(txn *badger.Txn, m events.Msg) error {
 			return err
 		}
 	}
+	if f.KeyID != "" {
+		at := f.StartedAt.Add(time.Duration(f.DurationMs * float64(time.Millisecond))).UTC()
+		if err := txn.Set(keyUsedKey(f.KeyID), []byte(at.Format(time.RFC3339Nano))); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+func keyUsedKey(id string) []byte { return []byte("u\x00" + id) }
+
+// KeyLastUsed is when a stored provider key was last used by a finished request.
+func (l *Logs) KeyLastUsed(id string) (time.Time, bool) {
+	var at time.Time
+	err := l.s.db.View(func(txn *badger.Txn) error {
+		it, err := txn.Get(keyUsedKey(id))
+		if err != nil {
+			return err
+		}
+		return it.Value(func(v []byte) error {
+			at, err = time.Parse(time.RFC3339Nano, string(v))
+			return err
+		})
+	})
+	return at, err == nil
 }
 
 // RecordFromEvent builds the log record of a finished request.
@@ -174,6 +201,7 @@ func RecordFromEvent(f events.RequestFinished) LogRecord {
 		ResponseContentType: f.ResponseCType, RequestSize: f.RequestSize, ResponseSize: f.ResponseSize,
 		EventID: f.EventID, AccountID: f.AccountID, GatewayID: f.GatewayID, Method: f.Method,
 		Stream: f.Stream, TTFB: f.TTFBMs, ErrorCode: f.ErrorCode, ErrorMessage: f.ErrorMessage,
+		KeyID: f.KeyID, KeyAlias: f.KeyAlias,
 	}
 	if f.TokensIn > 0 || f.TokensOut > 0 {
 		in, out := f.TokensIn, f.TokensOut

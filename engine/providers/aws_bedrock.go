@@ -7,10 +7,11 @@ import "github.com/switchyard/switchyard/engine/usage"
 
 func init() {
 	Register(&Adapter{
-		Slug:       "aws-bedrock",
-		BaseURL:    "https://{service}.{region}.amazonaws.com",
-		AuthHeader: "Authorization",
-		Usage:      usage.Bedrock,
+		Slug:         "aws-bedrock",
+		BaseURL:      "https://{service}.{region}.amazonaws.com",
+		AuthHeader:   "Authorization",
+		NoStoredKeys: true,
+		Usage:        usage.Bedrock,
 		Route: func(rest string) (Target, error) {
 			s := segments(rest, 3)
 			if len(s) < 3 || !validHostPart(s[0]) || !validHostPart(s[1]) {

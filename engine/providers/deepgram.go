@@ -8,6 +8,7 @@ func init() {
 		Slug:       "deepgram",
 		BaseURL:    "https://api.deepgram.com",
 		AuthHeader: "Authorization",
+		AuthScheme: "Token ",
 		Usage:      usage.None,
 	})
 }

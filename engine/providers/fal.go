@@ -8,6 +8,7 @@ func init() {
 		Slug:       "fal",
 		BaseURL:    "https://fal.run",
 		AuthHeader: "Authorization",
+		AuthScheme: "Key ",
 		Usage:      usage.None,
 	})
 }

@@ -7,10 +7,11 @@ import "github.com/switchyard/switchyard/engine/usage"
 
 func init() {
 	Register(&Adapter{
-		Slug:       "google-vertex-ai",
-		BaseURL:    "https://{host}",
-		AuthHeader: "Authorization",
-		Usage:      usage.Google,
+		Slug:         "google-vertex-ai",
+		BaseURL:      "https://{host}",
+		AuthHeader:   "Authorization",
+		NoStoredKeys: true,
+		Usage:        usage.Google,
 		Route: func(rest string) (Target, error) {
 			// v1/projects/{project}/locations/{region}/...
 			s := segments(rest, 6)

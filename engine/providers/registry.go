@@ -26,6 +26,12 @@ type Adapter struct {
 	// AuthHeader is the request header that carries the provider key (documentation and
 	// redaction; the client's header is forwarded as sent).
 	AuthHeader string
+	// AuthScheme prefixes a stored key in AuthHeader ("Bearer " when AuthHeader is
+	// Authorization and this is empty; "Token ", "Key " for the providers that want those).
+	AuthScheme string
+	// NoStoredKeys marks providers whose requests are signed per request (Bedrock's SigV4,
+	// Vertex's OAuth): a stored key cannot simply be put in a header.
+	NoStoredKeys bool
 	// Usage says how token counts are read from this provider's responses.
 	Usage *usage.Format
 	// ModelFromPath extracts the model from the upstream path when it is not in the body.
@@ -124,6 +130,26 @@ func (r *Resolved) URL(accountID, rest string) (string, string, error) {
 		model = r.ModelFromPath(rest)
 	}
 	return base + tgt.Path, model, nil
+}
+
+// Credential is the header carrying a stored key for this provider, or false when the
+// provider cannot use stored keys.
+func (a *Adapter) Credential(key string) (name, value string, ok bool) {
+	if a.NoStoredKeys {
+		return "", "", false
+	}
+	scheme := a.AuthScheme
+	if scheme == "" && strings.EqualFold(a.AuthHeader, "Authorization") {
+		scheme = "Bearer "
+	}
+	return a.AuthHeader, scheme + key, true
+}
+
+// Custom builds the adapter of a custom provider: the path after custom-{slug} is appended
+// to its base URL, the key goes in Authorization as a bearer token, usage is read the
+// OpenAI way (the shape most custom providers speak).
+func Custom(slug, baseURL string) *Resolved {
+	return &Resolved{Adapter: &Adapter{Slug: slug, BaseURL: baseURL, AuthHeader: "Authorization", Usage: usage.OpenAI}, Base: baseURL}
 }
 
 // segments splits "/a/b/c" into at most n parts: the first n-1 segments and the rest.

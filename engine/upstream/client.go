@@ -34,7 +34,7 @@ func New(o Options) *fasthttp.Client {
 	if o.MaxConnsPerHost == 0 {
 		o.MaxConnsPerHost = 4096
 	}
-	d := &net.Dialer{Timeout: o.DialTimeout, KeepAlive: 30 * time.Second}
+	d := &net.Dialer{Timeout: o.DialTimeout, KeepAlive: 30 * time.Second, Control: refuseForbidden}
 	return &fasthttp.Client{
 		Name:                          "switchyard",
 		NoDefaultUserAgentHeader:      true,

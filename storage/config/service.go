@@ -193,4 +193,3 @@ func orEmpty(s []string) []string {
 	}
 	return s
 }
-
