@@ -28,6 +28,7 @@ type Config struct {
 	Out                 string // replay only
 	DebugListen         string
 	MemoryLimitMB       int
+	AllowInsecure       bool
 }
 
 type setting struct {
@@ -62,6 +63,8 @@ func settings(c *Config) []setting {
 		{"nats-listen", "also open the embedded NATS server on this TCP address (e.g. 127.0.0.1:4222)", "", str(&c.NATSListen), false},
 		{"durable-events", "end each response only after its events are acknowledged by JetStream", "false",
 			func(v string) error { b, err := strconv.ParseBool(v); c.DurableEvents = b; return err }, true},
+		{"allow-insecure-upstreams", "let custom providers use plain http and loopback base URLs (tests, local models)", "false",
+			func(v string) error { b, err := strconv.ParseBool(v); c.AllowInsecure = b; return err }, true},
 		{"max-body-mb", "largest request body accepted, in MB", "25", num(&c.MaxBodyMB), false},
 		{"inline-payload-kb", "bodies up to this size are kept inside the event; larger ones in the object store", "32", num(&c.InlinePayloadKB), false},
 		{"capture-max-kb", "how much of each body is kept for the log", "4096", num(&c.CaptureMaxKB), false},

@@ -1,4 +1,5 @@
-// Command switchyard runs the gateway. Subcommands: serve (the default), replay, version.
+// Command switchyard runs the gateway. Subcommands: serve (the default), replay, token,
+// audit, version.
 // This file wires the parts: event log, store, projections, actor system, front end.
 package main
 
@@ -27,6 +28,7 @@ import (
 	"github.com/switchyard/switchyard/engine/upstream"
 	"github.com/switchyard/switchyard/events"
 	"github.com/switchyard/switchyard/storage"
+	"github.com/switchyard/switchyard/storage/config"
 )
 
 const version = "0.1.0"
@@ -42,10 +44,14 @@ func main() {
 		err = serve(args)
 	case "replay":
 		err = replay(args)
+	case "token":
+		err = tokenCmd(args)
+	case "audit":
+		err = auditCmd(args)
 	case "version":
 		fmt.Println("switchyard", version)
 	default:
-		err = fmt.Errorf("unknown command %q (serve, replay, version)", cmd)
+		err = fmt.Errorf("unknown command %q (serve, replay, token, audit, version)", cmd)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "switchyard:", err)
@@ -105,6 +111,55 @@ func adminToken(dataDir string) (string, string, error) {
 		return "", "", fmt.Errorf("write admin token: %w", err)
 	}
 	return tok, path, nil
+}
+
+// configNode is the running configuration: the projection following the config stream
+// and the service writing to it.
+type configNode struct {
+	service *config.Service
+	stopped chan error
+	stop    func()
+}
+
+// startConfig loads the master key, rebuilds the config projection from the whole config
+// stream (the data plane must not answer before it knows its gateways) and keeps it
+// following new events.
+func startConfig(ctx context.Context, c *Config, bus *events.Bus, log *slog.Logger) (*configNode, error) {
+	key, keyAt, err := config.LoadMasterKey(os.Getenv("SWITCHYARD_MASTER_KEY"), filepath.Join(c.DataDir, "master-key"))
+	if err != nil {
+		return nil, err
+	}
+	sealer, err := config.NewSealer(key)
+	if err != nil {
+		return nil, err
+	}
+	proj := config.NewProjection(bus, sealer, log)
+	svc := config.NewService(bus, proj, sealer)
+	svc.CheckBaseURL = func(u string) error { return upstream.CheckBaseURL(u, c.AllowInsecure) }
+	svc.KnownProvider = func(acct, slug string) bool {
+		if name, ok := strings.CutPrefix(slug, "custom-"); ok {
+			return proj.Current().CustomProviderBySlug(acct, name) != nil
+		}
+		_, ok := providers.Lookup(slug)
+		return ok
+	}
+	last, err := bus.ConfigLastSeq(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fctx, cancel := context.WithCancel(context.Background())
+	n := &configNode{service: svc, stopped: make(chan error, 1)}
+	go func() { n.stopped <- proj.Follow(fctx, bus) }()
+	n.stop = cancel
+	wctx, wcancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer wcancel()
+	if err := proj.WaitFor(wctx, last); err != nil {
+		cancel()
+		return nil, err
+	}
+	fmt.Printf("master key: %s\n", keyAt)
+	log.Info("configuration loaded", "config_seq", last)
+	return n, nil
 }
 
 // nodeID names this node's consumers; kept in the data dir so it survives restarts.
@@ -171,6 +226,12 @@ func serve(args []string) error {
 		consumed <- lg.bus.Consume(consumeCtx, "logs-"+node, logs.Applied(), logs.Apply, events.TypeRequestFinished)
 	}()
 
+	cfg, err := startConfig(ctx, c, lg.bus, log)
+	if err != nil {
+		return err
+	}
+	defer cfg.stop()
+
 	fwd := &engine.Forwarder{
 		Client:     upstream.New(upstream.Options{IdleTimeout: c.UpstreamIdleTimeout}),
 		CaptureMax: c.CaptureMaxKB << 10,
@@ -179,7 +240,7 @@ func serve(args []string) error {
 	sys := actors.New(actors.Options{Forwarder: fwd, Events: lg.bus, Durable: c.DurableEvents,
 		InlinePayload: c.InlinePayloadKB << 10, Logger: log})
 	front := server.New(server.Options{Dispatcher: sys, Providers: providers.NewTable(nil), Logs: logs,
-		Payloads: lg.bus, AdminToken: token, MaxBody: c.MaxBodyMB << 20, Logger: log})
+		Payloads: lg.bus, Config: cfg.service, AdminToken: token, MaxBody: c.MaxBodyMB << 20, Logger: log})
 
 	if c.DebugListen != "" {
 		go func() { log.Warn("debug listener stopped", "err", http.ListenAndServe(c.DebugListen, nil)) }()
@@ -212,6 +273,8 @@ func serve(args []string) error {
 		return err
 	case err := <-consumed:
 		return fmt.Errorf("logs projection stopped: %w", err)
+	case err := <-cfg.stopped:
+		return fmt.Errorf("config projection stopped: %w", err)
 	}
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)

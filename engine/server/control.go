@@ -1,11 +1,11 @@
-// control.go is the control API under /client/v4/accounts/{account_id}/ai-gateway/...,
-// in the hosted API's envelope and field names (cloudflare-go v7 ai_gateway types):
-// for now the logs of a gateway: list, get, and the stored request and response bodies.
+// control.go is the control API under /client/v4/accounts/{account_id}/..., in the
+// hosted API's envelope and field names (cloudflare-go v7 ai_gateway types): who may call
+// what (tokens and permissions), the routing table, and the logs of a gateway. The
+// configuration resources are in control_config.go.
 package server
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"strconv"
 	"strings"
@@ -14,20 +14,25 @@ import (
 	json "github.com/goccy/go-json"
 	"github.com/switchyard/switchyard/events"
 	"github.com/switchyard/switchyard/storage"
+	"github.com/switchyard/switchyard/storage/config"
 	"github.com/valyala/fasthttp"
 )
 
-// Control-plane error codes (the hosted API's 10000 for authentication; the rest ours).
+// Control-plane error codes: the hosted API's 10000 (authentication) and 9109 (not
+// allowed), the custom-provider codes of storage/config, and our 7xxx.
 const (
 	codeAuth       = 10000
-	codeNotFound   = 7003
-	codeBadRequest = 7400
-	codeInternal   = 7500
+	codeForbidden  = 9109
+	codeNotFound   = config.CodeNotFound
+	codeBadRequest = config.CodeInvalid
+	codeInternal   = config.CodeWriteFailed
+	maxControlBody = 1 << 20
 )
 
 type apiError struct {
-	Code    int    `json:"code"`
-	Message string `json:"message"`
+	Code    int      `json:"code"`
+	Message string   `json:"message"`
+	Path    []string `json:"path,omitempty"`
 }
 
 type envelope struct {
@@ -43,6 +48,11 @@ type resultInfo struct {
 	PerPage    int `json:"per_page"`
 	Count      int `json:"count"`
 	TotalCount int `json:"total_count"`
+	TotalPages int `json:"total_pages"`
+}
+
+func newResultInfo(page, perPage, count, total int) *resultInfo {
+	return &resultInfo{Page: page, PerPage: perPage, Count: count, TotalCount: total, TotalPages: (total + perPage - 1) / perPage}
 }
 
 func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
@@ -55,57 +65,214 @@ func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
 	ctx.SetBody(b)
 }
 
-func apiFail(ctx *fasthttp.RequestCtx, status, code int, msg string) {
-	writeJSON(ctx, status, envelope{Errors: []apiError{{Code: code, Message: msg}}, Messages: []string{}})
+func ok(ctx *fasthttp.RequestCtx, result any) {
+	writeJSON(ctx, 200, envelope{Success: true, Errors: []apiError{}, Messages: []string{}, Result: result})
 }
 
-func (s *Server) authorized(ctx *fasthttp.RequestCtx) bool {
-	h := string(ctx.Request.Header.Peek("Authorization"))
-	tok, ok := strings.CutPrefix(h, "Bearer ")
-	if !ok || s.opts.AdminToken == "" {
-		return false
+func apiFail(ctx *fasthttp.RequestCtx, status, code int, msg string, path ...string) {
+	writeJSON(ctx, status, envelope{Errors: []apiError{{Code: code, Message: msg, Path: path}}, Messages: []string{}})
+}
+
+// fail answers a service error (with the field at fault) or an internal one.
+func (s *Server) fail(ctx *fasthttp.RequestCtx, err error) {
+	var ce *config.Error
+	if errors.As(err, &ce) {
+		if ce.Status >= 500 {
+			s.opts.Logger.Error("control api write failed", "err", err)
+		}
+		apiFail(ctx, ce.Status, ce.Code, ce.Message, ce.Path...)
+		return
 	}
-	return subtle.ConstantTimeCompare([]byte(tok), []byte(s.opts.AdminToken)) == 1
+	s.opts.Logger.Error("control api error", "err", err)
+	apiFail(ctx, 500, codeInternal, "internal error")
 }
 
-// control routes /client/v4/accounts/{acct}/ai-gateway/gateways/{gw}/logs[/{id}[/request|/response]].
+// route is one control endpoint: the permission it needs and whether it is about one gateway.
+type route struct {
+	perm    string
+	gateway string // the gateway the call is about, for gateway-scoped tokens
+	handle  func()
+}
+
+// control authenticates the caller, finds the endpoint and checks the permission.
 func (s *Server) control(ctx *fasthttp.RequestCtx, path string) {
-	if !s.authorized(ctx) {
-		apiFail(ctx, 401, codeAuth, "Authentication error")
+	snap := s.opts.Config.Projection().Current()
+	v, hasBearer := bearer(ctx.Request.Header.Peek("Authorization"))
+	who, known := s.identify(snap, v)
+	if !hasBearer || !known {
+		apiFail(ctx, 401, codeAuth, "Authentication error: a valid Authorization: Bearer <api token> header is required")
 		return
 	}
 	p := strings.Split(strings.Trim(strings.TrimPrefix(path, "/client/v4/"), "/"), "/")
-	// accounts {acct} ai-gateway gateways {gw} logs [id] [request|response]
-	if len(p) < 6 || p[0] != "accounts" || p[2] != "ai-gateway" || p[3] != "gateways" || p[5] != "logs" || len(p) > 8 {
-		apiFail(ctx, 404, codeNotFound, "no route for "+path)
+	if len(p) < 3 || p[0] != "accounts" || !config.ValidID(p[1]) {
+		apiFail(ctx, 404, codeNotFound, "no route for "+path, "path")
 		return
 	}
-	acct, gw := p[1], p[4]
-	if !ValidID(acct) || !ValidID(gw) {
-		apiFail(ctx, 404, codeNotFound, "no route for "+path)
+	if ctx.Request.Header.ContentLength() > maxControlBody {
+		apiFail(ctx, 413, codeBadRequest, "request body is larger than 1 MB", "body")
 		return
 	}
-	if !ctx.IsGet() {
-		apiFail(ctx, 405, codeBadRequest, "method "+string(ctx.Method())+" not allowed on "+path)
+	acct := p[1]
+	r := s.routeFor(ctx, who, acct, p[2:])
+	if r == nil {
+		apiFail(ctx, 404, codeNotFound, "no route for "+string(ctx.Method())+" "+path, "path")
 		return
 	}
-	switch len(p) {
-	case 6:
-		s.listLogs(ctx, acct, gw)
-	case 7:
-		rec, err := s.opts.Logs.Get(acct, gw, p[6])
-		if err != nil {
-			s.storeFail(ctx, err, "log "+p[6])
-			return
+	if !who.can(r.perm, acct, r.gateway) {
+		apiFail(ctx, 403, codeForbidden, "Unauthorized to access requested resource: the token needs "+r.perm+" permission on this account"+scopeNote(r.gateway))
+		return
+	}
+	r.handle()
+}
+
+func scopeNote(gw string) string {
+	if gw == "" {
+		return ""
+	}
+	return " and gateway " + gw
+}
+
+// routeFor maps method and path (after accounts/{acct}/) onto an endpoint.
+func (s *Server) routeFor(ctx *fasthttp.RequestCtx, who principal, acct string, p []string) *route {
+	m := string(ctx.Method())
+	body := func() []byte { return ctx.Request.Body() }
+	read := func(gw string, h func()) *route { return &route{perm: config.PermRead, gateway: gw, handle: h} }
+	edit := func(gw string, h func()) *route { return &route{perm: config.PermEdit, gateway: gw, handle: h} }
+	admin := func(h func()) *route { return &route{perm: config.PermAdmin, handle: h} }
+	switch {
+	case len(p) == 1 && p[0] == "tokens":
+		switch m {
+		case "GET":
+			return admin(func() { s.listTokens(ctx, acct) })
+		case "POST":
+			return admin(func() { s.createToken(ctx, who, acct, body()) })
 		}
-		writeJSON(ctx, 200, envelope{Success: true, Errors: []apiError{}, Messages: []string{}, Result: rec})
-	case 8:
-		if p[7] != "request" && p[7] != "response" {
-			apiFail(ctx, 404, codeNotFound, "no route for "+path)
-			return
+	case len(p) == 2 && p[0] == "tokens":
+		if m == "DELETE" {
+			return admin(func() { s.revokeToken(ctx, who, acct, p[1]) })
 		}
-		s.payload(ctx, acct, gw, p[6], p[7])
+	case len(p) == 1 && p[0] == "audit_logs":
+		if m == "GET" {
+			return admin(func() { s.auditLogs(ctx, acct) })
+		}
+	case len(p) < 2 || p[0] != "ai-gateway":
+		return nil
+	case p[1] == "custom-providers" && len(p) <= 3:
+		if len(p) == 2 {
+			switch m {
+			case "GET":
+				return read("", func() { s.listCustomProviders(ctx, acct) })
+			case "POST":
+				return edit("", func() { s.writeCustom(ctx, who, acct, "", body()) })
+			}
+			return nil
+		}
+		id := p[2]
+		switch m {
+		case "GET":
+			return read("", func() { s.getCustomProvider(ctx, acct, id) })
+		case "PATCH", "PUT":
+			return edit("", func() { s.writeCustom(ctx, who, acct, id, body()) })
+		case "DELETE":
+			return edit("", func() { s.deleteCustom(ctx, who, acct, id) })
+		}
+	case p[1] == "gateways" && len(p) == 2:
+		switch m {
+		case "GET":
+			return read("", func() { s.listGateways(ctx, who, acct) })
+		case "POST":
+			// A gateway-scoped token may only create gateways it covers.
+			return edit(gatewayIDIn(body()), func() { s.createGateway(ctx, who, acct, body()) })
+		}
+	case p[1] == "gateways" && config.ValidID(p[2]):
+		gw := p[2]
+		switch {
+		case len(p) == 3:
+			switch m {
+			case "GET":
+				return read(gw, func() { s.getGateway(ctx, acct, gw) })
+			case "PUT", "PATCH":
+				return edit(gw, func() { s.updateGateway(ctx, who, acct, gw, body()) })
+			case "DELETE":
+				return edit(gw, func() { s.deleteGateway(ctx, who, acct, gw) })
+			}
+		case len(p) == 5 && p[3] == "url" && m == "GET":
+			return read(gw, func() { s.gatewayURL(ctx, acct, gw, p[4]) })
+		case p[3] == "provider_configs" && len(p) == 4:
+			switch m {
+			case "GET":
+				return read(gw, func() { s.listProviderKeys(ctx, acct, gw) })
+			case "POST":
+				return edit(gw, func() { s.writeProviderKey(ctx, who, acct, gw, "", body()) })
+			}
+		case p[3] == "provider_configs" && len(p) == 5:
+			id := p[4]
+			switch m {
+			case "GET":
+				return read(gw, func() { s.getProviderKey(ctx, acct, gw, id) })
+			case "PUT", "PATCH":
+				return edit(gw, func() { s.writeProviderKey(ctx, who, acct, gw, id, body()) })
+			case "DELETE":
+				return edit(gw, func() { s.deleteProviderKey(ctx, who, acct, gw, id) })
+			}
+		case p[3] == "logs" && m == "GET":
+			switch len(p) {
+			case 4:
+				return read(gw, func() { s.listLogs(ctx, acct, gw) })
+			case 5:
+				return read(gw, func() { s.getLog(ctx, acct, gw, p[4]) })
+			case 6:
+				if p[5] == "request" || p[5] == "response" {
+					return read(gw, func() { s.payload(ctx, acct, gw, p[4], p[5]) })
+				}
+			}
+		}
 	}
+	return nil
+}
+
+func (s *Server) getLog(ctx *fasthttp.RequestCtx, acct, gw, id string) {
+	rec, err := s.opts.Logs.Get(acct, gw, id)
+	if err != nil {
+		s.storeFail(ctx, err, "log "+id)
+		return
+	}
+	ok(ctx, rec)
+}
+
+// writeCtx bounds a control-plane write (ack plus projection).
+func writeCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 30*time.Second)
+}
+
+// pageArgs reads page and per_page (per_page at most 100).
+func pageArgs(ctx *fasthttp.RequestCtx, defPerPage int) (int, int, *apiError) {
+	page, perPage := 1, defPerPage
+	for _, k := range []string{"page", "per_page"} {
+		v := ctx.QueryArgs().Peek(k)
+		if v == nil {
+			continue
+		}
+		n, err := strconv.Atoi(string(v))
+		if err != nil || n < 1 {
+			return 0, 0, &apiError{Code: codeBadRequest, Message: k + " must be a positive integer", Path: []string{"query", k}}
+		}
+		if k == "page" {
+			page = n
+		} else {
+			perPage = min(n, 100)
+		}
+	}
+	return page, perPage, nil
+}
+
+// pageOf cuts one page out of a list.
+func pageOf[T any](all []T, page, perPage int) []T {
+	from := (page - 1) * perPage
+	if from >= len(all) {
+		return []T{}
+	}
+	return all[from:min(from+perPage, len(all))]
 }
 
 func (s *Server) storeFail(ctx *fasthttp.RequestCtx, err error, what string) {
@@ -176,7 +343,7 @@ func (s *Server) payload(ctx *fasthttp.RequestCtx, acct, gw, id, which string) {
 func (s *Server) listLogs(ctx *fasthttp.RequestCtx, acct, gw string) {
 	q := storage.LogQuery{AccountID: acct, GatewayID: gw, Page: 1, PerPage: 20}
 	args := ctx.QueryArgs()
-	var bad string
+	var bad, badAt string
 	setField := func(key, val string) {
 		switch key {
 		case "provider":
@@ -186,12 +353,12 @@ func (s *Server) listLogs(ctx *fasthttp.RequestCtx, acct, gw string) {
 		case "success":
 			b, err := strconv.ParseBool(val)
 			if err != nil {
-				bad = "success must be true or false"
+				badAt, bad = key, "success must be true or false"
 				return
 			}
 			q.Success = &b
 		default:
-			bad = "filter on " + key + " is not supported"
+			badAt, bad = "filters.key", "filter on " + key + " is not supported"
 		}
 	}
 	var fkeys, fops, fvals []string
@@ -201,7 +368,7 @@ func (s *Server) listLogs(ctx *fasthttp.RequestCtx, acct, gw string) {
 		case "page", "per_page":
 			n, err := strconv.Atoi(val)
 			if err != nil || n < 1 {
-				bad = key + " must be a positive integer"
+				badAt, bad = key, key+" must be a positive integer"
 				continue
 			}
 			if key == "page" {
@@ -214,7 +381,7 @@ func (s *Server) listLogs(ctx *fasthttp.RequestCtx, acct, gw string) {
 		case "start_date", "end_date":
 			t, err := time.Parse(time.RFC3339, val)
 			if err != nil {
-				bad = key + " must be an RFC 3339 time"
+				badAt, bad = key, key+" must be an RFC 3339 time"
 				continue
 			}
 			if key == "start_date" {
@@ -229,11 +396,11 @@ func (s *Server) listLogs(ctx *fasthttp.RequestCtx, acct, gw string) {
 			case "desc":
 				q.Ascending = false
 			default:
-				bad = key + " must be asc or desc"
+				badAt, bad = key, key+" must be asc or desc"
 			}
 		case "order_by":
 			if val != "created_at" {
-				bad = "order_by " + val + " is not supported (created_at only)"
+				badAt, bad = key, "order_by " + val + " is not supported (created_at only)"
 			}
 		case "meta_info":
 		case "filters.key":
@@ -243,24 +410,24 @@ func (s *Server) listLogs(ctx *fasthttp.RequestCtx, acct, gw string) {
 		case "filters.value":
 			fvals = append(fvals, val)
 		default:
-			bad = "query parameter " + key + " is not supported"
+			badAt, bad = key, "query parameter " + key + " is not supported"
 		}
 	}
 	if len(fkeys) != len(fops) || len(fkeys) != len(fvals) {
-		bad = "filters need one key, one operator and one value each"
+		badAt, bad = "filters", "filters need one key, one operator and one value each"
 	}
 	for i := range fkeys {
 		if bad != "" {
 			break
 		}
 		if fops[i] != "eq" {
-			bad = "filter operator " + fops[i] + " is not supported (eq only)"
+			badAt, bad = "filters.operator", "filter operator " + fops[i] + " is not supported (eq only)"
 			break
 		}
 		setField(fkeys[i], fvals[i])
 	}
 	if bad != "" {
-		apiFail(ctx, 400, codeBadRequest, bad)
+		apiFail(ctx, 400, codeBadRequest, bad, "query", badAt)
 		return
 	}
 	recs, total, err := s.opts.Logs.List(q)
@@ -269,5 +436,5 @@ func (s *Server) listLogs(ctx *fasthttp.RequestCtx, acct, gw string) {
 		return
 	}
 	writeJSON(ctx, 200, envelope{Success: true, Errors: []apiError{}, Messages: []string{}, Result: recs,
-		ResultInfo: &resultInfo{Page: q.Page, PerPage: q.PerPage, Count: len(recs), TotalCount: total}})
+		ResultInfo: newResultInfo(q.Page, q.PerPage, len(recs), total)})
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/oklog/ulid/v2"
 	"github.com/switchyard/switchyard/engine"
-	"github.com/switchyard/switchyard/engine/providers"
 	"github.com/tidwall/gjson"
 	"github.com/valyala/fasthttp"
 )
@@ -54,7 +53,11 @@ func (s *Server) dataPlane(ctx *fasthttp.RequestCtx, path []byte) {
 func (s *Server) parse(ctx *fasthttp.RequestCtx, path []byte) *engine.Request {
 	parts := strings.SplitN(string(path[len("/v1/"):]), "/", 4)
 	if len(parts) < 2 || !ValidID(parts[0]) || !ValidID(parts[1]) {
-		writeError(ctx, engine.Errorf(404, engine.CodeMalformedPath, "malformed path: expected /v1/{account_id}/{gateway_id}/{provider}/..."))
+		s.reject(ctx, engine.Errorf(404, engine.CodeMalformedPath, "malformed path: expected /v1/{account_id}/{gateway_id}/{provider}/..."))
+		return nil
+	}
+	snap := s.opts.Config.Projection().Current()
+	if s.admit(ctx, snap, parts[0], parts[1]) == nil {
 		return nil
 	}
 	now := time.Now()
@@ -77,12 +80,16 @@ func (s *Server) parse(ctx *fasthttp.RequestCtx, path []byte) *engine.Request {
 	if len(parts) == 4 {
 		req.Rest += parts[3]
 	}
-	p, ok := s.opts.Providers[req.Slug]
-	if !ok {
-		req.Fail = engine.Errorf(400, engine.CodeUnknownProvider, "unknown provider "+strings.ReplaceAll(req.Slug, "\"", "")+"; supported: "+strings.Join(providers.Slugs(), ", "))
+	p, fail := s.resolveProvider(snap, req.AccountID, req.Slug)
+	if fail != nil {
+		req.Fail = fail
 		return req
 	}
 	req.Provider = p
+	if fail := s.attachKey(ctx, snap, req); fail != nil {
+		req.Fail = fail
+		return req
+	}
 	for k, v := range ctx.Request.Header.All() {
 		lk := strings.ToLower(string(k))
 		if engine.ForwardRequestHeader(lk) {
@@ -119,6 +126,16 @@ func (s *Server) parse(ctx *fasthttp.RequestCtx, path []byte) *engine.Request {
 		req.BodyStream = &engine.StreamedBody{R: rs, Max: int64(s.opts.MaxBody)}
 	}
 	return req
+}
+
+// reject answers a request stopped before it was dispatched (and so not logged), with the
+// error JSON and the cf-aig-* ids every data-plane response carries.
+func (s *Server) reject(ctx *fasthttp.RequestCtx, e *engine.GatewayError) {
+	h := &ctx.Response.Header
+	h.Set("cf-aig-log-id", ulid.Make().String())
+	h.Set("cf-aig-event-id", ulid.Make().String())
+	h.Set("cf-aig-step", "0")
+	writeError(ctx, e)
 }
 
 func (s *Server) writeExchange(ctx *fasthttp.RequestCtx, x *engine.Exchange) {

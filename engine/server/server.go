@@ -14,6 +14,7 @@ import (
 	"github.com/switchyard/switchyard/engine"
 	"github.com/switchyard/switchyard/engine/providers"
 	"github.com/switchyard/switchyard/storage"
+	"github.com/switchyard/switchyard/storage/config"
 	"github.com/valyala/fasthttp"
 )
 
@@ -21,6 +22,7 @@ import (
 type LogReader interface {
 	List(q storage.LogQuery) ([]storage.LogRecord, int, error)
 	Get(acct, gw, id string) (storage.LogRecord, error)
+	KeyLastUsed(keyID string) (time.Time, bool)
 }
 
 // PayloadSource reads request bodies back from the event log: the event at a stream
@@ -36,6 +38,8 @@ type Options struct {
 	Providers  providers.Table
 	Logs       LogReader
 	Payloads   PayloadSource
+	// Config is the configuration: its snapshot for the data plane, its writes for the control API.
+	Config     *config.Service
 	AdminToken string
 	// MaxBody is the largest request body accepted (413 above). Zero means 25 MB.
 	MaxBody int
@@ -44,8 +48,9 @@ type Options struct {
 
 // Server is the running front end.
 type Server struct {
-	opts  Options
-	ready atomic.Bool
+	opts     Options
+	ready    atomic.Bool
+	keyLimit engine.KeyLimiter
 	srv   *fasthttp.Server
 }
 

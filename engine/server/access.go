@@ -1,0 +1,148 @@
+// access.go decides, from the configuration snapshot, whether a data-plane request may
+// go on: the gateway exists (or is the auto-created `default`), the cf-aig-authorization
+// token is valid where the gateway requires one, the provider is built in or a custom
+// provider of the account, and which stored key (BYOK) it uses. One atomic snapshot load;
+// no store lookup.
+package server
+
+import (
+	"context"
+	"crypto/subtle"
+	"strings"
+	"time"
+
+	"github.com/switchyard/switchyard/engine"
+	"github.com/switchyard/switchyard/engine/providers"
+	"github.com/switchyard/switchyard/events"
+	"github.com/switchyard/switchyard/storage/config"
+	"github.com/valyala/fasthttp"
+)
+
+// bearer returns the token of an "Authorization: Bearer x" style header value.
+func bearer(h []byte) (string, bool) {
+	v := string(h)
+	if len(v) > 7 && strings.EqualFold(v[:7], "bearer ") {
+		return strings.TrimSpace(v[7:]), true
+	}
+	return "", false
+}
+
+// principal is who presented a token: the bootstrap admin token or an API token.
+type principal struct {
+	admin bool
+	tok   *config.Token
+}
+
+func (p principal) actor() events.Actor {
+	if p.admin {
+		return events.Actor{ID: "admin", Type: "admin_token"}
+	}
+	return events.Actor{ID: p.tok.ID, Type: "token"}
+}
+
+// can reports whether the principal holds perm on account acct (and gateway gw, when set).
+func (p principal) can(perm, acct, gw string) bool {
+	if p.admin {
+		return true
+	}
+	if p.tok == nil || p.tok.AccountID != acct || !p.tok.Has(perm) {
+		return false
+	}
+	return gw == "" || p.tok.CoversGateway(gw)
+}
+
+// identify checks a presented token value against the bootstrap admin token and the
+// snapshot's API tokens, both in constant time.
+func (s *Server) identify(snap *config.Snapshot, value string) (principal, bool) {
+	if s.opts.AdminToken != "" && subtle.ConstantTimeCompare([]byte(value), []byte(s.opts.AdminToken)) == 1 {
+		return principal{admin: true}, true
+	}
+	if t := snap.VerifyToken(value); t != nil {
+		return principal{tok: t}, true
+	}
+	return principal{}, false
+}
+
+// admit resolves the gateway and checks its authentication. It answers the client itself
+// and returns nil when the request must stop here (unknown gateway, failed authentication):
+// those requests are not logged, so they cannot fill a gateway's log.
+func (s *Server) admit(ctx *fasthttp.RequestCtx, snap *config.Snapshot, acct, gw string) *config.Gateway {
+	var who principal
+	tokenOK := false
+	if v, ok := bearer(ctx.Request.Header.Peek("cf-aig-authorization")); ok {
+		if p, found := s.identify(snap, v); found && p.can(config.PermRun, acct, gw) {
+			who, tokenOK = p, true
+		}
+	}
+	g := snap.Gateway(acct, gw)
+	if g == nil && gw == config.DefaultGatewayID && tokenOK {
+		c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		var err error
+		if g, err = s.opts.Config.EnsureDefaultGateway(c, who.actor(), acct); err != nil {
+			s.opts.Logger.Error("create default gateway", "account", acct, "err", err)
+			s.reject(ctx, engine.Errorf(500, engine.CodeInternal, "the default gateway could not be created"))
+			return nil
+		}
+	}
+	switch {
+	case g == nil && gw == config.DefaultGatewayID:
+		s.reject(ctx, engine.Errorf(401, engine.CodeUnauthorized, "Unauthorized: the default gateway is created by the first request with a valid cf-aig-authorization token"))
+		return nil
+	case g == nil:
+		s.reject(ctx, engine.Errorf(404, engine.CodeGatewayNotFound, "gateway "+gw+" not found in account "+acct))
+		return nil
+	case g.Authentication && !tokenOK:
+		s.reject(ctx, engine.Errorf(401, engine.CodeUnauthorized, "Unauthorized: this gateway requires a valid cf-aig-authorization: Bearer <token> header with run permission"))
+		return nil
+	}
+	return g
+}
+
+// resolveProvider finds a built-in provider or one of the account's custom providers.
+func (s *Server) resolveProvider(snap *config.Snapshot, acct, slug string) (*providers.Resolved, *engine.GatewayError) {
+	if name, ok := strings.CutPrefix(slug, "custom-"); ok {
+		cp := snap.CustomProviderBySlug(acct, name)
+		if cp == nil {
+			return nil, engine.Errorf(400, engine.CodeUnknownProvider, "no custom provider with slug "+name+" in account "+acct)
+		}
+		if !cp.Enable {
+			return nil, engine.Errorf(400, engine.CodeUnknownProvider, "custom provider "+name+" is disabled (enable it with PATCH .../custom-providers/"+cp.ID+")")
+		}
+		return providers.Custom(slug, cp.BaseURL), nil
+	}
+	p, ok := s.opts.Providers[slug]
+	if !ok {
+		return nil, engine.Errorf(400, engine.CodeUnknownProvider, "unknown provider "+strings.ReplaceAll(slug, "\"", "")+"; supported: "+strings.Join(providers.Slugs(), ", ")+", custom-{slug}")
+	}
+	return p, nil
+}
+
+// attachKey puts a stored key on req when the client sent no provider credentials, or
+// named one with cf-aig-byok-alias. The key goes in req.Credential only.
+func (s *Server) attachKey(ctx *fasthttp.RequestCtx, snap *config.Snapshot, req *engine.Request) *engine.GatewayError {
+	alias := string(ctx.Request.Header.Peek("cf-aig-byok-alias"))
+	if alias == "" && len(ctx.Request.Header.Peek(req.Provider.AuthHeader)) > 0 {
+		return nil // the client brought its own credentials
+	}
+	k := snap.KeyFor(req.AccountID, req.GatewayID, req.Slug, alias)
+	if k == nil {
+		if alias != "" {
+			return engine.Errorf(400, engine.CodeStoredKey, "no stored key with alias "+strings.ReplaceAll(alias, "\"", "")+" for provider "+req.Slug+" on gateway "+req.GatewayID)
+		}
+		return nil // forwarded as sent; the provider answers its own 401
+	}
+	if k.Status() != "active" {
+		return engine.Errorf(500, engine.CodeStoredKey, "stored key "+k.Alias+" for "+req.Slug+" cannot be opened (was the master key changed?)")
+	}
+	name, value, ok := req.Provider.Credential(k.Secret())
+	if !ok {
+		return engine.Errorf(400, engine.CodeStoredKey, "provider "+req.Slug+" signs each request and cannot use a stored key")
+	}
+	if !s.keyLimit.Allow(k.ID, k.RateLimit, k.RateLimitPeriod, req.ReceivedAt) {
+		return engine.Errorf(429, engine.CodeRateLimited, "Rate limited: stored key "+k.Alias+" for "+req.Slug+" is over its rate_limit")
+	}
+	req.Credential = &engine.Header{Key: name, Value: value}
+	req.KeyID, req.KeyAlias = k.ID, k.Alias
+	return nil
+}
