@@ -1,14 +1,30 @@
 package server
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/switchyard/switchyard/engine"
 	"github.com/switchyard/switchyard/engine/providers"
+	"github.com/switchyard/switchyard/events"
+	"github.com/switchyard/switchyard/storage/config"
+	"github.com/switchyard/switchyard/storage/config/configtest"
 	"github.com/valyala/fasthttp"
 )
+
+var testActor = events.Actor{ID: "test", Type: "token"}
+
+// testConfig is a configuration with gateway gw (authentication off) in account acc.
+func testConfig(t *testing.T) *config.Service {
+	t.Helper()
+	svc, _ := configtest.New()
+	if _, err := svc.CreateGateway(context.Background(), testActor, "acc", []byte(`{"id":"gw"}`)); err != nil {
+		t.Fatal(err)
+	}
+	return svc
+}
 
 // captureDispatcher answers every request with a gateway error and keeps the request.
 type captureDispatcher struct{ got *engine.Request }
@@ -42,7 +58,7 @@ func serve(t *testing.T, s *Server, method, uri, body string, hdr map[string]str
 
 func TestDataPlaneParse(t *testing.T) {
 	d := &captureDispatcher{}
-	s := New(Options{Dispatcher: d, Providers: providers.NewTable(func(string) string { return "" }), MaxBody: 100})
+	s := New(Options{Dispatcher: d, Providers: providers.NewTable(func(string) string { return "" }), MaxBody: 100, Config: testConfig(t)})
 	cases := []struct {
 		name, uri, body string
 		status, code    int
@@ -56,6 +72,9 @@ func TestDataPlaneParse(t *testing.T) {
 		{"no provider", "/v1/acc/gw", "", 404, 2001, true, "", "", "", ""},
 		{"no gateway", "/v1/acc", "", 404, 2001, false, "", "", "", ""},
 		{"bad gateway id", "/v1/acc/g.w/openai/x", "", 404, 2001, false, "", "", "", ""},
+		{"unknown gateway", "/v1/acc/nogw/openai/x", "", 404, 2004, false, "", "", "", ""},
+		{"other account", "/v1/acc2/gw/openai/x", "", 404, 2004, false, "", "", "", ""},
+		{"default needs a token", "/v1/acc/default/openai/x", "", 401, 2009, false, "", "", "", ""},
 		{"too long id", "/v1/" + strings.Repeat("a", 65) + "/gw/openai/x", "", 404, 2001, false, "", "", "", ""},
 		{"too large", "/v1/acc/gw/openai/x", strings.Repeat("a", 101), 413, 2007, true, "openai", "/x", "", ""},
 		{"not data plane", "/nothing", "", 404, 2001, false, "", "", "", ""},
@@ -87,7 +106,7 @@ func TestDataPlaneParse(t *testing.T) {
 
 func TestForwardedHeaders(t *testing.T) {
 	d := &captureDispatcher{}
-	s := New(Options{Dispatcher: d, Providers: providers.NewTable(func(string) string { return "" })})
+	s := New(Options{Dispatcher: d, Providers: providers.NewTable(func(string) string { return "" }), Config: testConfig(t)})
 	serve(t, s, "POST", "/v1/acc/gw/anthropic/v1/messages", `{}`, map[string]string{
 		"x-api-key": "sk-ant", "anthropic-version": "2023-06-01", "cf-aig-authorization": "Bearer gw-token",
 		"cf-aig-cache-ttl": "60", "Connection": "keep-alive", "Accept-Encoding": "gzip", "Proxy-Authorization": "x",
