@@ -72,7 +72,26 @@ func startGateway(t *testing.T, dataDir string, env []string, args ...string) *G
 	g := &Gateway{t: t, DataDir: dataDir, env: env, args: args}
 	g.start()
 	t.Cleanup(g.Stop)
+	g.EnsureGateway(gateway, false)
 	return g
+}
+
+// EnsureGateway creates gateway id in the test account unless it exists (a restarted
+// gateway keeps its configuration).
+func (g *Gateway) EnsureGateway(id string, authentication bool) {
+	g.t.Helper()
+	ctx := context.Background()
+	if _, err := g.API().AIGateway.Get(ctx, id, ai_gateway.AIGatewayGetParams{AccountID: cloudflare.F(account)}); err == nil {
+		return
+	}
+	_, err := g.API().AIGateway.New(ctx, ai_gateway.AIGatewayNewParams{
+		AccountID: cloudflare.F(account), ID: cloudflare.F(id), CacheInvalidateOnUpdate: cloudflare.F(false),
+		CacheTTL: cloudflare.F(int64(0)), CollectLogs: cloudflare.F(true), RateLimitingInterval: cloudflare.F(int64(0)),
+		RateLimitingLimit: cloudflare.F(int64(0)), Authentication: cloudflare.F(authentication),
+	})
+	if err != nil {
+		g.t.Fatalf("create gateway %s: %v", id, err)
+	}
 }
 
 func (g *Gateway) start() {

@@ -22,6 +22,9 @@ type OpenAI struct {
 	mu       sync.Mutex
 	requests []Seen
 	gate     chan struct{}
+	// AcceptKey, when set, decides which bearer keys are valid; others get OpenAI's 401
+	// invalid_api_key answer (with the key masked, as OpenAI masks it).
+	AcceptKey func(key string) bool
 }
 
 // Seen is one request the mock received.
@@ -42,8 +45,27 @@ func NewOpenAI() *OpenAI {
 		m.record(r, nil)
 		writeJSON(w, 200, map[string]any{"object": "list", "data": []any{map[string]any{"id": "gpt-4o-mini", "object": "model", "created": 1700000000, "owned_by": "openai"}}})
 	})
-	m.Server = httptest.NewServer(mux)
+	m.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if m.AcceptKey != nil {
+			key := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !m.AcceptKey(key) {
+				m.record(r, nil)
+				writeJSON(w, 401, map[string]any{"error": map[string]any{"message": "Incorrect API key provided: " + maskKey(key) +
+					". You can find your API key at https://platform.openai.com/account/api-keys.", "type": "invalid_request_error", "param": nil, "code": "invalid_api_key"}})
+				return
+			}
+		}
+		mux.ServeHTTP(w, r)
+	}))
 	return m
+}
+
+// maskKey shows a key the way OpenAI's errors do: a few first and last characters.
+func maskKey(k string) string {
+	if len(k) < 12 {
+		return "********"
+	}
+	return k[:3] + strings.Repeat("*", len(k)-7) + k[len(k)-4:]
 }
 
 // Release lets a "gated" stream continue.
