@@ -4,6 +4,8 @@ package config
 import (
 	"context"
 
+	json "github.com/goccy/go-json"
+
 	"github.com/switchyard/switchyard/events"
 )
 
@@ -92,7 +94,12 @@ func (s *Service) UpdateGateway(ctx context.Context, actor events.Actor, acct, i
 		if old == nil {
 			return nil, notFound("gateway "+id, "path", "gateway_id")
 		}
-		g := *old
+		// A deep copy: the published value shares its pointers and raw fields with
+		// every reader of the snapshot, and a refused update must not touch it.
+		var g Gateway
+		if err := json.Unmarshal(mustJSON(old), &g); err != nil {
+			return nil, writeFailed(err)
+		}
 		if e := decode(body, &g); e != nil {
 			return nil, e
 		}
@@ -119,8 +126,17 @@ func (s *Service) DeleteGateway(ctx context.Context, actor events.Actor, acct, i
 		if old == nil {
 			return nil, notFound("gateway "+id, "path", "gateway_id")
 		}
+		var refs []string
+		for _, k := range snap.ProviderKeys(acct, id) {
+			refs = append(refs, k.SecretRef)
+		}
 		return &change{ev: events.ConfigChanged{Action: "delete", Resource: ResGateway, ResourceID: id,
-			AccountID: acct, GatewayID: id, Old: mustJSON(old), New: []byte("null")}, result: old}, nil
+			AccountID: acct, GatewayID: id, Old: mustJSON(old), New: []byte("null")}, result: old,
+			after: func() { // the gateway's stored keys went with it
+				for _, r := range refs {
+					s.dropSealed(r)
+				}
+			}}, nil
 	})
 	if err != nil {
 		return nil, err

@@ -1,3 +1,5 @@
+// service_test.go: the configuration command side and projection — validation with field
+// paths, tokens, sealed keys and rotation, custom providers, replay and the audit trail.
 package config_test
 
 import (
@@ -418,7 +420,7 @@ func TestEnsureDefaultGateway(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g.ID != config.DefaultGatewayID || g.ID != "default" || g.AccountID != acct {
+	if config.DefaultGatewayID != "default" || g.ID != "default" || g.AccountID != acct {
 		t.Errorf("id/account = %q/%q", g.ID, g.AccountID)
 	}
 	if !g.Authentication || !g.CollectLogs || !g.IsDefault {
@@ -2045,5 +2047,31 @@ func TestValidID(t *testing.T) {
 		if got := config.ValidID(tc.id); got != tc.want {
 			t.Errorf("ValidID(%q) = %v, want %v", tc.id, got, tc.want)
 		}
+	}
+}
+
+// A refused update must leave the published gateway untouched, and an accepted one must
+// record the true old value in the audit trail.
+func TestRefusedUpdateLeavesGatewayAlone(t *testing.T) {
+	svc, _, _ := newSvc(t)
+	ctx := context.Background()
+	if _, err := svc.CreateGateway(ctx, actor, acct, []byte(`{"id":"g","cache_ttl":60,"dlp":{"enabled":true}}`)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := svc.UpdateGateway(ctx, actor, acct, "g", []byte(`{"cache_ttl":120,"dlp":{"enabled":false},"retry_max_attempts":6}`))
+	wantErr(t, err, 400, config.CodeInvalid, "body", "retry_max_attempts")
+	g := snap(svc).Gateway(acct, "g")
+	if *g.CacheTTL != 60 || string(g.DLP) != `{"enabled":true}` {
+		t.Fatalf("refused update changed the live gateway: cache_ttl=%d dlp=%s", *g.CacheTTL, g.DLP)
+	}
+	if _, err := svc.UpdateGateway(ctx, actor, acct, "g", []byte(`{"cache_ttl":90}`)); err != nil {
+		t.Fatal(err)
+	}
+	e := svc.Projection().Audit(config.AuditQuery{ResourceID: "g"})[0]
+	var old, nw map[string]any
+	_ = json.Unmarshal(e.OldValueJSON, &old)
+	_ = json.Unmarshal(e.NewValueJSON, &nw)
+	if old["cache_ttl"] != 60.0 || nw["cache_ttl"] != 90.0 {
+		t.Fatalf("audit old/new cache_ttl: %v / %v", old["cache_ttl"], nw["cache_ttl"])
 	}
 }
