@@ -358,7 +358,7 @@ func (s *Server) listLogs(ctx *fasthttp.RequestCtx, acct, gw string) {
 			}
 			q.Success = &b
 		default:
-			badAt, bad = "filters.key", "filter on " + key + " is not supported"
+			badAt, bad = "filters.key", "filter on "+key+" is not supported"
 		}
 	}
 	var fkeys, fops, fvals []string
@@ -400,7 +400,7 @@ func (s *Server) listLogs(ctx *fasthttp.RequestCtx, acct, gw string) {
 			}
 		case "order_by":
 			if val != "created_at" {
-				badAt, bad = key, "order_by " + val + " is not supported (created_at only)"
+				badAt, bad = key, "order_by "+val+" is not supported (created_at only)"
 			}
 		case "meta_info":
 		case "filters.key":
@@ -410,7 +410,7 @@ func (s *Server) listLogs(ctx *fasthttp.RequestCtx, acct, gw string) {
 		case "filters.value":
 			fvals = append(fvals, val)
 		default:
-			badAt, bad = key, "query parameter " + key + " is not supported"
+			badAt, bad = key, "query parameter "+key+" is not supported"
 		}
 	}
 	if len(fkeys) != len(fops) || len(fkeys) != len(fvals) {
@@ -421,7 +421,7 @@ func (s *Server) listLogs(ctx *fasthttp.RequestCtx, acct, gw string) {
 			break
 		}
 		if fops[i] != "eq" {
-			badAt, bad = "filters.operator", "filter operator " + fops[i] + " is not supported (eq only)"
+			badAt, bad = "filters.operator", "filter operator "+fops[i]+" is not supported (eq only)"
 			break
 		}
 		setField(fkeys[i], fvals[i])

@@ -51,7 +51,7 @@ type Server struct {
 	opts     Options
 	ready    atomic.Bool
 	keyLimit engine.KeyLimiter
-	srv   *fasthttp.Server
+	srv      *fasthttp.Server
 }
 
 // New builds the front end.
