@@ -126,7 +126,8 @@ func tokenCmd(args []string) error {
 	name := fs.String("name", "", "create: the token's name")
 	perms := fs.String("permissions", "run", "create: comma-separated permissions: run, read, edit, admin")
 	gws := fs.String("gateways", "", "create: comma-separated gateway ids the token is limited to (all when empty)")
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
 		return err
 	}
 	c, err := client()
@@ -154,17 +155,33 @@ func tokenCmd(args []string) error {
 		}
 		return w.Flush()
 	case "revoke":
-		if fs.NArg() != 1 {
+		if len(pos) != 1 {
 			return errors.New("usage: switchyard token revoke --account A <token id>")
 		}
-		if err := c.call("DELETE", "/tokens/"+url.PathEscape(fs.Arg(0)), nil, nil); err != nil {
+		if err := c.call("DELETE", "/tokens/"+url.PathEscape(pos[0]), nil, nil); err != nil {
 			return err
 		}
-		fmt.Fprintf(c.out, "revoked %s\n", fs.Arg(0))
+		fmt.Fprintf(c.out, "revoked %s\n", pos[0])
 	default:
 		return fmt.Errorf("unknown token command %q (create, list, revoke)", sub)
 	}
 	return nil
+}
+
+// parseInterspersed parses flags wherever they are among the arguments and returns the
+// positional ones (the flag package alone stops at the first positional argument).
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
 }
 
 func splitList(s string) []string {
