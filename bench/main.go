@@ -7,6 +7,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -122,6 +123,9 @@ func run() error {
 			if err == nil {
 				err = c.waitReady(c.url+"/readyz", time.Minute)
 			}
+			if err == nil { // data-plane gateways must exist: create the one the load uses
+				err = createGateway(c.url, "bench", "acct", "gw")
+			}
 			return c, err
 		}},
 	}
@@ -144,6 +148,25 @@ func run() error {
 
 	fmt.Println()
 	printReport(os.Stdout, results, peaks)
+	return nil
+}
+
+// createGateway creates a gateway (authentication off) through the control API.
+func createGateway(base, adminToken, acct, id string) error {
+	req, err := http.NewRequest("POST", base+"/client/v4/accounts/"+acct+"/ai-gateway/gateways", strings.NewReader(`{"id":"`+id+`"}`))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 && resp.StatusCode != 409 {
+		return fmt.Errorf("create gateway %s: HTTP %d", id, resp.StatusCode)
+	}
 	return nil
 }
 
