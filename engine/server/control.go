@@ -100,7 +100,7 @@ func (s *Server) control(ctx *fasthttp.RequestCtx, path string) {
 	v, hasBearer := bearer(ctx.Request.Header.Peek("Authorization"))
 	who, known := s.identify(snap, v)
 	if !hasBearer || !known {
-		apiFail(ctx, 401, codeAuth, "Authentication error: a valid Authorization: Bearer <api token> header is required")
+		apiFail(ctx, 401, codeAuth, "Authentication error: a valid Authorization: Bearer <api token> header is required", "header", "Authorization")
 		return
 	}
 	p := strings.Split(strings.Trim(strings.TrimPrefix(path, "/client/v4/"), "/"), "/")
@@ -119,7 +119,7 @@ func (s *Server) control(ctx *fasthttp.RequestCtx, path string) {
 		return
 	}
 	if !who.can(r.perm, acct, r.gateway) {
-		apiFail(ctx, 403, codeForbidden, "Unauthorized to access requested resource: the token needs "+r.perm+" permission on this account"+scopeNote(r.gateway))
+		apiFail(ctx, 403, codeForbidden, "Unauthorized to access requested resource: the token needs "+r.perm+" permission on this account"+scopeNote(r.gateway), "header", "Authorization")
 		return
 	}
 	r.handle()

@@ -37,7 +37,7 @@ type fixture struct {
 	cpID   string
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	cfg := testConfig(t)
 	d := &captureDispatcher{}
@@ -138,7 +138,11 @@ func TestControlAuthorizationMatrix(t *testing.T) {
 	for _, e := range endpoints {
 		for kind, perms := range holds {
 			t.Run(e.method+" "+strings.TrimPrefix(e.path, A)+" as "+kind, func(t *testing.T) {
-				st := f.call(t, e.method, e.path, e.body, kind, nil).Response.StatusCode()
+				rc := f.call(t, e.method, e.path, e.body, kind, nil)
+				st := rc.Response.StatusCode()
+				if (st == 401 || st == 403) && !strings.Contains(string(rc.Response.Body()), `"path":["header","Authorization"]`) {
+					t.Fatalf("refusal does not name the header: %s", rc.Response.Body())
+				}
 				switch {
 				case kind == "" || kind == "not-a-token":
 					if st != 401 {
@@ -382,5 +386,39 @@ func TestCustomProviderRouting(t *testing.T) {
 	rc := f.call(t, "GET", "/client/v4/accounts/acc/ai-gateway/gateways/gw/url/custom-mine", "", "read", map[string]string{"Host": "gw.local:8787"})
 	if !strings.Contains(string(rc.Response.Body()), `"result":"http://gw.local:8787/v1/acc/gw/custom-mine"`) {
 		t.Fatalf("url: %s", rc.Response.Body())
+	}
+}
+
+// BenchmarkDataPlaneAccess measures the front end's per-request work up to the dispatch,
+// with the config checks: gateway lookup, token check, stored key.
+func BenchmarkDataPlaneAccess(b *testing.B) {
+	f := newFixture(b)
+	if _, err := f.cfg.CreateGateway(context.Background(), testActor, "acc", []byte(`{"id":"locked","authentication":true}`)); err != nil {
+		b.Fatal(err)
+	}
+	body := `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`
+	for _, c := range []struct {
+		name, uri string
+		hdr       map[string]string
+	}{
+		{"open gateway, client key", "/v1/acc/gw/openai/chat/completions", map[string]string{"Authorization": "Bearer sk-x"}},
+		{"authenticated gateway, stored key", "/v1/acc/locked/openai/chat/completions", map[string]string{"cf-aig-authorization": "Bearer " + f.tokens["run"]}},
+		{"open gateway, stored key", "/v1/acc/gw/openai/chat/completions", nil},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			var ctx fasthttp.RequestCtx
+			ctx.Request.Header.SetMethod("POST")
+			ctx.Request.SetRequestURI(c.uri)
+			ctx.Request.Header.SetContentType("application/json")
+			for k, v := range c.hdr {
+				ctx.Request.Header.Set(k, v)
+			}
+			ctx.Request.SetBodyString(body)
+			b.ReportAllocs()
+			for b.Loop() {
+				ctx.Response.Reset()
+				f.s.handle(&ctx)
+			}
+		})
 	}
 }

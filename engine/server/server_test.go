@@ -17,7 +17,7 @@ import (
 var testActor = events.Actor{ID: "test", Type: "token"}
 
 // testConfig is a configuration with gateway gw (authentication off) in account acc.
-func testConfig(t *testing.T) *config.Service {
+func testConfig(t testing.TB) *config.Service {
 	t.Helper()
 	svc, _ := configtest.New()
 	if _, err := svc.CreateGateway(context.Background(), testActor, "acc", []byte(`{"id":"gw"}`)); err != nil {
