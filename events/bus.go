@@ -177,7 +177,12 @@ func (b *Bus) EventAt(ctx context.Context, seq uint64) ([]byte, error) {
 
 // LastSeq is the sequence of the newest event in the requests stream.
 func (b *Bus) LastSeq(ctx context.Context) (uint64, error) {
-	s, err := b.js.Stream(ctx, RequestsStream)
+	return b.streamLastSeq(ctx, RequestsStream)
+}
+
+// streamLastSeq is the sequence of the newest message in a stream.
+func (b *Bus) streamLastSeq(ctx context.Context, stream string) (uint64, error) {
+	s, err := b.js.Stream(ctx, stream)
 	if err != nil {
 		return 0, err
 	}

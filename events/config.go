@@ -115,15 +115,7 @@ func (b *Bus) PublishConfig(ctx context.Context, c ConfigChanged, id string, at 
 
 // ConfigLastSeq is the sequence of the newest config event (0 when there is none).
 func (b *Bus) ConfigLastSeq(ctx context.Context) (uint64, error) {
-	s, err := b.js.Stream(ctx, ConfigStream)
-	if err != nil {
-		return 0, err
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		return 0, err
-	}
-	return info.State.LastSeq, nil
+	return b.streamLastSeq(ctx, ConfigStream)
 }
 
 // FollowConfig delivers every config event from the first, in order, and then each new

@@ -5,6 +5,7 @@
 package server
 
 import (
+	"errors"
 	"sort"
 	"strconv"
 	"strings"
@@ -241,10 +242,6 @@ func (s *Server) listCustomProviders(ctx *fasthttp.RequestCtx, acct string) {
 		ResultInfo: newResultInfo(page, perPage, len(res), len(all))})
 }
 
-type orderError string
-
-func (e orderError) Error() string { return string(e) }
-
 // customOrder parses order_by ("name ASC" by default; name, slug, created_at, modified_at
 // or position, ASC or DESC).
 func customOrder(v string) (func(a, b *config.CustomProvider) bool, error) {
@@ -253,7 +250,7 @@ func customOrder(v string) (func(a, b *config.CustomProvider) bool, error) {
 		f = []string{"name"}
 	}
 	if len(f) > 2 {
-		return nil, orderError("order_by must be '<field> [ASC|DESC]'")
+		return nil, errors.New("order_by must be '<field> [ASC|DESC]'")
 	}
 	desc := false
 	if len(f) == 2 {
@@ -262,7 +259,7 @@ func customOrder(v string) (func(a, b *config.CustomProvider) bool, error) {
 		case "DESC":
 			desc = true
 		default:
-			return nil, orderError("order_by direction must be ASC or DESC")
+			return nil, errors.New("order_by direction must be ASC or DESC")
 		}
 	}
 	var key func(c *config.CustomProvider) string
@@ -278,7 +275,7 @@ func customOrder(v string) (func(a, b *config.CustomProvider) bool, error) {
 	case "position":
 		key = func(c *config.CustomProvider) string { return strconv.FormatInt(1<<40+c.Position, 10) }
 	default:
-		return nil, orderError("order_by field must be name, slug, created_at, modified_at or position")
+		return nil, errors.New("order_by field must be name, slug, created_at, modified_at or position")
 	}
 	return func(a, b *config.CustomProvider) bool {
 		if desc {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/oklog/ulid/v2"
 	"github.com/switchyard/switchyard/engine"
+	"github.com/switchyard/switchyard/storage/config"
 	"github.com/tidwall/gjson"
 	"github.com/valyala/fasthttp"
 )
@@ -22,21 +23,6 @@ const wholeBody = 1 << 20
 
 // drainMax bounds how much of an over-size body is read and dropped before the 413.
 const drainMax = 64 << 20
-
-// ValidID reports whether an account or gateway id is acceptable: 1–64 characters of
-// letters, digits, '-' and '_'.
-func ValidID(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
 
 func (s *Server) dataPlane(ctx *fasthttp.RequestCtx, path []byte) {
 	req := s.parse(ctx, path)
@@ -52,7 +38,7 @@ func (s *Server) dataPlane(ctx *fasthttp.RequestCtx, path []byte) {
 // request is still logged as failed.
 func (s *Server) parse(ctx *fasthttp.RequestCtx, path []byte) *engine.Request {
 	parts := strings.SplitN(string(path[len("/v1/"):]), "/", 4)
-	if len(parts) < 2 || !ValidID(parts[0]) || !ValidID(parts[1]) {
+	if len(parts) < 2 || !config.ValidID(parts[0]) || !config.ValidID(parts[1]) {
 		s.reject(ctx, engine.Errorf(404, engine.CodeMalformedPath, "malformed path: expected /v1/{account_id}/{gateway_id}/{provider}/..."))
 		return nil
 	}

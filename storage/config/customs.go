@@ -5,6 +5,7 @@ package config
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"strings"
 
 	"github.com/google/uuid"
@@ -55,11 +56,7 @@ func (s *Service) validateCustom(snap *Snapshot, c *CustomProvider) *Error {
 	return nil
 }
 
-type httpsError struct{}
-
-func (httpsError) Error() string { return "not https" }
-
-var errHTTPS = httpsError{}
+var errHTTPS = errors.New("not https")
 
 // CreateCustomProvider creates a custom provider.
 func (s *Service) CreateCustomProvider(ctx context.Context, actor events.Actor, acct string, body []byte) (*CustomProvider, error) {

@@ -40,35 +40,36 @@ func (s *Service) seal(ctx context.Context, acct, secretID, secret string) (stri
 	return ref, s.bus.PutSecret(ctx, ref, sealed)
 }
 
-// applyKeyInput validates in against snap and fills k; a new secret is returned to be sealed.
-func (s *Service) applyKeyInput(snap *Snapshot, k *ProviderKey, in *ProviderKeyInput, create bool) (string, *Error) {
+// applyKeyInput validates in against snap and fills k; a new secret is sealed and stored
+// under a fresh reference (last, once everything else is valid).
+func (s *Service) applyKeyInput(ctx context.Context, snap *Snapshot, k *ProviderKey, in *ProviderKeyInput, create bool) *Error {
 	if in.ProviderSlug != nil {
 		if !create && *in.ProviderSlug != k.ProviderSlug {
-			return "", invalid("provider_slug cannot be changed; create a new key", "body", "provider_slug")
+			return invalid("provider_slug cannot be changed; create a new key", "body", "provider_slug")
 		}
 		k.ProviderSlug = *in.ProviderSlug
 	}
 	if k.ProviderSlug == "" {
-		return "", invalid("provider_slug is required", "body", "provider_slug")
+		return invalid("provider_slug is required", "body", "provider_slug")
 	}
 	if s.KnownProvider != nil && !s.KnownProvider(k.AccountID, k.ProviderSlug) {
-		return "", invalid("unknown provider "+k.ProviderSlug, "body", "provider_slug")
+		return invalid("unknown provider "+k.ProviderSlug, "body", "provider_slug")
 	}
 	if in.Alias != nil {
 		k.Alias = *in.Alias
 	}
 	if !ValidID(k.Alias) {
-		return "", invalid("alias must be 1-64 letters, digits, '-' or '_'", "body", "alias")
+		return invalid("alias must be 1-64 letters, digits, '-' or '_'", "body", "alias")
 	}
 	if in.DefaultConfig != nil {
 		k.DefaultConfig = *in.DefaultConfig
 	}
 	prefix := k.AccountID + "/" + k.GatewayID + "/" + k.ProviderSlug + "/"
 	if o := snap.keyAlias[prefix+k.Alias]; o != nil && o.ID != k.ID {
-		return "", &Error{Status: 409, Code: CodeConflict, Message: "a key with alias " + k.Alias + " already exists for " + k.ProviderSlug, Path: []string{"body", "alias"}}
+		return &Error{Status: 409, Code: CodeConflict, Message: "a key with alias " + k.Alias + " already exists for " + k.ProviderSlug, Path: []string{"body", "alias"}}
 	}
 	if o := snap.keyAlias[prefix+"\x00default_config"]; k.DefaultConfig && o != nil && o.ID != k.ID {
-		return "", &Error{Status: 409, Code: CodeConflict, Message: "key " + o.Alias + " is already the default_config key for " + k.ProviderSlug, Path: []string{"body", "default_config"}}
+		return &Error{Status: 409, Code: CodeConflict, Message: "key " + o.Alias + " is already the default_config key for " + k.ProviderSlug, Path: []string{"body", "default_config"}}
 	}
 	if in.RateLimit != nil {
 		k.RateLimit = *in.RateLimit
@@ -77,34 +78,38 @@ func (s *Service) applyKeyInput(snap *Snapshot, k *ProviderKey, in *ProviderKeyI
 		k.RateLimitPeriod = *in.RateLimitPeriod
 	}
 	if k.RateLimit < 0 {
-		return "", invalid("rate_limit must not be negative", "body", "rate_limit")
+		return invalid("rate_limit must not be negative", "body", "rate_limit")
 	}
 	if k.RateLimitPeriod < 0 || (k.RateLimit > 0 && k.RateLimitPeriod == 0) {
-		return "", invalid("rate_limit_period (seconds) must be positive when rate_limit is set", "body", "rate_limit_period")
+		return invalid("rate_limit_period (seconds) must be positive when rate_limit is set", "body", "rate_limit_period")
 	}
 	switch {
 	case in.Secret != nil:
 		if *in.Secret == "" || len(*in.Secret) > maxSecretLen {
-			return "", invalid("secret must be 1-8192 characters", "body", "secret")
+			return invalid("secret must be 1-8192 characters", "body", "secret")
 		}
 		if strings.ContainsAny(*in.Secret, "\r\n") {
-			return "", invalid("secret must be a single line", "body", "secret")
+			return invalid("secret must be a single line", "body", "secret")
 		}
 		if k.SecretID == "" {
 			k.SecretID = strings.ToLower(ulid.Make().String())
 		}
 		k.SecretPreview = preview(*in.Secret)
-		return *in.Secret, nil
+		ref, err := s.seal(ctx, k.AccountID, k.SecretID, *in.Secret)
+		if err != nil {
+			return writeFailed(err)
+		}
+		k.SecretRef = ref
 	case in.SecretID != nil && create:
 		o := snap.secretFor(k.AccountID, *in.SecretID)
 		if o == nil {
-			return "", invalid("secret_id "+*in.SecretID+" names no stored secret in this account", "body", "secret_id")
+			return invalid("secret_id "+*in.SecretID+" names no stored secret in this account", "body", "secret_id")
 		}
 		k.SecretID, k.SecretRef, k.SecretPreview = o.SecretID, o.SecretRef, o.SecretPreview
 	case create:
-		return "", invalid("secret is required (or secret_id of a stored secret)", "body", "secret")
+		return invalid("secret is required (or secret_id of a stored secret)", "body", "secret")
 	}
-	return "", nil
+	return nil
 }
 
 // CreateProviderKey stores a provider key on a gateway.
@@ -120,16 +125,8 @@ func (s *Service) CreateProviderKey(ctx context.Context, actor events.Actor, acc
 		now := s.Now().UTC()
 		k := ProviderKey{ID: strings.ToLower(ulid.Make().String()), AccountID: acct, GatewayID: gw, Alias: defaultKeyAlias,
 			CreatedAt: now, ModifiedAt: now}
-		secret, e := s.applyKeyInput(snap, &k, &in, true)
-		if e != nil {
+		if e := s.applyKeyInput(ctx, snap, &k, &in, true); e != nil {
 			return nil, e
-		}
-		if secret != "" {
-			ref, err := s.seal(ctx, acct, k.SecretID, secret)
-			if err != nil {
-				return nil, writeFailed(err)
-			}
-			k.SecretRef = ref
 		}
 		return &change{ev: events.ConfigChanged{Action: "create", Resource: ResProviderConfig, ResourceID: k.ID,
 			AccountID: acct, GatewayID: gw, Old: []byte("null"), New: mustJSON(k)}, result: k.ID}, nil
@@ -154,16 +151,8 @@ func (s *Service) UpdateProviderKey(ctx context.Context, actor events.Actor, acc
 		}
 		k := *old
 		k.secret, k.status = "", ""
-		secret, e := s.applyKeyInput(snap, &k, &in, false)
-		if e != nil {
+		if e := s.applyKeyInput(ctx, snap, &k, &in, false); e != nil {
 			return nil, e
-		}
-		if secret != "" {
-			ref, err := s.seal(ctx, acct, k.SecretID, secret)
-			if err != nil {
-				return nil, writeFailed(err)
-			}
-			k.SecretRef = ref
 		}
 		k.ModifiedAt = s.Now().UTC()
 		ch := &change{ev: events.ConfigChanged{Action: "update", Resource: ResProviderConfig, ResourceID: id,

@@ -8,7 +8,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/hex"
 	"strconv"
 	"strings"
@@ -87,11 +86,7 @@ func (s *Service) CreateToken(ctx context.Context, actor events.Actor, acct stri
 		}
 	}
 	id := randomHex(16)
-	secretBytes := make([]byte, 32)
-	if _, err := rand.Read(secretBytes); err != nil {
-		return nil, "", writeFailed(err)
-	}
-	secret := base64.RawURLEncoding.EncodeToString(secretBytes)
+	secret := randomHex(32) // hex: no '_' inside, so syt_{id}_{secret} splits one way only
 	value := tokenPrefix + id + "_" + secret
 	salt := randomHex(16)
 	t := Token{ID: id, AccountID: acct, Name: in.Name, Permissions: in.Permissions, Gateways: orEmpty(in.Gateways),
