@@ -10,18 +10,19 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 )
 
 // OpenAI is a mock of api.openai.com/v1: chat completions, responses and embeddings.
-// The model name picks the behaviour: "error-400", "error-401", "error-429", "error-500"
-// answer with OpenAI's error bodies; "gated" streams its first chunk and then waits
-// until Release is called.
+// The model name picks the behaviour: "error-400", "error-401", "error-404", "error-429"
+// (Retry-After: 20), "error-500" answer with OpenAI's error bodies; "gated" streams its
+// first chunk and then waits until Release is called; "no-usage" never sends usage, like
+// a compatible provider that ignores stream_options.include_usage. Chat completions also
+// follow the shared script (script.go): tool calls, tool results, "max-tokens" (finish
+// "length"), "safety" (finish "content_filter").
 type OpenAI struct {
 	*httptest.Server
-	mu       sync.Mutex
-	requests []Seen
-	gate     chan struct{}
+	recorder
+	gate chan struct{}
 	// AcceptKey, when set, decides which bearer keys are valid; others get OpenAI's 401
 	// invalid_api_key answer (with the key masked, as OpenAI masks it).
 	AcceptKey func(key string) bool
@@ -71,19 +72,6 @@ func maskKey(k string) string {
 // Release lets a "gated" stream continue.
 func (m *OpenAI) Release() { close(m.gate) }
 
-// Requests returns what the mock received so far.
-func (m *OpenAI) Requests() []Seen {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]Seen(nil), m.requests...)
-}
-
-func (m *OpenAI) record(r *http.Request, body []byte) {
-	m.mu.Lock()
-	m.requests = append(m.requests, Seen{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: body})
-	m.mu.Unlock()
-}
-
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, _ := json.Marshal(v)
 	w.Header().Set("Content-Type", "application/json")
@@ -104,6 +92,8 @@ func openAIError(w http.ResponseWriter, model string) bool {
 		x = e{400, "invalid_request_error", "invalid_value", "Invalid value for 'temperature': must be between 0 and 2."}
 	case "error-401":
 		x = e{401, "invalid_request_error", "invalid_api_key", "Incorrect API key provided: sk-bad. You can find your API key at https://platform.openai.com/account/api-keys."}
+	case "error-404":
+		x = e{404, "invalid_request_error", "model_not_found", "The model `error-404` does not exist or you do not have access to it."}
 	case "error-429":
 		x = e{429, "requests", "rate_limit_exceeded", "Rate limit reached for gpt-4o-mini on requests per min (RPM): Limit 3, Used 3, Requested 1."}
 		w.Header().Set("Retry-After", "20")
@@ -127,9 +117,20 @@ type chatRequest struct {
 		IncludeUsage bool `json:"include_usage"`
 	} `json:"stream_options"`
 	Messages []struct {
-		Role    string `json:"role"`
-		Content any    `json:"content"`
+		Role       string          `json:"role"`
+		Content    json.RawMessage `json:"content"` // string, array of parts or null
+		ToolCallID string          `json:"tool_call_id"`
+		ToolCalls  []struct {
+			ID string `json:"id"`
+		} `json:"tool_calls"`
 	} `json:"messages"`
+	Tools []struct {
+		Type     string `json:"type"`
+		Function struct {
+			Name string `json:"name"`
+		} `json:"function"`
+	} `json:"tools"`
+	ToolChoice json.RawMessage `json:"tool_choice"` // "none" | "auto" | "required" | {"type":"function","function":{"name"}}
 }
 
 // Canned answer and its token counts.
@@ -138,6 +139,71 @@ const (
 	PromptTokens     = 13
 	CompletionTokens = 11
 )
+
+// openAIText is the text of a chat message's content: a string or text parts.
+func openAIText(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var parts []struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	}
+	json.Unmarshal(raw, &parts)
+	var b strings.Builder
+	for _, p := range parts {
+		if p.Type == "text" {
+			b.WriteString(p.Text)
+		}
+	}
+	return b.String()
+}
+
+// conversation extracts what the script needs; a non-empty string is a 400 message.
+func (req *chatRequest) conversation() (conversation, string) {
+	c := conversation{model: req.Model}
+	for _, t := range req.Tools {
+		if t.Type == "function" || t.Type == "" {
+			c.tools = append(c.tools, t.Function.Name)
+		}
+	}
+	var choice string
+	if json.Unmarshal(req.ToolChoice, &choice) == nil {
+		c.none = choice == "none"
+	} else if len(req.ToolChoice) > 0 {
+		var named struct {
+			Function struct {
+				Name string `json:"name"`
+			} `json:"function"`
+		}
+		json.Unmarshal(req.ToolChoice, &named)
+		c.forced = named.Function.Name
+	}
+	ids := map[string]bool{}
+	for i, msg := range req.Messages {
+		switch msg.Role {
+		case "assistant":
+			for _, tc := range msg.ToolCalls {
+				ids[tc.ID] = true
+			}
+		case "tool":
+			if !ids[msg.ToolCallID] {
+				return c, fmt.Sprintf("messages.[%d].role", i)
+			}
+		}
+	}
+	if n := len(req.Messages); n > 0 {
+		last := req.Messages[n-1]
+		switch last.Role {
+		case "user":
+			c.lastUser, c.lastText = true, openAIText(last.Content)
+		case "tool":
+			c.lastToolResult, c.toolText = true, compactText(openAIText(last.Content))
+		}
+	}
+	return c, ""
+}
 
 func (m *OpenAI) chat(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
@@ -150,47 +216,70 @@ func (m *OpenAI) chat(w http.ResponseWriter, r *http.Request) {
 	if openAIError(w, req.Model) {
 		return
 	}
-	usage := map[string]any{"prompt_tokens": PromptTokens, "completion_tokens": CompletionTokens, "total_tokens": PromptTokens + CompletionTokens,
-		"prompt_tokens_details": map[string]any{"cached_tokens": 0}, "completion_tokens_details": map[string]any{"reasoning_tokens": 0}}
-	if !req.Stream {
-		writeJSON(w, 200, map[string]any{
-			"id": "chatcmpl-mock1", "object": "chat.completion", "created": 1731000000, "model": req.Model,
-			"system_fingerprint": "fp_mock",
-			"choices":            []any{map[string]any{"index": 0, "message": map[string]any{"role": "assistant", "content": Answer, "refusal": nil}, "logprobs": nil, "finish_reason": "stop"}},
-			"usage":              usage,
-		})
+	conv, badParam := req.conversation()
+	if badParam != "" {
+		writeJSON(w, 400, map[string]any{"error": map[string]any{"message": "Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls'.",
+			"type": "invalid_request_error", "param": badParam, "code": nil}})
 		return
 	}
-	w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.WriteHeader(200)
-	fl := w.(http.Flusher)
+	ans := play(conv)
+	finish := map[stop]string{stopEnd: "stop", stopMaxTokens: "length", stopSafety: "content_filter", stopToolUse: "tool_calls"}[ans.stop]
+	usage := map[string]any{"prompt_tokens": PromptTokens, "completion_tokens": CompletionTokens, "total_tokens": PromptTokens + CompletionTokens,
+		"prompt_tokens_details": map[string]any{"cached_tokens": 0}, "completion_tokens_details": map[string]any{"reasoning_tokens": 0}}
+	wantUsage := req.StreamOptions != nil && req.StreamOptions.IncludeUsage && req.Model != "no-usage"
+	if !req.Stream {
+		msg := map[string]any{"role": "assistant", "content": ans.text, "refusal": nil}
+		if len(ans.calls) > 0 {
+			msg["content"] = nil
+			var calls []any
+			for _, tc := range ans.calls {
+				calls = append(calls, map[string]any{"id": tc.ID, "type": "function", "function": map[string]any{"name": tc.Name, "arguments": tc.Args}})
+			}
+			msg["tool_calls"] = calls
+		}
+		resp := map[string]any{
+			"id": "chatcmpl-mock1", "object": "chat.completion", "created": 1731000000, "model": req.Model,
+			"system_fingerprint": "fp_mock",
+			"choices":            []any{map[string]any{"index": 0, "message": msg, "logprobs": nil, "finish_reason": finish}},
+		}
+		if req.Model != "no-usage" {
+			resp["usage"] = usage
+		}
+		writeJSON(w, 200, resp)
+		return
+	}
+	out := startSSE(w, "text/event-stream; charset=utf-8")
 	chunk := func(delta map[string]any, finish any, u any) {
 		c := map[string]any{"id": "chatcmpl-mock1", "object": "chat.completion.chunk", "created": 1731000000, "model": req.Model, "system_fingerprint": "fp_mock",
 			"choices": []any{map[string]any{"index": 0, "delta": delta, "logprobs": nil, "finish_reason": finish}}}
 		if u != nil {
 			c["choices"] = []any{}
 			c["usage"] = u
-		} else if req.StreamOptions != nil && req.StreamOptions.IncludeUsage {
+		} else if wantUsage {
 			c["usage"] = nil
 		}
 		b, _ := json.Marshal(c)
-		fmt.Fprintf(w, "data: %s\n\n", b)
-		fl.Flush()
+		out.write("data: " + string(b) + "\n\n")
 	}
 	chunk(map[string]any{"role": "assistant", "content": "", "refusal": nil}, nil, nil)
 	if req.Model == "gated" {
 		<-m.gate
 	}
-	for _, word := range strings.SplitAfter(Answer, " ") {
+	for _, word := range words(ans.text) {
 		chunk(map[string]any{"content": word}, nil, nil)
 	}
-	chunk(map[string]any{}, "stop", nil)
-	if req.StreamOptions != nil && req.StreamOptions.IncludeUsage {
+	for i, tc := range ans.calls {
+		chunk(map[string]any{"tool_calls": []any{map[string]any{"index": i, "id": tc.ID, "type": "function",
+			"function": map[string]any{"name": tc.Name, "arguments": ""}}}}, nil, nil)
+		for _, frag := range fragments(tc.Args) {
+			chunk(map[string]any{"tool_calls": []any{map[string]any{"index": i, "function": map[string]any{"arguments": frag}}}}, nil, nil)
+		}
+	}
+	chunk(map[string]any{}, finish, nil)
+	if wantUsage {
 		chunk(nil, nil, usage)
 	}
-	fmt.Fprint(w, "data: [DONE]\n\n")
-	fl.Flush()
+	out.write("data: [DONE]\n\n")
 }
 
 func (m *OpenAI) responses(w http.ResponseWriter, r *http.Request) {
