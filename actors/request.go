@@ -197,7 +197,7 @@ func (a *requestActor) finishedEvent(x *engine.Exchange) events.RequestFinished 
 		Provider: r.Slug, Model: r.Model, Method: r.Method, Path: r.Path(),
 		Status: x.Status, Success: x.Success(), Stream: x.Streaming(),
 		StartedAt: r.ReceivedAt.UTC(), DurationMs: ms(x.End.Sub(r.ReceivedAt)), TTFBMs: ms(x.TTFB),
-		TokensIn: x.Usage.In, TokensOut: x.Usage.Out,
+		TokensIn: x.Usage.In, TokensOut: x.Usage.Out, TokensCached: x.TokensCached, TokensEstimated: x.TokensEstimated,
 		RequestSize: r.BodySize, ResponseSize: x.BytesOut,
 		RequestCType: r.CType, ResponseCType: x.RespCType,
 		KeyID: r.KeyID, KeyAlias: r.KeyAlias,

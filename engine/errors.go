@@ -13,6 +13,9 @@ type GatewayError struct {
 	Status  int
 	Code    int
 	Message string
+	// Body, when set, is the answer instead of the gateway error JSON: the unified API
+	// answers in the OpenAI error shape its clients parse.
+	Body []byte
 }
 
 func (e *GatewayError) Error() string { return strconv.Itoa(e.Code) + ": " + e.Message }
@@ -45,6 +48,9 @@ func Errorf(status, code int, msg string) *GatewayError {
 
 // JSON renders the error body.
 func (e *GatewayError) JSON() []byte {
+	if e.Body != nil {
+		return e.Body
+	}
 	var b strings.Builder
 	b.Grow(64 + len(e.Message))
 	b.WriteString(`{"success":false,"errors":[{"code":`)

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchyard/switchyard/engine/compat"
 	"github.com/switchyard/switchyard/engine/usage"
 	"github.com/valyala/fasthttp"
 )
@@ -49,6 +50,11 @@ type Exchange struct {
 	ClientErr error // the client went away while the body was relayed
 	RespBody  []byte
 	RespTrunc bool
+	// TokensCached and TokensEstimated complete Usage on unified-API answers.
+	TokensCached    int64
+	TokensEstimated bool
+
+	conv *compat.Stream // translates a unified-API stream, nil otherwise
 
 	onDone func(*Exchange)
 	once   sync.Once
@@ -99,8 +105,16 @@ func (x *Exchange) VisitResponseHeaders(f func(k, v []byte)) {
 	if x.upstream == nil {
 		return
 	}
+	unified := x.Req.Compat != nil
+	if unified {
+		f([]byte("Content-Type"), []byte(x.RespCType))
+	}
 	for k, v := range x.upstream.Header.All() {
-		if !hopByHop[strings.ToLower(string(k))] {
+		lk := strings.ToLower(string(k))
+		if unified && !keepUnifiedHeader(lk) {
+			continue
+		}
+		if !hopByHop[lk] {
 			f(k, v)
 		}
 	}
@@ -137,6 +151,11 @@ func (f *Forwarder) Do(x *Exchange) {
 		ureq.Header.Set(req.Credential.Key, req.Credential.Value)
 	}
 	switch {
+	case req.Compat != nil:
+		if fail := prepareUnified(ureq, req.Compat, req.Method, url); fail != nil {
+			x.Fail(fail)
+			return
+		}
 	case req.Body != nil:
 		ureq.SetBodyRaw(req.Body)
 	case req.BodyStream != nil:
@@ -160,6 +179,10 @@ func (f *Forwarder) Do(x *Exchange) {
 	x.Status = resp.StatusCode()
 	x.RespCType = string(resp.Header.ContentType())
 	x.upstream = resp
+	if req.Compat != nil {
+		f.unifiedAnswer(x, resp)
+		return
+	}
 	x.sse = strings.HasPrefix(x.RespCType, "text/event-stream")
 	if req.Method == fasthttp.MethodHead {
 		return // no body follows; the front end writes none
@@ -224,7 +247,10 @@ func (x *Exchange) Relay(w *bufio.Writer) {
 		n, rerr := x.stream.Read(buf)
 		if n > 0 {
 			chunk := buf[:n]
-			x.BytesOut += int64(n)
+			if x.conv != nil {
+				chunk = x.conv.Feed(chunk)
+			}
+			x.BytesOut += int64(len(chunk))
 			if x.sse {
 				x.Usage.Write(chunk)
 			}
@@ -244,6 +270,10 @@ func (x *Exchange) Relay(w *bufio.Writer) {
 			}
 			break
 		}
+	}
+	if x.conv != nil {
+		x.closeUnified(w)
+		return
 	}
 	if x.sse {
 		x.Usage.Close()

@@ -9,6 +9,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/switchyard/switchyard/engine/compat"
 	"github.com/switchyard/switchyard/engine/providers"
 )
 
@@ -45,17 +46,28 @@ type Request struct {
 	KeyID      string
 	KeyAlias   string
 
+	// Compat, on the unified API, is the translated provider call: its native body and
+	// headers (credentials included, so never logged) replace Body and Header upstream,
+	// and it translates the answer back. Body stays the client's request, for the log.
+	Compat *compat.Call
+
 	// Fail, when set, is answered without calling any upstream (and still logged).
 	Fail *GatewayError
 }
 
 // Path is the gateway path after /v1/{account}/{gateway}, for the log.
 func (r *Request) Path() string {
+	if r.Compat != nil {
+		return CompatPath
+	}
 	if r.Slug == "" {
 		return r.Rest
 	}
 	return "/" + r.Slug + r.Rest
 }
+
+// CompatPath is the unified API's path as logged.
+const CompatPath = "/compat/chat/completions"
 
 // Dispatcher runs a Request and answers with its Exchange as soon as the response status and
 // headers are known. cmd wires it to the actor system.

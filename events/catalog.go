@@ -86,6 +86,8 @@ type RequestFinished struct {
 	TTFBMs          float64   `json:"ttfb_ms"`
 	TokensIn        int64     `json:"tokens_in"`
 	TokensOut       int64     `json:"tokens_out"`
+	TokensCached    int64     `json:"tokens_cached,omitempty"`    // input tokens served from the provider's prompt cache
+	TokensEstimated bool      `json:"tokens_estimated,omitempty"` // counted with a tokenizer: the provider gave no usage
 	RequestSize     int64     `json:"request_size"`
 	ResponseSize    int64     `json:"response_size"`
 	RequestCType    string    `json:"request_content_type,omitempty"`

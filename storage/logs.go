@@ -50,6 +50,10 @@ type LogRecord struct {
 	TTFB         float64 `json:"ttfb_ms"`
 	ErrorCode    int     `json:"error_code,omitempty"`
 	ErrorMessage string  `json:"error_message,omitempty"`
+	// TokensCached is the input tokens served from the provider's prompt cache;
+	// TokensEstimated says the counts come from a tokenizer (the provider gave none).
+	TokensCached    int64 `json:"tokens_cached,omitempty"`
+	TokensEstimated bool  `json:"tokens_estimated,omitempty"`
 	// KeyID and KeyAlias name the stored provider key used (BYOK), never the key.
 	KeyID    string `json:"key_id,omitempty"`
 	KeyAlias string `json:"key_alias,omitempty"`
@@ -201,7 +205,7 @@ func RecordFromEvent(f events.RequestFinished) LogRecord {
 		ResponseContentType: f.ResponseCType, RequestSize: f.RequestSize, ResponseSize: f.ResponseSize,
 		EventID: f.EventID, AccountID: f.AccountID, GatewayID: f.GatewayID, Method: f.Method,
 		Stream: f.Stream, TTFB: f.TTFBMs, ErrorCode: f.ErrorCode, ErrorMessage: f.ErrorMessage,
-		KeyID: f.KeyID, KeyAlias: f.KeyAlias,
+		KeyID: f.KeyID, KeyAlias: f.KeyAlias, TokensCached: f.TokensCached, TokensEstimated: f.TokensEstimated,
 	}
 	if f.TokensIn > 0 || f.TokensOut > 0 {
 		in, out := f.TokensIn, f.TokensOut

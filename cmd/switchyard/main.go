@@ -23,6 +23,7 @@ import (
 
 	"github.com/switchyard/switchyard/actors"
 	"github.com/switchyard/switchyard/engine"
+	"github.com/switchyard/switchyard/engine/compat"
 	"github.com/switchyard/switchyard/engine/providers"
 	"github.com/switchyard/switchyard/engine/server"
 	"github.com/switchyard/switchyard/engine/upstream"
@@ -240,7 +241,9 @@ func serve(args []string) error {
 	sys := actors.New(actors.Options{Forwarder: fwd, Events: lg.bus, Durable: c.DurableEvents,
 		InlinePayload: c.InlinePayloadKB << 10, Logger: log})
 	front := server.New(server.Options{Dispatcher: sys, Providers: providers.NewTable(nil), Logs: logs,
-		Payloads: lg.bus, Config: cfg.service, AdminToken: token, MaxBody: c.MaxBodyMB << 20, Logger: log})
+		Payloads: lg.bus, Config: cfg.service, AdminToken: token, MaxBody: c.MaxBodyMB << 20, Logger: log,
+		Compat: &compat.Env{Vertex: compat.NewVertexTokens(upstream.HTTPClient(30*time.Second),
+			func(u string) error { return upstream.CheckBaseURL(u, c.AllowInsecure) })}})
 
 	if c.DebugListen != "" {
 		go func() { log.Warn("debug listener stopped", "err", http.ListenAndServe(c.DebugListen, nil)) }()

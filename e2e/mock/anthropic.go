@@ -154,8 +154,9 @@ func (m *Anthropic) messages(w http.ResponseWriter, r *http.Request) {
 			InputSchema json.RawMessage `json:"input_schema"`
 		} `json:"tools"`
 		ToolChoice *struct {
-			Type string `json:"type"` // auto | any | tool | none
-			Name string `json:"name"`
+			Type                   string `json:"type"` // auto | any | tool | none
+			Name                   string `json:"name"`
+			DisableParallelToolUse bool   `json:"disable_parallel_tool_use"`
 		} `json:"tool_choice"`
 	}
 	if err := json.Unmarshal(body, &req); err != nil {
@@ -195,6 +196,7 @@ func (m *Anthropic) messages(w http.ResponseWriter, r *http.Request) {
 	}
 	if tc := req.ToolChoice; tc != nil {
 		conv.none = tc.Type == "none"
+		conv.single = tc.DisableParallelToolUse
 		if tc.Type == "tool" {
 			conv.forced = tc.Name
 		}

@@ -130,7 +130,8 @@ type chatRequest struct {
 			Name string `json:"name"`
 		} `json:"function"`
 	} `json:"tools"`
-	ToolChoice json.RawMessage `json:"tool_choice"` // "none" | "auto" | "required" | {"type":"function","function":{"name"}}
+	ToolChoice        json.RawMessage `json:"tool_choice"` // "none" | "auto" | "required" | {"type":"function","function":{"name"}}
+	ParallelToolCalls *bool           `json:"parallel_tool_calls"`
 }
 
 // Canned answer and its token counts.
@@ -162,7 +163,7 @@ func openAIText(raw json.RawMessage) string {
 
 // conversation extracts what the script needs; a non-empty string is a 400 message.
 func (req *chatRequest) conversation() (conversation, string) {
-	c := conversation{model: req.Model}
+	c := conversation{model: req.Model, single: req.ParallelToolCalls != nil && !*req.ParallelToolCalls}
 	for _, t := range req.Tools {
 		if t.Type == "function" || t.Type == "" {
 			c.tools = append(c.tools, t.Function.Name)

@@ -53,6 +53,8 @@ type conversation struct {
 	// none is true when the request forbids tool calls.
 	forced string
 	none   bool
+	// single: the request disables parallel tool calls, so only the first is made.
+	single bool
 	// lastUser: the last message is a user message that is not a tool result.
 	lastUser bool
 	lastText string // text of that user message
@@ -89,6 +91,9 @@ func play(c conversation) answer {
 		for _, name := range c.tools {
 			if c.forced != "" && name != c.forced {
 				continue
+			}
+			if c.single && len(a.calls) == 1 {
+				break
 			}
 			a.calls = append(a.calls, toolCall{ID: "call_mock_" + itoa(len(a.calls)), Name: name, Args: args})
 		}

@@ -97,6 +97,22 @@ func (s *Stream) Close() []byte {
 	return s.out
 }
 
+// Abort ends a stream whose upstream broke off: an error event, then [DONE]. Usage is
+// estimated from what was received.
+func (s *Stream) Abort(msg string) []byte {
+	s.out = s.out[:0]
+	if s.closed {
+		return nil
+	}
+	s.fail(502, "api_error", msg)
+	s.closed = true
+	if s.usage == nil {
+		s.usage = s.c.estimateStream(s.text)
+	}
+	s.out = append(s.out, "data: [DONE]\n\n"...)
+	return s.out
+}
+
 // Usage is the usage of the stream once closed (estimated when the provider gave none).
 func (s *Stream) Usage() *Usage { return s.usage }
 

@@ -125,24 +125,35 @@ func (s *Server) attachKey(ctx *fasthttp.RequestCtx, snap *config.Snapshot, req 
 	if alias == "" && len(ctx.Request.Header.Peek(req.Provider.AuthHeader)) > 0 {
 		return nil // the client brought its own credentials
 	}
-	k := snap.KeyFor(req.AccountID, req.GatewayID, req.Slug, alias)
-	if k == nil {
-		if alias != "" {
-			return engine.Errorf(400, engine.CodeStoredKey, "no stored key with alias "+strings.ReplaceAll(alias, "\"", "")+" for provider "+req.Slug+" on gateway "+req.GatewayID)
-		}
-		return nil // forwarded as sent; the provider answers its own 401
-	}
-	if k.Status() != "active" {
-		return engine.Errorf(500, engine.CodeStoredKey, "stored key "+k.Alias+" for "+req.Slug+" cannot be opened (was the master key changed?)")
+	k, fail := s.storedKey(snap, req, req.Slug, alias)
+	if k == nil || fail != nil {
+		return fail
 	}
 	name, value, ok := req.Provider.Credential(k.Secret())
 	if !ok {
 		return engine.Errorf(400, engine.CodeStoredKey, "provider "+req.Slug+" signs each request and cannot use a stored key")
 	}
-	if !s.keyLimit.Allow(k.ID, k.RateLimit, k.RateLimitPeriod, req.ReceivedAt) {
-		return engine.Errorf(429, engine.CodeRateLimited, "Rate limited: stored key "+k.Alias+" for "+req.Slug+" is over its rate_limit")
-	}
 	req.Credential = &engine.Header{Key: name, Value: value}
-	req.KeyID, req.KeyAlias = k.ID, k.Alias
 	return nil
+}
+
+// storedKey finds the gateway's stored key for a provider (by alias, or "default"),
+// checks it can be opened and is within its own rate limit, and names it on req. No key
+// and no alias is not an error: the request goes on without one.
+func (s *Server) storedKey(snap *config.Snapshot, req *engine.Request, slug, alias string) (*config.ProviderKey, *engine.GatewayError) {
+	k := snap.KeyFor(req.AccountID, req.GatewayID, slug, alias)
+	if k == nil {
+		if alias != "" {
+			return nil, engine.Errorf(400, engine.CodeStoredKey, "no stored key with alias "+strings.ReplaceAll(alias, "\"", "")+" for provider "+slug+" on gateway "+req.GatewayID)
+		}
+		return nil, nil // forwarded as sent; the provider answers its own 401
+	}
+	if k.Status() != "active" {
+		return nil, engine.Errorf(500, engine.CodeStoredKey, "stored key "+k.Alias+" for "+slug+" cannot be opened (was the master key changed?)")
+	}
+	if !s.keyLimit.Allow(k.ID, k.RateLimit, k.RateLimitPeriod, req.ReceivedAt) {
+		return nil, engine.Errorf(429, engine.CodeRateLimited, "Rate limited: stored key "+k.Alias+" for "+slug+" is over its rate_limit")
+	}
+	req.KeyID, req.KeyAlias = k.ID, k.Alias
+	return k, nil
 }

@@ -66,6 +66,9 @@ func (s *Server) parse(ctx *fasthttp.RequestCtx, path []byte) *engine.Request {
 	if len(parts) == 4 {
 		req.Rest += parts[3]
 	}
+	if req.Slug == unifiedSlug {
+		return s.parseUnified(ctx, snap, req)
+	}
 	p, fail := s.resolveProvider(snap, req.AccountID, req.Slug)
 	if fail != nil {
 		req.Fail = fail

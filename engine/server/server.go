@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/engine"
+	"github.com/switchyard/switchyard/engine/compat"
 	"github.com/switchyard/switchyard/engine/providers"
 	"github.com/switchyard/switchyard/storage"
 	"github.com/switchyard/switchyard/storage/config"
@@ -41,6 +42,8 @@ type Options struct {
 	// Config is the configuration: its snapshot for the data plane, its writes for the control API.
 	Config     *config.Service
 	AdminToken string
+	// Compat is what the unified API needs to build provider calls (Vertex token exchange).
+	Compat *compat.Env
 	// MaxBody is the largest request body accepted (413 above). Zero means 25 MB.
 	MaxBody int
 	Logger  *slog.Logger

@@ -1,0 +1,163 @@
+// unified.go serves /v1/{account_id}/{gateway_id}/compat/...: the model list, and chat
+// completions planned with engine/compat — the model's provider (built in, custom-{slug},
+// or dynamic/{route}), its credentials (the client's bearer key or the gateway's stored
+// key) and the translated native call. Refusals use the OpenAI error shape.
+package server
+
+import (
+	"encoding/json"
+	"io"
+	"strconv"
+
+	"github.com/oklog/ulid/v2"
+	"github.com/switchyard/switchyard/engine"
+	"github.com/switchyard/switchyard/engine/compat"
+	"github.com/switchyard/switchyard/storage/config"
+	"github.com/valyala/fasthttp"
+)
+
+// unifiedSlug is the path segment of the unified API.
+const unifiedSlug = "compat"
+
+// unifiedFail makes req fail with a unified-API refusal.
+func unifiedFail(req *engine.Request, code int, e *compat.Error) *engine.Request {
+	req.Fail = &engine.GatewayError{Status: e.Status, Code: code, Message: e.Message, Body: e.JSON()}
+	return req
+}
+
+// unifiedGatewayFail carries a gateway error to a unified-API client in the OpenAI shape.
+func unifiedGatewayFail(req *engine.Request, g *engine.GatewayError) *engine.Request {
+	e := &compat.Error{Status: g.Status, Type: "invalid_request_error", Code: strconv.Itoa(g.Code), Message: g.Message}
+	if g.Status == 429 {
+		e.Type = "rate_limit_error"
+	} else if g.Status >= 500 {
+		e.Type = "api_error"
+	}
+	return unifiedFail(req, g.Code, e)
+}
+
+// parseUnified builds a unified-API request. It returns nil when it answered itself (the
+// model list, which is not a provider call and is not logged).
+func (s *Server) parseUnified(ctx *fasthttp.RequestCtx, snap *config.Snapshot, req *engine.Request) *engine.Request {
+	switch req.Rest {
+	case "/models", "/v1/models":
+		if req.Method == fasthttp.MethodGet {
+			s.writeModels(ctx)
+			return nil
+		}
+		return unifiedFail(req, engine.CodeBadRequest, &compat.Error{Status: 405, Type: "invalid_request_error", Code: "method_not_allowed",
+			Message: "the model list is read with GET"})
+	case "/chat/completions", "/v1/chat/completions":
+	default:
+		return unifiedFail(req, engine.CodeMalformedPath, &compat.Error{Status: 404, Type: "invalid_request_error", Code: "unknown_url",
+			Message: "the unified API serves POST .../compat/chat/completions and GET .../compat/models, not " + strconv.Quote(req.Rest)})
+	}
+	if req.Method != fasthttp.MethodPost {
+		return unifiedFail(req, engine.CodeBadRequest, &compat.Error{Status: 405, Type: "invalid_request_error", Code: "method_not_allowed",
+			Message: "chat completions are created with POST"})
+	}
+	body, fail := s.readWhole(ctx)
+	req.Body, req.BodySize = body, int64(len(body))
+	if fail != nil {
+		req.BodySize = int64(ctx.Request.Header.ContentLength())
+		return unifiedGatewayFail(req, fail)
+	}
+	plan, perr := compat.Parse(body)
+	if perr != nil {
+		code := engine.CodeBadRequest
+		if perr.Code == "unknown_provider" {
+			code = engine.CodeUnknownProvider
+		}
+		return unifiedFail(req, code, perr)
+	}
+	req.Model, req.Stream = plan.Req.Model, plan.Req.Stream
+	if plan.Dynamic() {
+		return s.dynamicRoute(req, plan)
+	}
+	slug := plan.Slug
+	if plan.Custom() {
+		slug = plan.Prefix
+	}
+	p, gfail := s.resolveProvider(snap, req.AccountID, slug)
+	if gfail != nil {
+		return unifiedGatewayFail(req, gfail)
+	}
+	req.Provider, req.Slug = p, slug
+
+	cred := compat.Credential{}
+	if v, ok := bearer(ctx.Request.Header.Peek("Authorization")); ok && v != "" && !s.isGatewayToken(snap, v) {
+		cred.Key = v
+	}
+	if alias := string(ctx.Request.Header.Peek("cf-aig-byok-alias")); cred.Key == "" || alias != "" {
+		k, kfail := s.storedKey(snap, req, slug, alias)
+		if kfail != nil {
+			return unifiedGatewayFail(req, kfail)
+		}
+		if k != nil {
+			cred = compat.Credential{Key: k.Secret(), Stored: true}
+		}
+	}
+	call, cerr := plan.Build(cred, s.opts.Compat)
+	if cerr != nil {
+		return unifiedFail(req, engine.CodeBadRequest, cerr)
+	}
+	if plan.Custom() {
+		call.SetCustomRest(p.Base)
+	}
+	req.Compat = call
+	req.Rest, req.Query, req.Model = call.Rest, call.Query, call.Model
+	return req
+}
+
+// dynamicRoute is where dynamic/{route} models are resolved: the gateway's deployed
+// routes. None exist yet on any gateway, so the name is unknown.
+func (s *Server) dynamicRoute(req *engine.Request, plan *compat.Plan) *engine.Request {
+	return unifiedFail(req, engine.CodeBadRequest, &compat.Error{Status: 404, Type: "invalid_request_error", Code: "route_not_found", Param: "model",
+		Message: "no dynamic route named " + strconv.Quote(plan.Model) + " is deployed on gateway " + req.GatewayID})
+}
+
+// isGatewayToken reports whether a bearer value is one of the gateway's own tokens: an
+// OpenAI SDK must send some API key, and with stored keys users give it their gateway token.
+func (s *Server) isGatewayToken(snap *config.Snapshot, v string) bool {
+	_, ok := s.identify(snap, v)
+	return ok
+}
+
+// readWhole reads the request body whole, within MaxBody.
+func (s *Server) readWhole(ctx *fasthttp.RequestCtx) ([]byte, *engine.GatewayError) {
+	cl := ctx.Request.Header.ContentLength()
+	if cl > s.opts.MaxBody {
+		if rs := ctx.RequestBodyStream(); rs != nil {
+			_, _ = io.CopyN(io.Discard, rs, drainMax)
+		}
+		ctx.SetConnectionClose()
+		return nil, engine.Errorf(413, engine.CodeBodyTooLarge, "request body is larger than the gateway maximum")
+	}
+	if cl >= 0 && cl <= wholeBody {
+		return append([]byte(nil), ctx.Request.Body()...), nil
+	}
+	rs := ctx.RequestBodyStream()
+	if rs == nil {
+		return append([]byte(nil), ctx.Request.Body()...), nil
+	}
+	body, err := io.ReadAll(io.LimitReader(rs, int64(s.opts.MaxBody)+1))
+	if err != nil {
+		return nil, engine.Errorf(400, engine.CodeBadRequest, "the request body could not be read")
+	}
+	if len(body) > s.opts.MaxBody {
+		ctx.SetConnectionClose()
+		return nil, engine.Errorf(413, engine.CodeBodyTooLarge, "request body is larger than the gateway maximum")
+	}
+	return body, nil
+}
+
+// writeModels answers the model list.
+func (s *Server) writeModels(ctx *fasthttp.RequestCtx) {
+	b, _ := json.Marshal(compat.Models())
+	h := &ctx.Response.Header
+	h.Set("cf-aig-log-id", ulid.Make().String())
+	h.Set("cf-aig-event-id", ulid.Make().String())
+	h.Set("cf-aig-step", "0")
+	ctx.SetContentType("application/json")
+	ctx.SetBody(b)
+}
