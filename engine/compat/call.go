@@ -44,11 +44,11 @@ type Call struct {
 	Headers []Header
 	Signer  Signer
 
-	req        *ChatRequest
-	tr         translator
-	region     string // Bedrock and Vertex region in force
-	project    string // Vertex project
-	resource   string // full Vertex model resource, when given in the model string
+	req      *ChatRequest
+	tr       translator
+	region   string // Bedrock and Vertex region in force
+	project  string // Vertex project
+	resource string // full Vertex model resource, when given in the model string
 }
 
 // translator is one native API family.
@@ -67,10 +67,10 @@ type translator interface {
 type authStyle int
 
 const (
-	authBearer authStyle = iota
-	authHeader           // the key in target.authHeader
-	authVertex           // service account (exchanged) or access token
-	authBedrock          // SigV4 from access keys, or a Bedrock API key
+	authBearer  authStyle = iota
+	authHeader            // the key in target.authHeader
+	authVertex            // service account (exchanged) or access token
+	authBedrock           // SigV4 from access keys, or a Bedrock API key
 )
 
 // target is one model prefix of the unified API.

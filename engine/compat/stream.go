@@ -21,13 +21,13 @@ type streamDecoder interface {
 // Stream translates one streamed answer. Feed and Close return the bytes to send to the
 // client; the slice is valid until the next call.
 type Stream struct {
-	c       *Call
-	dec     streamDecoder
-	out     []byte
-	model   string
-	choices map[int]*choiceState
-	usage   *Usage
-	text    []byte // answer text, kept only to estimate usage when the provider gives none
+	c         *Call
+	dec       streamDecoder
+	out       []byte
+	model     string
+	choices   map[int]*choiceState
+	usage     *Usage
+	text      []byte // answer text, kept only to estimate usage when the provider gives none
 	failed    bool
 	closed    bool
 	usageSent bool
