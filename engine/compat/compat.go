@@ -157,6 +157,9 @@ func decodeRequest(body []byte) (*ChatRequest, *Error) {
 			return nil, invalid(fmt.Sprintf("tools[%d]", i), "tools[%d] must be {\"type\":\"function\",\"function\":{\"name\":...}}", i)
 		}
 	}
+	if _, err := req.toolChoice(); err != nil {
+		return nil, err
+	}
 	if req.N != nil && *req.N < 1 {
 		return nil, invalid("n", "n must be at least 1")
 	}

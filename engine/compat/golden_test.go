@@ -10,6 +10,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -74,9 +75,14 @@ func goldenRequest(t *testing.T, tc goldenCase, stream bool) []byte {
 	if err := json.Unmarshal([]byte(tc.params), &extra); err != nil {
 		t.Fatalf("params: %v", err)
 	}
+	keys := make([]string, 0, len(extra))
+	for k := range extra {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // a fixed order: the passthrough body keeps the client's field order
 	var err error
-	for k, v := range extra {
-		if body, err = sjson.SetRawBytes(body, k, v); err != nil {
+	for _, k := range keys {
+		if body, err = sjson.SetRawBytes(body, k, extra[k]); err != nil {
 			t.Fatal(err)
 		}
 	}
