@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tidwall/gjson"
 )
 
 // Error is a refusal of the unified API, answered in the OpenAI error shape.
@@ -127,20 +129,22 @@ func decodeRequest(body []byte) (*ChatRequest, *Error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, invalid("", "the request body is empty; expected an OpenAI chat completions JSON object")
 	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(body, &fields); err != nil {
-		return nil, invalid("", "the request body is not a JSON object: %s", jsonErr(err))
+	doc := gjson.ParseBytes(body)
+	if !doc.IsObject() || !gjson.ValidBytes(body) {
+		return nil, invalid("", "the request body is not a JSON object")
 	}
 	var req ChatRequest
 	if err := json.Unmarshal(body, &req); err != nil {
 		return nil, invalid(fieldOf(err), "invalid request: %s", jsonErr(err))
 	}
-	req.Fields, req.raw = fields, body
-	for k, v := range fields {
-		if string(v) == "null" {
-			delete(fields, k) // an explicit null means "not set"
+	fields := map[string]json.RawMessage{}
+	doc.ForEach(func(k, v gjson.Result) bool {
+		if v.Type != gjson.Null { // an explicit null means "not set"
+			fields[k.String()] = json.RawMessage(v.Raw)
 		}
-	}
+		return true
+	})
+	req.Fields, req.raw = fields, body
 	if req.Model == "" {
 		return nil, invalid("model", "model is required, as {provider}/{model}")
 	}
