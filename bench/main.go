@@ -140,6 +140,11 @@ func run() error {
 			results = append(results, measure(cell{target: p.name, mode: "json", conc: c, url: url, body: jsonBody, pid: pid}, o.duration))
 		}
 		results = append(results, measure(cell{target: p.name, mode: "stream", conc: streamConc, url: url, body: streamBody, pid: pid}, o.duration))
+		if p.name == "switchyard" { // the same load through the unified API (openai/... passes through)
+			curl := proc.url + compatPrefix + "/chat/completions"
+			results = append(results, measure(cell{target: "sy-compat", mode: "json", conc: streamConc, url: curl, body: compatBody(jsonBody), pid: pid}, o.duration))
+			results = append(results, measure(cell{target: "sy-compat", mode: "stream", conc: streamConc, url: curl, body: compatBody(streamBody), pid: pid}, o.duration))
+		}
 		mb, err := peakRSS(pid)
 		peaks = append(peaks, peak{name: p.name, mb: mb, err: err})
 		proc.stop()

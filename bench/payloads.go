@@ -55,3 +55,11 @@ func streamEvents(n int) [][]byte {
 	events = append(events, []byte("data: [DONE]\n\n"))
 	return events
 }
+
+// compatPrefix is the unified API of the benchmark's gateway.
+const compatPrefix = "/v1/acct/gw/compat"
+
+// compatBody is a chat request for the unified API: the model gets its provider prefix.
+func compatBody(b []byte) []byte {
+	return []byte(strings.Replace(string(b), `"model":"gpt-4o-mini"`, `"model":"openai/gpt-4o-mini"`, 1))
+}
