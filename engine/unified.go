@@ -84,7 +84,7 @@ func (f *Forwarder) unifiedAnswer(x *Exchange, resp *fasthttp.Response) {
 
 // openAIError renders a gateway error in the OpenAI shape for unified-API clients.
 func openAIError(e *GatewayError) []byte {
-	ce := &compat.Error{Status: e.Status, Type: "api_error", Message: e.Message}
+	ce := &compat.Error{Status: e.Status, Type: compat.ErrorType(e.Status), Message: e.Message}
 	e.Body = ce.JSON()
 	return e.Body
 }

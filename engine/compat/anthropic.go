@@ -214,14 +214,8 @@ func anthropicUsage(u gjson.Result) *Usage {
 	if !u.IsObject() {
 		return nil
 	}
-	read := u.Get("cache_read_input_tokens").Int()
-	out := &Usage{PromptTokens: u.Get("input_tokens").Int() + read + u.Get("cache_creation_input_tokens").Int(),
-		CompletionTokens: u.Get("output_tokens").Int()}
-	if u.Get("cache_read_input_tokens").Exists() {
-		out.PromptTokensDetails = &PromptTokensDetails{CachedTokens: read}
-	}
-	out.total()
-	return out
+	return cachedUsage(u.Get("input_tokens").Int(), u.Get("cache_read_input_tokens").Int(), u.Get("cache_creation_input_tokens").Int(),
+		u.Get("output_tokens").Int(), u.Get("cache_read_input_tokens").Exists())
 }
 
 func (anthropic) response(c *Call, body []byte) (*Completion, error) {
@@ -229,22 +223,18 @@ func (anthropic) response(c *Call, body []byte) (*Completion, error) {
 	if doc.Get("type").String() != "message" {
 		return nil, errors.New("not a Messages API message")
 	}
-	msg := ResponseMessage{Role: "assistant"}
 	var text string
-	hasText := false
+	var calls []ToolCall
 	for _, b := range doc.Get("content").Array() {
 		switch b.Get("type").String() {
 		case "text":
 			text += b.Get("text").String()
-			hasText = true
 		case "tool_use":
-			msg.ToolCalls = append(msg.ToolCalls, ToolCall{ID: b.Get("id").String(), Type: "function",
+			calls = append(calls, ToolCall{ID: b.Get("id").String(), Type: "function",
 				Function: FunctionCall{Name: b.Get("name").String(), Arguments: compact(json.RawMessage(b.Get("input").Raw))}})
 		}
 	}
-	if hasText || len(msg.ToolCalls) == 0 {
-		msg.Content = &text
-	}
+	msg := assistantMessage(text, calls)
 	return &Completion{ID: c.ID, Model: doc.Get("model").String(), Usage: anthropicUsage(doc.Get("usage")),
 		Choices: []Choice{{Index: 0, Message: msg, FinishReason: anthropicFinish(doc.Get("stop_reason").String())}}}, nil
 }

@@ -230,13 +230,8 @@ func bedrockUsage(u gjson.Result) *Usage {
 	if !u.IsObject() {
 		return nil
 	}
-	read := u.Get("cacheReadInputTokens").Int()
-	out := &Usage{PromptTokens: u.Get("inputTokens").Int() + read + u.Get("cacheWriteInputTokens").Int(), CompletionTokens: u.Get("outputTokens").Int()}
-	if u.Get("cacheReadInputTokens").Exists() {
-		out.PromptTokensDetails = &PromptTokensDetails{CachedTokens: read}
-	}
-	out.total()
-	return out
+	return cachedUsage(u.Get("inputTokens").Int(), u.Get("cacheReadInputTokens").Int(), u.Get("cacheWriteInputTokens").Int(),
+		u.Get("outputTokens").Int(), u.Get("cacheReadInputTokens").Exists())
 }
 
 func (bedrock) response(c *Call, body []byte) (*Completion, error) {
@@ -244,20 +239,17 @@ func (bedrock) response(c *Call, body []byte) (*Completion, error) {
 	if !doc.Get("output").IsObject() {
 		return nil, errors.New("not a Converse response")
 	}
-	msg := ResponseMessage{Role: "assistant"}
 	var text strings.Builder
+	var calls []ToolCall
 	for _, b := range doc.Get("output.message.content").Array() {
 		if tu := b.Get("toolUse"); tu.Exists() {
-			msg.ToolCalls = append(msg.ToolCalls, ToolCall{ID: tu.Get("toolUseId").String(), Type: "function",
+			calls = append(calls, ToolCall{ID: tu.Get("toolUseId").String(), Type: "function",
 				Function: FunctionCall{Name: tu.Get("name").String(), Arguments: compact(json.RawMessage(tu.Get("input").Raw))}})
 		} else {
 			text.WriteString(b.Get("text").String())
 		}
 	}
-	if text.Len() > 0 || len(msg.ToolCalls) == 0 {
-		s := text.String()
-		msg.Content = &s
-	}
+	msg := assistantMessage(text.String(), calls)
 	return &Completion{ID: c.ID, Model: c.Model, Usage: bedrockUsage(doc.Get("usage")),
 		Choices: []Choice{{Message: msg, FinishReason: bedrockFinish(doc.Get("stopReason").String())}}}, nil
 }

@@ -199,9 +199,6 @@ func CustomRest(baseURL string) string {
 	return "/chat/completions"
 }
 
-// SetCustomRest points a custom-provider call at its base URL's chat completions path.
-func (c *Call) SetCustomRest(baseURL string) { c.Rest = CustomRest(baseURL) }
-
 // AzureAPIVersion is the api-version sent to Azure OpenAI when the model string has none.
 const AzureAPIVersion = "2024-10-21"
 
@@ -324,14 +321,14 @@ func (c *Call) Error(status int, body []byte) []byte {
 		}
 	}
 	if typ == "" {
-		typ = errorType(status)
+		typ = ErrorType(status)
 	}
 	e := &Error{Status: status, Type: typ, Code: code, Message: msg}
 	return e.JSON()
 }
 
-// errorType is OpenAI's error type for a status.
-func errorType(status int) string {
+// ErrorType is OpenAI's error type for a status.
+func ErrorType(status int) string {
 	switch {
 	case status == 401:
 		return "authentication_error"

@@ -141,21 +141,18 @@ func (cohere) response(c *Call, body []byte) (*Completion, error) {
 	if !doc.Get("message").IsObject() {
 		return nil, errors.New("not a v2 chat response")
 	}
-	msg := ResponseMessage{Role: "assistant"}
 	var text strings.Builder
 	for _, p := range doc.Get("message.content").Array() {
 		if p.Get("type").String() == "text" {
 			text.WriteString(p.Get("text").String())
 		}
 	}
+	var calls []ToolCall
 	for _, tc := range doc.Get("message.tool_calls").Array() {
-		msg.ToolCalls = append(msg.ToolCalls, ToolCall{ID: tc.Get("id").String(), Type: "function",
+		calls = append(calls, ToolCall{ID: tc.Get("id").String(), Type: "function",
 			Function: FunctionCall{Name: tc.Get("function.name").String(), Arguments: tc.Get("function.arguments").String()}})
 	}
-	if text.Len() > 0 || len(msg.ToolCalls) == 0 {
-		s := text.String()
-		msg.Content = &s
-	}
+	msg := assistantMessage(text.String(), calls)
 	return &Completion{ID: c.ID, Model: c.Model, Usage: cohereUsage(doc.Get("usage")),
 		Choices: []Choice{{Message: msg, FinishReason: cohereFinish(doc.Get("finish_reason").String())}}}, nil
 }

@@ -11,6 +11,7 @@ package compat
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -129,16 +130,13 @@ func decodeRequest(body []byte) (*ChatRequest, *Error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, invalid("", "the request body is empty; expected an OpenAI chat completions JSON object")
 	}
-	doc := gjson.ParseBytes(body)
-	if !doc.IsObject() || !gjson.ValidBytes(body) {
-		return nil, invalid("", "the request body is not a JSON object")
-	}
 	var req ChatRequest
 	if err := json.Unmarshal(body, &req); err != nil {
-		return nil, invalid(fieldOf(err), "invalid request: %s", jsonErr(err))
+		return nil, invalid(fieldOf(err), "the request body is not an OpenAI chat completions object: %s", jsonErr(err))
 	}
+	// The body is valid JSON now; gjson lists its top-level keys without a second decode.
 	fields := map[string]json.RawMessage{}
-	doc.ForEach(func(k, v gjson.Result) bool {
+	gjson.ParseBytes(body).ForEach(func(k, v gjson.Result) bool {
 		if v.Type != gjson.Null { // an explicit null means "not set"
 			fields[k.String()] = json.RawMessage(v.Raw)
 		}
@@ -226,27 +224,17 @@ func decodeContent(m *Message, i int) *Error {
 
 // jsonErr shortens encoding/json's messages to what a client can act on.
 func jsonErr(err error) string {
-	var te *json.UnmarshalTypeError
-	if ok := asType(err, &te); ok {
+	if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
 		return fmt.Sprintf("%s must be %s, not %s", te.Field, te.Type.String(), te.Value)
 	}
 	return err.Error()
 }
 
 func fieldOf(err error) string {
-	var te *json.UnmarshalTypeError
-	if asType(err, &te) {
+	if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
 		return te.Field
 	}
 	return ""
-}
-
-func asType(err error, te **json.UnmarshalTypeError) bool {
-	t, ok := err.(*json.UnmarshalTypeError)
-	if ok {
-		*te = t
-	}
-	return ok
 }
 
 // toolChoice decodes tool_choice: "auto", "none", "required" or {"type":"function","function":{"name":...}}.

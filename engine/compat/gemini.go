@@ -249,20 +249,17 @@ func (g gemini) response(c *Call, body []byte) (*Completion, error) {
 	}
 	comp := &Completion{ID: c.ID, Model: doc.Get("modelVersion").String(), Usage: geminiUsage(doc.Get("usageMetadata"))}
 	for k, cand := range doc.Get("candidates").Array() {
-		msg := ResponseMessage{Role: "assistant"}
 		var text strings.Builder
+		var calls []ToolCall
 		for _, p := range cand.Get("content.parts").Array() {
 			if fc := p.Get("functionCall"); fc.Exists() {
-				msg.ToolCalls = append(msg.ToolCalls, ToolCall{ID: geminiCallID(c, fc, k, len(msg.ToolCalls)), Type: "function",
+				calls = append(calls, ToolCall{ID: geminiCallID(c, fc, k, len(calls)), Type: "function",
 					Function: FunctionCall{Name: fc.Get("name").String(), Arguments: compact(json.RawMessage(fc.Get("args").Raw))}})
 			} else if !p.Get("thought").Bool() {
 				text.WriteString(p.Get("text").String())
 			}
 		}
-		if text.Len() > 0 || len(msg.ToolCalls) == 0 {
-			s := text.String()
-			msg.Content = &s
-		}
+		msg := assistantMessage(text.String(), calls)
 		idx := k
 		if v := cand.Get("index"); v.Exists() {
 			idx = int(v.Int())

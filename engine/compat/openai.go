@@ -171,6 +171,27 @@ type ResponseMessage struct {
 	ToolCalls []ToolCall `json:"tool_calls,omitempty"`
 }
 
+// assistantMessage is an answer's message: content is null only when the answer is
+// tool calls alone, as OpenAI answers.
+func assistantMessage(text string, calls []ToolCall) ResponseMessage {
+	msg := ResponseMessage{Role: "assistant", ToolCalls: calls}
+	if text != "" || len(calls) == 0 {
+		msg.Content = &text
+	}
+	return msg
+}
+
+// cachedUsage is the usage of providers that count cache reads and writes apart from
+// the other input tokens (Anthropic, Bedrock): the prompt is all three, cached the reads.
+func cachedUsage(input, read, write, output int64, readGiven bool) *Usage {
+	u := &Usage{PromptTokens: input + read + write, CompletionTokens: output}
+	if readGiven {
+		u.PromptTokensDetails = &PromptTokensDetails{CachedTokens: read}
+	}
+	u.total()
+	return u
+}
+
 // Usage is the token usage of a response, with cached and reasoning details where the
 // provider gives them. Estimated is Switchyard's own: the counts come from a tokenizer,
 // not from the provider.

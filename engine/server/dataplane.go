@@ -89,13 +89,7 @@ func (s *Server) parse(ctx *fasthttp.RequestCtx, path []byte) *engine.Request {
 	switch {
 	case cl > s.opts.MaxBody:
 		req.BodySize = int64(cl)
-		req.Fail = engine.Errorf(413, engine.CodeBodyTooLarge, "request body is larger than the gateway maximum")
-		// Read (and drop) what the client is sending, within a bound, so it gets the 413
-		// instead of a connection reset; then close the connection.
-		if rs := ctx.RequestBodyStream(); rs != nil {
-			_, _ = io.CopyN(io.Discard, rs, drainMax)
-		}
-		ctx.SetConnectionClose()
+		req.Fail = refuseLargeBody(ctx)
 		return req
 	case cl >= 0 && cl <= wholeBody:
 		body := ctx.Request.Body()
@@ -115,6 +109,17 @@ func (s *Server) parse(ctx *fasthttp.RequestCtx, path []byte) *engine.Request {
 		req.BodyStream = &engine.StreamedBody{R: rs, Max: int64(s.opts.MaxBody)}
 	}
 	return req
+}
+
+// refuseLargeBody is the 413 for a body over the maximum. It reads (and drops) what the
+// client is sending, within a bound, so the client gets the 413 instead of a connection
+// reset, and closes the connection after the answer.
+func refuseLargeBody(ctx *fasthttp.RequestCtx) *engine.GatewayError {
+	if rs := ctx.RequestBodyStream(); rs != nil {
+		_, _ = io.CopyN(io.Discard, rs, drainMax)
+	}
+	ctx.SetConnectionClose()
+	return engine.Errorf(413, engine.CodeBodyTooLarge, "request body is larger than the gateway maximum")
 }
 
 // reject answers a request stopped before it was dispatched (and so not logged), with the

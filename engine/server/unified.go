@@ -27,13 +27,7 @@ func unifiedFail(req *engine.Request, code int, e *compat.Error) *engine.Request
 
 // unifiedGatewayFail carries a gateway error to a unified-API client in the OpenAI shape.
 func unifiedGatewayFail(req *engine.Request, g *engine.GatewayError) *engine.Request {
-	e := &compat.Error{Status: g.Status, Type: "invalid_request_error", Code: strconv.Itoa(g.Code), Message: g.Message}
-	if g.Status == 429 {
-		e.Type = "rate_limit_error"
-	} else if g.Status >= 500 {
-		e.Type = "api_error"
-	}
-	return unifiedFail(req, g.Code, e)
+	return unifiedFail(req, g.Code, &compat.Error{Status: g.Status, Type: compat.ErrorType(g.Status), Code: strconv.Itoa(g.Code), Message: g.Message})
 }
 
 // parseUnified builds a unified-API request. It returns nil when it answered itself (the
@@ -102,7 +96,7 @@ func (s *Server) parseUnified(ctx *fasthttp.RequestCtx, snap *config.Snapshot, r
 		return unifiedFail(req, engine.CodeBadRequest, cerr)
 	}
 	if plan.Custom() {
-		call.SetCustomRest(p.Base)
+		call.Rest = compat.CustomRest(p.Base)
 	}
 	req.Compat = call
 	req.Rest, req.Query, req.Model = call.Rest, call.Query, call.Model
@@ -127,11 +121,7 @@ func (s *Server) isGatewayToken(snap *config.Snapshot, v string) bool {
 func (s *Server) readWhole(ctx *fasthttp.RequestCtx) ([]byte, *engine.GatewayError) {
 	cl := ctx.Request.Header.ContentLength()
 	if cl > s.opts.MaxBody {
-		if rs := ctx.RequestBodyStream(); rs != nil {
-			_, _ = io.CopyN(io.Discard, rs, drainMax)
-		}
-		ctx.SetConnectionClose()
-		return nil, engine.Errorf(413, engine.CodeBodyTooLarge, "request body is larger than the gateway maximum")
+		return nil, refuseLargeBody(ctx)
 	}
 	if cl >= 0 && cl <= wholeBody {
 		return append([]byte(nil), ctx.Request.Body()...), nil
