@@ -138,8 +138,35 @@ func (a *requestActor) onCall(ctx actor.Context, m *call) {
 	}()
 	a.publish(events.TypeRequestStarted, events.VersionRequestStarted, startedEvent(m.req), false)
 	a.sys.opts.Forwarder.Do(a.x)
+	a.publishAttempts()
 	a.replied = true
 	m.reply <- a.x
+}
+
+// publishAttempts appends an event per upstream call, and one per move to the next step.
+func (a *requestActor) publishAttempts() {
+	r := a.x.Req
+	if len(a.x.Attempts) == 1 && r.Steps == nil && a.x.Attempts[0].Outcome == engine.OutcomeAnswered {
+		return // a plain request that answered first time: request.finished says it all
+	}
+	at := r.ReceivedAt.UTC()
+	for i, s := range a.x.Attempts {
+		a.publishID(events.TypeRequestAttempt, events.VersionRequestAttempt, fmt.Sprintf("%s.attempt.%d", r.LogID, i),
+			events.RequestAttempt{LogID: r.LogID, AccountID: r.AccountID, GatewayID: r.GatewayID, StartedAt: at, AttemptSummary: s})
+		if s.Outcome == engine.OutcomeFallback {
+			a.publishID(events.TypeRequestFallback, events.VersionRequestFallback, fmt.Sprintf("%s.fallback.%d", r.LogID, s.Step),
+				events.RequestFallback{LogID: r.LogID, AccountID: r.AccountID, GatewayID: r.GatewayID,
+					FromStep: s.Step, ToStep: s.Step + 1, Status: s.Status, Reason: fallbackReason(s)})
+		}
+	}
+}
+
+// fallbackReason says in words why a step was left.
+func fallbackReason(s events.AttemptSummary) string {
+	if s.Error != "" {
+		return s.Error
+	}
+	return fmt.Sprintf("the provider answered %d", s.Status)
 }
 
 func (a *requestActor) onFinished(ctx actor.Context, m *finished) {
@@ -163,8 +190,16 @@ func (a *requestActor) onFinished(ctx actor.Context, m *finished) {
 // publish encodes and appends an event; durable waits for the ack. The envelope id is
 // derived from the log id, so a republished event is deduplicated by JetStream.
 func (a *requestActor) publish(t events.Type, v int, data any, durable bool) {
+	a.publishAs(t, v, a.x.Req.LogID+"."+string(t), data, durable)
+}
+
+// publishID appends an event that a request emits several of, under its own id.
+func (a *requestActor) publishID(t events.Type, v int, id string, data any) {
+	a.publishAs(t, v, id, data, false)
+}
+
+func (a *requestActor) publishAs(t events.Type, v int, id string, data any, durable bool) {
 	req := a.x.Req
-	id := req.LogID + "." + string(t)
 	b, err := events.Encode(t, v, id, time.Now().UTC(), data)
 	if err != nil {
 		a.sys.opts.Logger.Error("encode event", "type", t, "log_id", req.LogID, "err", err)
@@ -196,11 +231,15 @@ func (a *requestActor) finishedEvent(x *engine.Exchange) events.RequestFinished 
 		LogID: r.LogID, EventID: r.EventID, AccountID: r.AccountID, GatewayID: r.GatewayID,
 		Provider: r.Slug, Model: r.Model, Method: r.Method, Path: r.Path(),
 		Status: x.Status, Success: x.Success(), Stream: x.Streaming(),
-		StartedAt: r.ReceivedAt.UTC(), DurationMs: ms(x.End.Sub(r.ReceivedAt)), TTFBMs: ms(x.TTFB),
+		StartedAt: r.ReceivedAt.UTC(), DurationMs: engine.Millis(x.End.Sub(r.ReceivedAt)), TTFBMs: engine.Millis(x.TTFB),
 		TokensIn: x.Usage.In, TokensOut: x.Usage.Out, TokensCached: x.TokensCached, TokensEstimated: x.TokensEstimated,
 		RequestSize: r.BodySize, ResponseSize: x.BytesOut,
 		RequestCType: r.CType, ResponseCType: x.RespCType,
 		KeyID: r.KeyID, KeyAlias: r.KeyAlias,
+		Step: x.Step,
+	}
+	if len(x.Attempts) > 1 || r.Steps != nil {
+		f.Attempts = x.Attempts
 	}
 	switch {
 	case x.Err != nil:
@@ -237,4 +276,3 @@ func (a *requestActor) payload(name string, body []byte, size int64, trunc bool)
 	return p
 }
 
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -85,7 +85,7 @@ func newSystem(pub Publisher, durable bool) *System {
 
 func request(p *providers.Resolved) *engine.Request {
 	return &engine.Request{LogID: "01JTESTLOG", EventID: "01JTESTEVT", AccountID: "a", GatewayID: "g",
-		Provider: p, Slug: p.Slug, Rest: "/chat/completions", Method: "POST",
+		Target: engine.Target{Provider: p, Slug: p.Slug, Rest: "/chat/completions"}, Method: "POST",
 		Body: []byte(`{"model":"m"}`), BodySize: 13, ReceivedAt: time.Now()}
 }
 

@@ -45,7 +45,7 @@ func TestBadInput(t *testing.T) {
 		provider string
 	}{
 		{"unknown provider", "/v1/" + account + "/" + gateway + "/nosuch/chat", []byte(`{}`), 400, 2002, true, ""},
-		{"no provider", "/v1/" + account + "/" + gateway, []byte(`{}`), 404, 2001, true, ""},
+		{"universal step without provider", "/v1/" + account + "/" + gateway, []byte(`{}`), 400, 2006, true, ""},
 		{"malformed", "/v1/" + account, []byte(`{}`), 404, 2001, false, ""},
 		{"bad account id", "/v1/a%20b/" + gateway + "/openai/x", []byte(`{}`), 404, 2001, false, ""},
 		{"too large", "/v1/" + account + "/" + gateway + "/openai/chat/completions", bytes.Repeat([]byte("a"), 2<<20), 413, 2007, true, "openai"},

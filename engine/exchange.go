@@ -15,6 +15,7 @@ import (
 
 	"github.com/switchyard/switchyard/engine/compat"
 	"github.com/switchyard/switchyard/engine/usage"
+	"github.com/switchyard/switchyard/events"
 	"github.com/valyala/fasthttp"
 )
 
@@ -26,6 +27,9 @@ type Forwarder struct {
 	// SmallBody: an upstream answer with a known length at most this size (and not an
 	// event stream) is read whole before the reply, everything else is streamed.
 	SmallBody int
+	// Sleep waits between retries; nil is time.Sleep. Tests inject a clock here to check
+	// the schedule without waiting.
+	Sleep func(time.Duration)
 }
 
 // Exchange is one request in flight. The front end reads Status, the headers and either
@@ -56,6 +60,11 @@ type Exchange struct {
 
 	conv *compat.Stream // translates a unified-API stream, nil otherwise
 
+	// Step is the index of the step that answered (cf-aig-step); Attempts lists every
+	// upstream call made, in order.
+	Step     int
+	Attempts []events.AttemptSummary
+
 	onDone func(*Exchange)
 	once   sync.Once
 }
@@ -63,9 +72,6 @@ type Exchange struct {
 // NewExchange starts an exchange for req; onDone runs once, after the answer is relayed.
 func NewExchange(req *Request, onDone func(*Exchange)) *Exchange {
 	x := &Exchange{Req: req, Started: time.Now(), onDone: onDone}
-	if req.Provider != nil {
-		x.Usage.Format = req.Provider.Usage
-	}
 	return x
 }
 
@@ -120,47 +126,52 @@ func (x *Exchange) VisitResponseHeaders(f func(k, v []byte)) {
 	}
 }
 
-// Do makes the upstream call and prepares the reply. It returns once the status and
-// headers are known (and the body too when it is small).
-func (f *Forwarder) Do(x *Exchange) {
+// call makes one upstream call to t and prepares the reply. It returns once the status
+// and headers are known (and the body too when it is small). timeout, when not zero,
+// bounds the wait for the answer's first byte.
+func (f *Forwarder) call(x *Exchange, t *Target, timeout time.Duration) {
 	req := x.Req
-	if req.Fail != nil {
-		x.Fail(req.Fail)
+	if t.Refused != nil {
+		x.Fail(t.Refused)
 		return
 	}
-	url, model, err := req.Provider.URL(req.AccountID, req.Rest)
+	url, model, err := t.Provider.URL(req.AccountID, t.Rest)
 	if err != nil {
-		x.Fail(Errorf(400, CodeBadRequest, "the path after /"+req.Slug+" does not match the provider's URL shape"))
+		x.Fail(Errorf(400, CodeBadRequest, "the path after /"+t.Slug+" does not match the provider's URL shape"))
 		return
 	}
-	if req.Model == "" {
-		req.Model = model
+	if t.Model == "" {
+		t.Model = model
 	}
+	x.Usage.Format = t.Provider.Usage
 	ureq := fasthttp.AcquireRequest()
 	defer fasthttp.ReleaseRequest(ureq)
-	if req.Query != "" {
-		url += "?" + req.Query
+	if t.Query != "" {
+		url += "?" + t.Query
 	}
 	ureq.SetRequestURI(url)
 	ureq.Header.SetMethod(req.Method)
 	ureq.Header.DisableNormalizing()
-	for _, h := range req.Header {
+	for _, h := range t.Header {
 		ureq.Header.Add(h.Key, h.Value)
 	}
-	if req.Credential != nil {
-		ureq.Header.Set(req.Credential.Key, req.Credential.Value)
+	if t.Credential != nil {
+		ureq.Header.Set(t.Credential.Key, t.Credential.Value)
 	}
 	switch {
-	case req.Compat != nil:
-		if fail := prepareUnified(ureq, req.Compat, req.Method, url); fail != nil {
+	case t.Compat != nil:
+		if fail := prepareUnified(ureq, t.Compat, req.Method, url); fail != nil {
 			x.Fail(fail)
 			return
 		}
+	case t.Send != nil:
+		ureq.SetBodyRaw(t.Send)
 	case req.Body != nil:
 		ureq.SetBodyRaw(req.Body)
 	case req.BodyStream != nil:
 		ureq.SetBodyStream(req.BodyStream, int(req.BodySize))
 	}
+	ureq.SetTimeout(timeout)
 	resp := fasthttp.AcquireResponse()
 	err = f.Client.Do(ureq, resp)
 	if sb, ok := req.BodyStream.(*StreamedBody); ok {
@@ -172,14 +183,18 @@ func (f *Forwarder) Do(x *Exchange) {
 			x.Fail(Errorf(413, CodeBodyTooLarge, ErrBodyTooLarge.Error()))
 			return
 		}
-		x.Fail(upstreamError(req.Slug, err))
+		x.Fail(upstreamError(t.Slug, err))
+		if t.Compat != nil {
+			x.Body = openAIError(x.Err)
+			x.RespBody = x.Body
+		}
 		return
 	}
 	x.TTFB = time.Since(x.Started)
 	x.Status = resp.StatusCode()
 	x.RespCType = string(resp.Header.ContentType())
 	x.upstream = resp
-	if req.Compat != nil {
+	if t.Compat != nil {
 		f.unifiedAnswer(x, resp)
 		return
 	}
@@ -193,7 +208,7 @@ func (f *Forwarder) Do(x *Exchange) {
 		if err != nil {
 			x.upstream = nil
 			fasthttp.ReleaseResponse(resp)
-			x.Fail(upstreamError(req.Slug, err))
+			x.Fail(upstreamError(t.Slug, err))
 			return
 		}
 		x.Body = body

@@ -11,6 +11,7 @@ import (
 
 	"github.com/switchyard/switchyard/engine/compat"
 	"github.com/switchyard/switchyard/engine/providers"
+	"github.com/switchyard/switchyard/events"
 )
 
 // Header is one forwarded request header.
@@ -26,19 +27,36 @@ type Request struct {
 	EventID    string
 	AccountID  string
 	GatewayID  string
-	Provider   *providers.Resolved // nil when the request failed before a provider was known
-	Slug       string              // the provider segment as sent
-	Rest       string              // path after the provider slug, starting with "/"
 	Method     string
-	Query      string // raw query string without '?'
-	Header     []Header
-	Body       []byte    // the whole body, when it was read (kept for retries)
+	Body       []byte    // the client's whole body, when it was read (kept for retries and the log)
 	BodyStream io.Reader // large bodies, streamed to the upstream instead
 	BodySize   int64     // -1 when unknown (chunked)
 	CType      string
-	Model      string
-	Stream     bool // the client asked for a streamed answer
 	ReceivedAt time.Time
+
+	// Target is where the request goes. On the universal endpoint it is the step being
+	// tried, and once answered the step that answered.
+	Target
+	// Steps are a universal request's steps, tried in order; nil for every other request,
+	// which has the one Target.
+	Steps []*Target
+
+	// Fail, when set, is answered without calling any upstream (and still logged).
+	Fail *GatewayError
+}
+
+// Target is one upstream destination: the provider, the path and headers to send, and the
+// request handling (timeout, retries) that applies to it.
+type Target struct {
+	Provider *providers.Resolved // nil when the request failed before a provider was known
+	Slug     string              // the provider segment as sent
+	Rest     string              // path after the provider slug, starting with "/"
+	Query    string              // raw query string without '?'
+	Header   []Header
+	// Send, when set, is the upstream body instead of the client's (a universal step's query).
+	Send   []byte
+	Model  string
+	Stream bool // the client asked for a streamed answer
 
 	// Credential is a stored provider key (BYOK) added to the upstream request only: it is
 	// never logged, never put in an event and never echoed. KeyID and KeyAlias name it.
@@ -51,8 +69,10 @@ type Request struct {
 	// and it translates the answer back. Body stays the client's request, for the log.
 	Compat *compat.Call
 
-	// Fail, when set, is answered without calling any upstream (and still logged).
-	Fail *GatewayError
+	// Refused, when set, fails this target without a call (a stored key over its limit).
+	Refused *GatewayError
+
+	Retry RetryPolicy
 }
 
 // Path is the gateway path after /v1/{account}/{gateway}, for the log.
@@ -73,6 +93,13 @@ const CompatPath = "/compat/chat/completions"
 // headers are known. cmd wires it to the actor system.
 type Dispatcher interface {
 	Dispatch(*Request) *Exchange
+}
+
+// SessionRecorder records proxied realtime WebSocket sessions as events. cmd wires it to
+// the actor system, as it does the Dispatcher.
+type SessionRecorder interface {
+	SessionStarted(events.RealtimeStarted)
+	SessionEnded(events.RealtimeEnded)
 }
 
 // ErrBodyTooLarge stops a streamed request body at the gateway maximum.

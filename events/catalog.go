@@ -18,6 +18,13 @@ type Type string
 const (
 	TypeRequestStarted  Type = "request.started"
 	TypeRequestFinished Type = "request.finished"
+	// TypeRequestAttempt is one upstream call of a request (retries and fallback steps
+	// each make one); TypeRequestFallback is the move from a failed step to the next.
+	TypeRequestAttempt  Type = "request.attempt"
+	TypeRequestFallback Type = "request.fallback"
+	// TypeRealtimeStarted and TypeRealtimeEnded bracket a proxied realtime WebSocket session.
+	TypeRealtimeStarted Type = "realtime.started"
+	TypeRealtimeEnded   Type = "realtime.ended"
 )
 
 // Current schema versions. Removing or renaming a field needs a new version and a
@@ -25,6 +32,10 @@ const (
 const (
 	VersionRequestStarted  = 1
 	VersionRequestFinished = 1
+	VersionRequestAttempt  = 1
+	VersionRequestFallback = 1
+	VersionRealtimeStarted = 1
+	VersionRealtimeEnded   = 1
 )
 
 // Envelope is what is written to the stream for every event.
@@ -98,6 +109,75 @@ type RequestFinished struct {
 	KeyAlias        string    `json:"key_alias,omitempty"` // and alias, never the key
 	RequestPayload  *Payload  `json:"request_payload,omitempty"`
 	ResponsePayload *Payload  `json:"response_payload,omitempty"`
+	// Attempts lists every upstream call made, in order (retries and fallback steps).
+	Attempts []AttemptSummary `json:"attempts,omitempty"`
+}
+
+// AttemptSummary is one upstream call as the log record keeps it.
+type AttemptSummary struct {
+	Step       int     `json:"step"`
+	Attempt    int     `json:"attempt"` // 1-based within the step
+	Provider   string  `json:"provider"`
+	Model      string  `json:"model,omitempty"`
+	Status     int     `json:"status,omitempty"` // 0 when no answer came (network error, timeout)
+	ErrorCode  int     `json:"error_code,omitempty"`
+	Error      string  `json:"error,omitempty"`
+	DurationMs float64 `json:"duration_ms"`
+	// Outcome is what followed: "answered" (this attempt is the response), "retry",
+	// "fallback" (the next step was tried) or "failed" (nothing left to try).
+	Outcome string `json:"outcome"`
+	// DelayMs is the wait before the retry that followed, when Outcome is "retry".
+	DelayMs int64 `json:"delay_ms,omitempty"`
+}
+
+// RequestAttempt is emitted for every upstream call of a request.
+type RequestAttempt struct {
+	LogID     string    `json:"log_id"`
+	AccountID string    `json:"account_id"`
+	GatewayID string    `json:"gateway_id"`
+	StartedAt time.Time `json:"started_at"`
+	AttemptSummary
+}
+
+// RequestFallback is emitted when a step has failed and the next step is tried.
+type RequestFallback struct {
+	LogID     string `json:"log_id"`
+	AccountID string `json:"account_id"`
+	GatewayID string `json:"gateway_id"`
+	FromStep  int    `json:"from_step"`
+	ToStep    int    `json:"to_step"`
+	Status    int    `json:"status,omitempty"` // the failed step's last status, 0 for no answer
+	Reason    string `json:"reason"`
+}
+
+// RealtimeStarted is emitted when a realtime WebSocket session to a provider is open.
+type RealtimeStarted struct {
+	SessionID string    `json:"session_id"`
+	AccountID string    `json:"account_id"`
+	GatewayID string    `json:"gateway_id"`
+	Provider  string    `json:"provider"`
+	Path      string    `json:"path"`
+	Model     string    `json:"model,omitempty"`
+	KeyID     string    `json:"key_id,omitempty"`
+	StartedAt time.Time `json:"started_at"`
+}
+
+// RealtimeEnded is emitted when a realtime session closes, from either side.
+type RealtimeEnded struct {
+	SessionID    string    `json:"session_id"`
+	AccountID    string    `json:"account_id"`
+	GatewayID    string    `json:"gateway_id"`
+	Provider     string    `json:"provider"`
+	StartedAt    time.Time `json:"started_at"`
+	EndedAt      time.Time `json:"ended_at"`
+	DurationMs   float64   `json:"duration_ms"`
+	FramesIn     int64     `json:"frames_in"`  // client → provider
+	FramesOut    int64     `json:"frames_out"` // provider → client
+	BytesIn      int64     `json:"bytes_in"`
+	BytesOut     int64     `json:"bytes_out"`
+	CloseCode    int       `json:"close_code,omitempty"`
+	ClosedBy     string    `json:"closed_by"` // "client", "provider" or "gateway"
+	ErrorMessage string    `json:"error_message,omitempty"`
 }
 
 // Encode wraps data in an envelope of the given type and version. The envelope is

@@ -57,6 +57,9 @@ type LogRecord struct {
 	// KeyID and KeyAlias name the stored provider key used (BYOK), never the key.
 	KeyID    string `json:"key_id,omitempty"`
 	KeyAlias string `json:"key_alias,omitempty"`
+	// Attempts lists the upstream calls made when there was more than one, or on the
+	// universal endpoint: step, try, status, outcome (retry, fallback, answered, failed).
+	Attempts []events.AttemptSummary `json:"attempts,omitempty"`
 	// EventSeq is the stream sequence of the request.finished event, which carries the
 	// request and response bodies: they are read from the log, not copied into Badger.
 	EventSeq uint64 `json:"event_seq"`
@@ -206,6 +209,7 @@ func RecordFromEvent(f events.RequestFinished) LogRecord {
 		EventID: f.EventID, AccountID: f.AccountID, GatewayID: f.GatewayID, Method: f.Method,
 		Stream: f.Stream, TTFB: f.TTFBMs, ErrorCode: f.ErrorCode, ErrorMessage: f.ErrorMessage,
 		KeyID: f.KeyID, KeyAlias: f.KeyAlias, TokensCached: f.TokensCached, TokensEstimated: f.TokensEstimated,
+		Attempts: f.Attempts,
 	}
 	if f.TokensIn > 0 || f.TokensOut > 0 {
 		in, out := f.TokensIn, f.TokensOut

@@ -240,7 +240,7 @@ func serve(args []string) error {
 	}
 	sys := actors.New(actors.Options{Forwarder: fwd, Events: lg.bus, Durable: c.DurableEvents,
 		InlinePayload: c.InlinePayloadKB << 10, Logger: log})
-	front := server.New(server.Options{Dispatcher: sys, Providers: providers.NewTable(nil), Logs: logs,
+	front := server.New(server.Options{Dispatcher: sys, Sessions: sys, Providers: providers.NewTable(nil), Logs: logs,
 		Payloads: lg.bus, Config: cfg.service, AdminToken: token, MaxBody: c.MaxBodyMB << 20, Logger: log,
 		Compat: &compat.Env{Vertex: compat.NewVertexTokens(upstream.HTTPClient(30*time.Second),
 			func(u string) error { return upstream.CheckBaseURL(u, c.AllowInsecure) })}})

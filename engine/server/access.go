@@ -27,6 +27,37 @@ func bearer(h []byte) (string, bool) {
 	return "", false
 }
 
+// subprotocolToken is the Sec-WebSocket-Protocol entry a browser uses to send its gateway
+// token, since browsers cannot set headers on a WebSocket: "cf-aig-authorization.<token>".
+const subprotocolToken = "cf-aig-authorization."
+
+// gatewayToken is the gateway token a data-plane request presents: the
+// cf-aig-authorization bearer header or, on a WebSocket upgrade, the subprotocol entry.
+func gatewayToken(ctx *fasthttp.RequestCtx) (string, bool) {
+	if v, ok := bearer(ctx.Request.Header.Peek("cf-aig-authorization")); ok {
+		return v, true
+	}
+	for _, p := range subprotocols(ctx) {
+		if v, ok := strings.CutPrefix(p, subprotocolToken); ok && v != "" {
+			return strings.TrimPrefix(v, "Bearer "), true
+		}
+	}
+	return "", false
+}
+
+// subprotocols lists the Sec-WebSocket-Protocol entries of a request, in order.
+func subprotocols(ctx *fasthttp.RequestCtx) []string {
+	var out []string
+	for _, v := range ctx.Request.Header.PeekAll("Sec-WebSocket-Protocol") {
+		for _, p := range strings.Split(string(v), ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
 // principal is who presented a token: the bootstrap admin token or an API token.
 type principal struct {
 	admin bool
@@ -69,7 +100,7 @@ func (s *Server) identify(snap *config.Snapshot, value string) (principal, bool)
 func (s *Server) admit(ctx *fasthttp.RequestCtx, snap *config.Snapshot, acct, gw string) *config.Gateway {
 	var who principal
 	tokenOK := false
-	if v, ok := bearer(ctx.Request.Header.Peek("cf-aig-authorization")); ok {
+	if v, ok := gatewayToken(ctx); ok {
 		if p, found := s.identify(snap, v); found && p.can(config.PermRun, acct, gw) {
 			who, tokenOK = p, true
 		}
@@ -118,29 +149,30 @@ func (s *Server) resolveProvider(snap *config.Snapshot, acct, slug string) (*pro
 	return p, nil
 }
 
-// attachKey puts a stored key on req when the client sent no provider credentials, or
-// named one with cf-aig-byok-alias. The key goes in req.Credential only.
-func (s *Server) attachKey(ctx *fasthttp.RequestCtx, snap *config.Snapshot, req *engine.Request) *engine.GatewayError {
-	alias := string(ctx.Request.Header.Peek("cf-aig-byok-alias"))
-	if alias == "" && len(ctx.Request.Header.Peek(req.Provider.AuthHeader)) > 0 {
+// attachKey puts a stored key on t when the client sent no provider credentials, or
+// named one with cf-aig-byok-alias. The key goes in t.Credential only. header reads the
+// headers the target was sent with (the client's, or a universal step's).
+func (s *Server) attachKey(snap *config.Snapshot, req *engine.Request, t *engine.Target, header func(string) string) *engine.GatewayError {
+	alias := header("cf-aig-byok-alias")
+	if alias == "" && header(t.Provider.AuthHeader) != "" {
 		return nil // the client brought its own credentials
 	}
-	k, fail := s.storedKey(snap, req, req.Slug, alias)
+	k, fail := s.storedKey(snap, req, t, t.Slug, alias)
 	if k == nil || fail != nil {
 		return fail
 	}
-	name, value, ok := req.Provider.Credential(k.Secret())
+	name, value, ok := t.Provider.Credential(k.Secret())
 	if !ok {
-		return engine.Errorf(400, engine.CodeStoredKey, "provider "+req.Slug+" signs each request and cannot use a stored key")
+		return engine.Errorf(400, engine.CodeStoredKey, "provider "+t.Slug+" signs each request and cannot use a stored key")
 	}
-	req.Credential = &engine.Header{Key: name, Value: value}
+	t.Credential = &engine.Header{Key: name, Value: value}
 	return nil
 }
 
 // storedKey finds the gateway's stored key for a provider (by alias, or "default"),
-// checks it can be opened and is within its own rate limit, and names it on req. No key
+// checks it can be opened and is within its own rate limit, and names it on t. No key
 // and no alias is not an error: the request goes on without one.
-func (s *Server) storedKey(snap *config.Snapshot, req *engine.Request, slug, alias string) (*config.ProviderKey, *engine.GatewayError) {
+func (s *Server) storedKey(snap *config.Snapshot, req *engine.Request, t *engine.Target, slug, alias string) (*config.ProviderKey, *engine.GatewayError) {
 	k := snap.KeyFor(req.AccountID, req.GatewayID, slug, alias)
 	if k == nil {
 		if alias != "" {
@@ -154,6 +186,6 @@ func (s *Server) storedKey(snap *config.Snapshot, req *engine.Request, slug, ali
 	if !s.keyLimit.Allow(k.ID, k.RateLimit, k.RateLimitPeriod, req.ReceivedAt) {
 		return nil, engine.Errorf(429, engine.CodeRateLimited, "Rate limited: stored key "+k.Alias+" for "+slug+" is over its rate_limit")
 	}
-	req.KeyID, req.KeyAlias = k.ID, k.Alias
+	t.KeyID, t.KeyAlias = k.ID, k.Alias
 	return k, nil
 }

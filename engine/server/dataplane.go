@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"bytes"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,6 +26,10 @@ const wholeBody = 1 << 20
 const drainMax = 64 << 20
 
 func (s *Server) dataPlane(ctx *fasthttp.RequestCtx, path []byte) {
+	if isUpgrade(ctx) {
+		s.upgrade(ctx, path)
+		return
+	}
 	req := s.parse(ctx, path)
 	if req == nil {
 		return
@@ -43,7 +48,8 @@ func (s *Server) parse(ctx *fasthttp.RequestCtx, path []byte) *engine.Request {
 		return nil
 	}
 	snap := s.opts.Config.Projection().Current()
-	if s.admit(ctx, snap, parts[0], parts[1]) == nil {
+	g := s.admit(ctx, snap, parts[0], parts[1])
+	if g == nil {
 		return nil
 	}
 	now := time.Now()
@@ -53,21 +59,29 @@ func (s *Server) parse(ctx *fasthttp.RequestCtx, path []byte) *engine.Request {
 		AccountID:  parts[0],
 		GatewayID:  parts[1],
 		Method:     string(ctx.Method()),
-		Query:      string(ctx.URI().QueryString()),
 		CType:      string(ctx.Request.Header.ContentType()),
 		ReceivedAt: now,
 	}
+	req.Query = string(ctx.URI().QueryString())
+	retry, fail := requestRetry(ctx, g)
 	if len(parts) < 3 || parts[2] == "" {
-		req.Fail = engine.Errorf(404, engine.CodeMalformedPath, "malformed path: no provider after /v1/{account_id}/{gateway_id}/")
-		return req
+		return s.parseUniversal(ctx, snap, g, req, retry, fail)
 	}
 	req.Slug = parts[2]
 	req.Rest = "/"
 	if len(parts) == 4 {
 		req.Rest += parts[3]
 	}
+	req.Retry = retry.Policy()
 	if req.Slug == unifiedSlug {
+		if fail != nil {
+			return unifiedGatewayFail(req, fail)
+		}
 		return s.parseUnified(ctx, snap, req)
+	}
+	if fail != nil {
+		req.Fail = fail
+		return req
 	}
 	p, fail := s.resolveProvider(snap, req.AccountID, req.Slug)
 	if fail != nil {
@@ -75,7 +89,7 @@ func (s *Server) parse(ctx *fasthttp.RequestCtx, path []byte) *engine.Request {
 		return req
 	}
 	req.Provider = p
-	if fail := s.attachKey(ctx, snap, req); fail != nil {
+	if fail := s.attachKey(snap, req, &req.Target, clientHeader(ctx)); fail != nil {
 		req.Fail = fail
 		return req
 	}
@@ -91,10 +105,14 @@ func (s *Server) parse(ctx *fasthttp.RequestCtx, path []byte) *engine.Request {
 		req.BodySize = int64(cl)
 		req.Fail = refuseLargeBody(ctx)
 		return req
-	case cl >= 0 && cl <= wholeBody:
-		body := ctx.Request.Body()
-		req.Body = append([]byte(nil), body...)
-		req.BodySize = int64(len(body))
+	case cl >= 0 && cl <= wholeBody, req.Retry.MaxAttempts > 1:
+		// whole: small bodies, and any body a retry may have to send again
+		body, fail := s.readWhole(ctx)
+		req.Body, req.BodySize = body, int64(len(body))
+		if fail != nil {
+			req.Fail = fail
+			return req
+		}
 		if len(body) > 0 && bytes.HasPrefix(bytes.TrimSpace(body), []byte("{")) {
 			res := gjson.GetManyBytes(body, "model", "stream")
 			req.Model = res[0].String()
@@ -109,6 +127,19 @@ func (s *Server) parse(ctx *fasthttp.RequestCtx, path []byte) *engine.Request {
 		req.BodyStream = &engine.StreamedBody{R: rs, Max: int64(s.opts.MaxBody)}
 	}
 	return req
+}
+
+// clientHeader reads the client's request headers.
+func clientHeader(ctx *fasthttp.RequestCtx) func(string) string {
+	return func(name string) string { return string(ctx.Request.Header.Peek(name)) }
+}
+
+// requestRetry is the request handling a request asks for with cf-aig-* headers, over the
+// gateway's retry settings. A malformed header is returned as the failure.
+func requestRetry(ctx *fasthttp.RequestCtx, g *config.Gateway) (engine.RetrySettings, *engine.GatewayError) {
+	gw := engine.RetrySettings{MaxAttempts: g.RetryMaxAttempts, DelayMs: g.RetryDelay, Backoff: g.RetryBackoff}
+	hdr, fail := engine.RetryHeaders("", clientHeader(ctx))
+	return hdr.Over(gw), fail
 }
 
 // refuseLargeBody is the 413 for a body over the maximum. It reads (and drops) what the
@@ -142,7 +173,7 @@ func (s *Server) writeExchange(ctx *fasthttp.RequestCtx, x *engine.Exchange) {
 	}
 	h.Set("cf-aig-log-id", x.Req.LogID)
 	h.Set("cf-aig-event-id", x.Req.EventID)
-	h.Set("cf-aig-step", "0")
+	h.Set("cf-aig-step", strconv.Itoa(x.Step))
 	if x.Req.Slug != "" && x.Req.Provider != nil {
 		h.Set("cf-aig-provider", x.Req.Slug)
 	}

@@ -36,6 +36,8 @@ type PayloadSource interface {
 // Options configures the front end.
 type Options struct {
 	Dispatcher engine.Dispatcher
+	// Sessions records realtime WebSocket sessions.
+	Sessions engine.SessionRecorder
 	Providers  providers.Table
 	Logs       LogReader
 	Payloads   PayloadSource
@@ -44,6 +46,10 @@ type Options struct {
 	AdminToken string
 	// Compat is what the unified API needs to build provider calls (Vertex token exchange).
 	Compat *compat.Env
+	// SocketInFlight bounds the requests running at once on one non-realtime WebSocket
+	// (256 when zero); SocketPing is how often the gateway pings it (30 s when zero).
+	SocketInFlight int
+	SocketPing     time.Duration
 	// MaxBody is the largest request body accepted (413 above). Zero means 25 MB.
 	MaxBody int
 	Logger  *slog.Logger

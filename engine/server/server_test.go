@@ -69,7 +69,7 @@ func TestDataPlaneParse(t *testing.T) {
 		{"provider path", "/v1/acc/gw/openai/chat/completions?x=1", `{"model":"gpt-4o","stream":true}`, 502, 2010, true, "openai", "/chat/completions", "x=1", "gpt-4o"},
 		{"raw path kept", "/v1/acc/gw/aws-bedrock/bedrock-runtime/us-east-1/model/a.b-v1%3A0/invoke", `{}`, 502, 2010, true, "aws-bedrock", "/bedrock-runtime/us-east-1/model/a.b-v1%3A0/invoke", "", ""},
 		{"unknown provider", "/v1/acc/gw/nosuch/x", "", 400, 2002, true, "nosuch", "/x", "", ""},
-		{"no provider", "/v1/acc/gw", "", 404, 2001, true, "", "", "", ""},
+		{"universal without steps", "/v1/acc/gw", "", 400, 2006, true, "", "", "", ""},
 		{"no gateway", "/v1/acc", "", 404, 2001, false, "", "", "", ""},
 		{"bad gateway id", "/v1/acc/g.w/openai/x", "", 404, 2001, false, "", "", "", ""},
 		{"unknown gateway", "/v1/acc/nogw/openai/x", "", 404, 2004, false, "", "", "", ""},

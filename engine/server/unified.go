@@ -21,13 +21,18 @@ const unifiedSlug = "compat"
 
 // unifiedFail makes req fail with a unified-API refusal.
 func unifiedFail(req *engine.Request, code int, e *compat.Error) *engine.Request {
-	req.Fail = &engine.GatewayError{Status: e.Status, Code: code, Message: e.Message, Body: e.JSON()}
+	req.Fail = unifiedError(code, e)
 	return req
 }
 
 // unifiedGatewayFail carries a gateway error to a unified-API client in the OpenAI shape.
 func unifiedGatewayFail(req *engine.Request, g *engine.GatewayError) *engine.Request {
-	return unifiedFail(req, g.Code, &compat.Error{Status: g.Status, Type: compat.ErrorType(g.Status), Code: strconv.Itoa(g.Code), Message: g.Message})
+	return unifiedFail(req, g.Code, openAIShape(g))
+}
+
+// openAIShape is a gateway error as an OpenAI error.
+func openAIShape(g *engine.GatewayError) *compat.Error {
+	return &compat.Error{Status: g.Status, Type: compat.ErrorType(g.Status), Code: strconv.Itoa(g.Code), Message: g.Message}
 }
 
 // parseUnified builds a unified-API request. It returns nil when it answered itself (the
@@ -56,15 +61,28 @@ func (s *Server) parseUnified(ctx *fasthttp.RequestCtx, snap *config.Snapshot, r
 		req.BodySize = int64(ctx.Request.Header.ContentLength())
 		return unifiedGatewayFail(req, fail)
 	}
+	req.Fail = s.planUnified(snap, req, &req.Target, body, clientHeader(ctx))
+	return req
+}
+
+// unifiedError is a unified-API refusal as a gateway error with the OpenAI-shaped body.
+func unifiedError(code int, e *compat.Error) *engine.GatewayError {
+	return &engine.GatewayError{Status: e.Status, Code: code, Message: e.Message, Body: e.JSON()}
+}
+
+// planUnified turns a chat completion request body into t: the model's provider, its
+// credentials (the bearer key in header, or the gateway's stored key) and the translated
+// native call. Refusals come back in the OpenAI error shape.
+func (s *Server) planUnified(snap *config.Snapshot, req *engine.Request, t *engine.Target, body []byte, header func(string) string) *engine.GatewayError {
 	plan, perr := compat.Parse(body)
 	if perr != nil {
 		code := engine.CodeBadRequest
 		if perr.Code == "unknown_provider" {
 			code = engine.CodeUnknownProvider
 		}
-		return unifiedFail(req, code, perr)
+		return unifiedError(code, perr)
 	}
-	req.Model, req.Stream = plan.Req.Model, plan.Req.Stream
+	t.Model, t.Stream = plan.Req.Model, plan.Req.Stream
 	if plan.Dynamic() {
 		return s.dynamicRoute(req, plan)
 	}
@@ -74,18 +92,18 @@ func (s *Server) parseUnified(ctx *fasthttp.RequestCtx, snap *config.Snapshot, r
 	}
 	p, gfail := s.resolveProvider(snap, req.AccountID, slug)
 	if gfail != nil {
-		return unifiedGatewayFail(req, gfail)
+		return unifiedError(gfail.Code, openAIShape(gfail))
 	}
-	req.Provider, req.Slug = p, slug
+	t.Provider, t.Slug = p, slug
 
 	cred := compat.Credential{}
-	if v, ok := bearer(ctx.Request.Header.Peek("Authorization")); ok && v != "" && !s.isGatewayToken(snap, v) {
+	if v, ok := bearer([]byte(header("Authorization"))); ok && v != "" && !s.isGatewayToken(snap, v) {
 		cred.Key = v
 	}
-	if alias := string(ctx.Request.Header.Peek("cf-aig-byok-alias")); cred.Key == "" || alias != "" {
-		k, kfail := s.storedKey(snap, req, slug, alias)
+	if alias := header("cf-aig-byok-alias"); cred.Key == "" || alias != "" {
+		k, kfail := s.storedKey(snap, req, t, slug, alias)
 		if kfail != nil {
-			return unifiedGatewayFail(req, kfail)
+			return unifiedError(kfail.Code, openAIShape(kfail))
 		}
 		if k != nil {
 			cred = compat.Credential{Key: k.Secret(), Stored: true}
@@ -93,20 +111,20 @@ func (s *Server) parseUnified(ctx *fasthttp.RequestCtx, snap *config.Snapshot, r
 	}
 	call, cerr := plan.Build(cred, s.opts.Compat)
 	if cerr != nil {
-		return unifiedFail(req, engine.CodeBadRequest, cerr)
+		return unifiedError(engine.CodeBadRequest, cerr)
 	}
 	if plan.Custom() {
 		call.Rest = compat.CustomRest(p.Base)
 	}
-	req.Compat = call
-	req.Rest, req.Query, req.Model = call.Rest, call.Query, call.Model
-	return req
+	t.Compat = call
+	t.Rest, t.Query, t.Model = call.Rest, call.Query, call.Model
+	return nil
 }
 
 // dynamicRoute is where dynamic/{route} models are resolved: the gateway's deployed
 // routes. None exist yet on any gateway, so the name is unknown.
-func (s *Server) dynamicRoute(req *engine.Request, plan *compat.Plan) *engine.Request {
-	return unifiedFail(req, engine.CodeBadRequest, &compat.Error{Status: 404, Type: "invalid_request_error", Code: "route_not_found", Param: "model",
+func (s *Server) dynamicRoute(req *engine.Request, plan *compat.Plan) *engine.GatewayError {
+	return unifiedError(engine.CodeBadRequest, &compat.Error{Status: 404, Type: "invalid_request_error", Code: "route_not_found", Param: "model",
 		Message: "no dynamic route named " + strconv.Quote(plan.Model) + " is deployed on gateway " + req.GatewayID})
 }
 

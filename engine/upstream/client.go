@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -68,17 +69,46 @@ func retryStale(req *fasthttp.Request, attempts int, err error) (bool, bool) {
 	return false, errors.Is(err, io.EOF) || errors.Is(err, fasthttp.ErrConnectionClosed)
 }
 
-// idleConn moves the read deadline forward before every read.
+// idleConn moves the read deadline forward before every read, so a stream may last as
+// long as bytes keep coming. A deadline set through SetReadDeadline (fasthttp sets the
+// request's timeout there before reading an answer) bounds only the wait for the answer's
+// first byte: once a read returns data it is spent, and the stream that follows is
+// bounded by the idle timeout alone.
 type idleConn struct {
 	net.Conn
-	idle time.Duration
+	idle      time.Duration
+	firstByte atomic.Int64 // unix nanoseconds; 0 when no first-byte deadline is pending
 }
 
 func (c *idleConn) Read(p []byte) (int, error) {
-	if err := c.Conn.SetReadDeadline(time.Now().Add(c.idle)); err != nil {
+	d := time.Now().Add(c.idle)
+	if fb := c.firstByte.Load(); fb != 0 && fb < d.UnixNano() {
+		d = time.Unix(0, fb)
+	}
+	if err := c.Conn.SetReadDeadline(d); err != nil {
 		return 0, err
 	}
-	return c.Conn.Read(p)
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.firstByte.Store(0)
+	}
+	return n, err
+}
+
+// SetReadDeadline records t as the first-byte deadline of the next answer (zero: none).
+func (c *idleConn) SetReadDeadline(t time.Time) error {
+	if t.IsZero() {
+		c.firstByte.Store(0)
+	} else {
+		c.firstByte.Store(t.UnixNano())
+	}
+	return nil
+}
+
+// SetDeadline sets the write deadline and the first-byte deadline.
+func (c *idleConn) SetDeadline(t time.Time) error {
+	_ = c.SetReadDeadline(t)
+	return c.Conn.SetWriteDeadline(t)
 }
 
 // HTTPClient is a net/http client with the same address guard, for the few calls made
