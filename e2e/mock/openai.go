@@ -9,7 +9,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // OpenAI is a mock of api.openai.com/v1: chat completions, responses and embeddings.
@@ -18,11 +22,18 @@ import (
 // first chunk and then waits until Release is called; "no-usage" never sends usage, like
 // a compatible provider that ignores stream_options.include_usage. Chat completions also
 // follow the shared script (script.go): tool calls, tool results, "max-tokens" (finish
-// "length"), "safety" (finish "content_filter").
+// "length"), "safety" (finish "content_filter"). For fallback and retry tests: "hang"
+// never answers (until the client gives up or the mock closes); "slow" sends its first
+// byte after SlowFirstByte and then streams (or answers) with SlowGap between chunks;
+// "flaky-N" answers OpenAI's 503 to its first N calls and then succeeds.
 type OpenAI struct {
 	*httptest.Server
 	recorder
-	gate chan struct{}
+	gate   chan struct{}
+	closed chan struct{}
+	flaky  sync.Map // model -> *atomic.Int32 calls so far
+	// SlowFirstByte and SlowGap pace the "slow" model (defaults 300 ms and 300 ms).
+	SlowFirstByte, SlowGap time.Duration
 	// AcceptKey, when set, decides which bearer keys are valid; others get OpenAI's 401
 	// invalid_api_key answer (with the key masked, as OpenAI masks it).
 	AcceptKey func(key string) bool
@@ -37,7 +48,7 @@ type Seen struct {
 
 // NewOpenAI starts the mock.
 func NewOpenAI() *OpenAI {
-	m := &OpenAI{gate: make(chan struct{})}
+	m := &OpenAI{gate: make(chan struct{}), closed: make(chan struct{}), SlowFirstByte: 300 * time.Millisecond, SlowGap: 300 * time.Millisecond}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /chat/completions", m.chat)
 	mux.HandleFunc("POST /responses", m.responses)
@@ -71,6 +82,35 @@ func maskKey(k string) string {
 
 // Release lets a "gated" stream continue.
 func (m *OpenAI) Release() { close(m.gate) }
+
+// Close releases hanging requests and stops the mock.
+func (m *OpenAI) Close() {
+	close(m.closed)
+	m.Server.Close()
+}
+
+// pace plays the models that test timeouts and retries. It reports whether it answered.
+func (m *OpenAI) pace(w http.ResponseWriter, r *http.Request, model string) bool {
+	switch {
+	case model == "hang":
+		select {
+		case <-r.Context().Done():
+		case <-m.closed:
+		}
+		return true
+	case model == "slow":
+		time.Sleep(m.SlowFirstByte)
+	case strings.HasPrefix(model, "flaky-"):
+		n, _ := strconv.Atoi(strings.TrimPrefix(model, "flaky-"))
+		c, _ := m.flaky.LoadOrStore(model, new(atomic.Int32))
+		if int(c.(*atomic.Int32).Add(1)) <= n {
+			writeJSON(w, 503, map[string]any{"error": map[string]any{"message": "The engine is currently overloaded, please try again later.",
+				"type": "server_error", "param": nil, "code": nil}})
+			return true
+		}
+	}
+	return false
+}
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, _ := json.Marshal(v)
@@ -214,7 +254,7 @@ func (m *OpenAI) chat(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 400, map[string]any{"error": map[string]any{"message": "We could not parse the JSON body of your request.", "type": "invalid_request_error", "param": nil, "code": nil}})
 		return
 	}
-	if openAIError(w, req.Model) {
+	if openAIError(w, req.Model) || m.pace(w, r, req.Model) {
 		return
 	}
 	conv, badParam := req.conversation()
@@ -267,6 +307,9 @@ func (m *OpenAI) chat(w http.ResponseWriter, r *http.Request) {
 		<-m.gate
 	}
 	for _, word := range words(ans.text) {
+		if req.Model == "slow" {
+			time.Sleep(m.SlowGap)
+		}
 		chunk(map[string]any{"content": word}, nil, nil)
 	}
 	for i, tc := range ans.calls {
