@@ -275,4 +275,3 @@ func (a *requestActor) payload(name string, body []byte, size int64, trunc bool)
 	p.Ref = name
 	return p
 }
-

@@ -71,8 +71,8 @@ func TestRetryHeaders(t *testing.T) {
 }
 
 func f64(v float64) *float64 { return &v }
-func i64(v int64) *int64    { return &v }
-func str(v string) *string  { return &v }
+func i64(v int64) *int64     { return &v }
+func str(v string) *string   { return &v }
 
 func TestStepConfig(t *testing.T) {
 	cases := []struct {

@@ -37,10 +37,10 @@ type PayloadSource interface {
 type Options struct {
 	Dispatcher engine.Dispatcher
 	// Sessions records realtime WebSocket sessions.
-	Sessions engine.SessionRecorder
-	Providers  providers.Table
-	Logs       LogReader
-	Payloads   PayloadSource
+	Sessions  engine.SessionRecorder
+	Providers providers.Table
+	Logs      LogReader
+	Payloads  PayloadSource
 	// Config is the configuration: its snapshot for the data plane, its writes for the control API.
 	Config     *config.Service
 	AdminToken string
