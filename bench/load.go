@@ -24,7 +24,7 @@ const warmup = 500 * time.Millisecond
 // cell is one measurement: a target at one concurrency in one mode.
 type cell struct {
 	target string // "direct", "bare-proxy" or "switchyard"
-	mode   string // "json" or "stream"
+	mode   string // "json", "stream", or "ws" (requests in flight on one WebSocket)
 	conc   int
 	url    string
 	body   []byte
@@ -53,6 +53,9 @@ type tally struct {
 }
 
 func runCell(c cell, d time.Duration) result {
+	if c.mode == "ws" {
+		return socketCell(c, d)
+	}
 	client := &fasthttp.Client{
 		MaxConnsPerHost:          c.conc,
 		MaxConnWaitTimeout:       5 * time.Second,
@@ -63,6 +66,12 @@ func runCell(c cell, d time.Duration) result {
 	}
 	defer client.CloseIdleConnections()
 
+	return runWorkers(c, d, func(from, to time.Time, t *tally) { work(client, c, from, to, t) })
+}
+
+// runWorkers runs c.conc workers over the warm-up and the measured window and gathers
+// their tallies and the target's CPU time into the cell's result.
+func runWorkers(c cell, d time.Duration, worker func(from, to time.Time, t *tally)) result {
 	settle(c.pid)
 	cpu0, err0 := cpuOf(c.pid)
 	from := time.Now().Add(warmup)
@@ -70,7 +79,7 @@ func runCell(c cell, d time.Duration) result {
 	tallies := make([]tally, c.conc)
 	var wg sync.WaitGroup
 	for i := range tallies {
-		wg.Go(func() { work(client, c, from, to, &tallies[i]) })
+		wg.Go(func() { worker(from, to, &tallies[i]) })
 	}
 	wg.Wait()
 	r := result{cell: c, secs: d.Seconds(), cpuPerReq: -1, tail: settle(c.pid)}

@@ -144,6 +144,12 @@ func run() error {
 			curl := proc.url + compatPrefix + "/chat/completions"
 			results = append(results, measure(cell{target: "sy-compat", mode: "json", conc: streamConc, url: curl, body: compatBody(jsonBody), pid: pid}, o.duration))
 			results = append(results, measure(cell{target: "sy-compat", mode: "stream", conc: streamConc, url: curl, body: compatBody(streamBody), pid: pid}, o.duration))
+			// the universal endpoint (one step), and the WebSocket API on one connection
+			root := proc.url + strings.TrimSuffix(proxyPrefix, "/openai")
+			results = append(results, measure(cell{target: "sy-universal", mode: "json", conc: streamConc, url: root, body: universalBody(jsonBody), pid: pid}, o.duration))
+			for _, c := range []int{16, 64} {
+				results = append(results, measure(cell{target: "sy-socket", mode: "ws", conc: c, url: "ws" + strings.TrimPrefix(root, "http"), body: jsonBody, pid: pid}, o.duration))
+			}
 		}
 		mb, err := peakRSS(pid)
 		peaks = append(peaks, peak{name: p.name, mb: mb, err: err})

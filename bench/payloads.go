@@ -63,3 +63,8 @@ const compatPrefix = "/v1/acct/gw/compat"
 func compatBody(b []byte) []byte {
 	return []byte(strings.Replace(string(b), `"model":"gpt-4o-mini"`, `"model":"openai/gpt-4o-mini"`, 1))
 }
+
+// universalBody is the same chat request as one universal-endpoint step.
+func universalBody(b []byte) []byte {
+	return []byte(`[{"provider":"openai","endpoint":"chat/completions","headers":{"Authorization":"Bearer bench","Content-Type":"application/json"},"query":` + string(b) + `}]`)
+}
