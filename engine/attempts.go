@@ -122,7 +122,7 @@ func (x *Exchange) discard() {
 		fasthttp.ReleaseResponse(x.upstream)
 	}
 	x.upstream, x.stream, x.sse, x.conv = nil, nil, false, nil
-	x.Status, x.Err, x.Body, x.RespCType = 0, nil, nil, ""
+	x.Status, x.Err, x.Body, x.RespCType, x.TTFB = 0, nil, nil, "", 0
 	x.BytesOut, x.RespBody, x.RespTrunc = 0, nil, false
 	x.Usage = usage.Counter{}
 	x.TokensCached, x.TokensEstimated = 0, false

@@ -130,8 +130,8 @@ func (s *Server) realtime(ctx *fasthttp.RequestCtx, snap *config.Snapshot, g *co
 	}
 	sess.keepalive = "switchyard-keepalive." + sess.started.SessionID
 	up := websocket.FastHTTPUpgrader{
-		// The gateway token, not a cookie, authenticates: any origin may connect.
-		CheckOrigin: func(*fasthttp.RequestCtx) bool { return true },
+		CheckOrigin: allowOrigin, // other origins need a gateway token
+
 		Error: func(ctx *fasthttp.RequestCtx, status int, reason error) {
 			s.reject(ctx, engine.Errorf(status, engine.CodeBadRequest, reason.Error()))
 		},

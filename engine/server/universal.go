@@ -39,7 +39,8 @@ func (s *Server) parseUniversal(ctx *fasthttp.RequestCtx, snap *config.Snapshot,
 		return req
 	}
 	body, rfail := s.readWhole(ctx)
-	req.Body, req.BodySize = body, int64(len(body))
+	// the steps carry their own bodies; the request's is the log's copy, without credentials
+	req.Body, req.BodySize = redactSteps(body), int64(len(body))
 	switch {
 	case rfail != nil:
 		req.BodySize = int64(ctx.Request.Header.ContentLength())
@@ -240,4 +241,75 @@ func stepRefusal(t *engine.Target, fail *engine.GatewayError) (*engine.Target, *
 		return t, nil
 	}
 	return nil, fail
+}
+
+// redactSteps is the steps body as the log keeps it: credentials in a step's
+// authorization, in its headers and in its endpoint's query are replaced, so the
+// provider keys a client puts in the body never reach the log or the event stream.
+func redactSteps(body []byte) []byte {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) > 0 && trimmed[0] == '{' {
+		return redactStep(trimmed)
+	}
+	var steps []json.RawMessage
+	if json.Unmarshal(trimmed, &steps) != nil {
+		return body
+	}
+	for i, st := range steps {
+		steps[i] = redactStep(st)
+	}
+	out, err := json.Marshal(steps)
+	if err != nil {
+		return body
+	}
+	return out
+}
+
+const redacted = `"[redacted]"`
+
+func redactStep(raw json.RawMessage) json.RawMessage {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(raw, &fields) != nil || fields == nil {
+		return raw
+	}
+	if _, ok := fields["authorization"]; ok {
+		fields["authorization"] = json.RawMessage(redacted)
+	}
+	var hs map[string]json.RawMessage
+	if json.Unmarshal(fields["headers"], &hs) == nil && hs != nil {
+		for k := range hs {
+			if secretName(k) {
+				hs[k] = json.RawMessage(redacted)
+			}
+		}
+		fields["headers"], _ = json.Marshal(hs)
+	}
+	var endpoint string
+	if json.Unmarshal(fields["endpoint"], &endpoint) == nil {
+		if path, query, ok := strings.Cut(endpoint, "?"); ok {
+			params := strings.Split(query, "&")
+			for i, p := range params {
+				if name, _, _ := strings.Cut(p, "="); secretName(name) {
+					params[i] = name + "=[redacted]"
+				}
+			}
+			fields["endpoint"], _ = json.Marshal(path + "?" + strings.Join(params, "&"))
+		}
+	}
+	out, err := json.Marshal(fields)
+	if err != nil {
+		return raw
+	}
+	return out
+}
+
+// secretName reports whether a header or query parameter name carries a credential.
+func secretName(name string) bool {
+	n := strings.ToLower(name)
+	for _, s := range []string{"auth", "key", "token", "secret", "signature", "cookie", "password"} {
+		if strings.Contains(n, s) {
+			return true
+		}
+	}
+	return n == "sig"
 }

@@ -10,12 +10,17 @@ package server
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/fasthttp/websocket"
 	"github.com/oklog/ulid/v2"
@@ -69,10 +74,7 @@ func (s *Server) universalSocket(ctx *fasthttp.RequestCtx, g *config.Gateway) {
 			client[lk] = string(v)
 		}
 	}
-	up := websocket.FastHTTPUpgrader{
-		// the gateway token, not a cookie, authenticates: any page may open the socket
-		CheckOrigin: func(*fasthttp.RequestCtx) bool { return true },
-	}
+	up := websocket.FastHTTPUpgrader{CheckOrigin: allowOrigin}
 	for _, p := range subprotocols(ctx) {
 		if strings.HasPrefix(p, subprotocolToken) {
 			up.Subprotocols = []string{p} // browsers fail a handshake that selects none
@@ -93,6 +95,7 @@ type socket struct {
 	client   func(string) string
 
 	conn    *websocket.Conn
+	closed  atomic.Bool // the client is gone: in-flight answers stop relaying
 	writeMu sync.Mutex
 	slots   chan struct{}
 	running sync.WaitGroup
@@ -126,6 +129,7 @@ func (k *socket) serve(conn *websocket.Conn) {
 		}
 		k.handle(data)
 	}
+	k.closed.Store(true)
 	close(stop)
 	k.running.Wait()
 	_ = conn.Close()
@@ -199,6 +203,7 @@ func (k *socket) run(eventID string, raw []byte) {
 		req.Steps = []*engine.Target{t}
 		req.Target = *t
 	}
+	req.Body = redactSteps(raw) // for the log: the step carries its own body
 	if eventID == "" {
 		eventID = req.EventID
 	}
@@ -216,10 +221,10 @@ func (k *socket) run(eventID string, raw []byte) {
 		return
 	}
 	body := x.Body
-	if x.Streaming() {
-		var buf bytes.Buffer
-		x.Relay(bufioFor(&buf))
-		body = buf.Bytes()
+	if x.Streaming() { // a large answer that is not an event stream: one message, bounded
+		buf := &cappedBuffer{max: socketMaxMessage}
+		x.Relay(bufioFor(buf))
+		body = buf.b
 	}
 	if failed {
 		meta.Status = x.Status
@@ -244,22 +249,29 @@ func (k *socket) fail(eventID string, status int, e *engine.GatewayError) {
 	k.send(&socketMessage{Type: "universal.error", Metadata: meta, Error: &socketError{Code: e.Code, Message: e.Message}})
 }
 
-// send writes one message; writers take turns.
-func (k *socket) send(m *socketMessage) {
+// send writes one message; writers take turns. It reports false once the client is gone.
+func (k *socket) send(m *socketMessage) bool {
+	if k.closed.Load() {
+		return false
+	}
 	b, err := json.Marshal(m)
 	if err != nil {
 		k.s.opts.Logger.Error("encode socket message", "err", err)
-		return
+		return true
 	}
 	k.writeMu.Lock()
 	defer k.writeMu.Unlock()
 	_ = k.conn.SetWriteDeadline(time.Now().Add(socketWriteTimeout))
 	if err := k.conn.WriteMessage(websocket.TextMessage, b); err != nil {
-		_ = k.conn.Close() // the reader stops, in-flight requests finish and are logged
+		k.closed.Store(true)
+		_ = k.conn.Close() // the reader stops; in-flight requests stop relaying and are logged
+		return false
 	}
+	return true
 }
 
-// asJSON keeps a JSON body as it is and wraps anything else in a JSON string.
+// asJSON keeps a JSON body as it is and wraps anything else in a JSON string: text as
+// is, binary (audio, images) in base64.
 func asJSON(b []byte) json.RawMessage {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil
@@ -267,8 +279,26 @@ func asJSON(b []byte) json.RawMessage {
 	if json.Valid(b) {
 		return b
 	}
-	q, _ := json.Marshal(string(b))
+	s := string(b)
+	if !utf8.Valid(b) {
+		s = base64.StdEncoding.EncodeToString(b)
+	}
+	q, _ := json.Marshal(s)
 	return q
+}
+
+// cappedBuffer keeps at most max bytes and then refuses more, which stops the relay.
+type cappedBuffer struct {
+	b   []byte
+	max int
+}
+
+func (c *cappedBuffer) Write(p []byte) (int, error) {
+	if len(c.b)+len(p) > c.max {
+		return 0, errors.New("the answer is larger than a socket message may be")
+	}
+	c.b = append(c.b, p...)
+	return len(p), nil
 }
 
 // sseToSocket turns a relayed event stream into universal.stream messages, one per
@@ -286,7 +316,9 @@ func (w *sseToSocket) Write(p []byte) (int, error) {
 		if end < 0 {
 			break
 		}
-		w.emit(w.pending[:end])
+		if !w.emit(w.pending[:end]) {
+			return 0, net.ErrClosed // Relay stops reading the upstream and logs the client gone
+		}
 		w.pending = w.pending[end+skip:]
 	}
 	return len(p), nil
@@ -314,7 +346,7 @@ func eventEnd(b []byte) (int, int) {
 	return -1, 0
 }
 
-func (w *sseToSocket) emit(event []byte) {
+func (w *sseToSocket) emit(event []byte) bool {
 	var data [][]byte
 	for _, line := range bytes.Split(event, []byte("\n")) {
 		line = bytes.TrimRight(line, "\r")
@@ -323,13 +355,13 @@ func (w *sseToSocket) emit(event []byte) {
 		}
 	}
 	if len(data) == 0 {
-		return
+		return true
 	}
 	payload := bytes.Join(data, []byte("\n"))
 	if string(payload) == "[DONE]" {
-		return
+		return true
 	}
-	w.k.send(&socketMessage{Type: "universal.stream", Metadata: &socketMeta{EventID: w.eventID}, Response: asJSON(payload)})
+	return w.k.send(&socketMessage{Type: "universal.stream", Metadata: &socketMeta{EventID: w.eventID}, Response: asJSON(payload)})
 }
 
 // bufioFor is the buffered writer Exchange.Relay writes through (it flushes every read).

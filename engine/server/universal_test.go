@@ -75,8 +75,8 @@ func TestUniversalParse(t *testing.T) {
 			if strings.Join(got, "|") != tc.steps {
 				t.Fatalf("steps\n got %s\nwant %s", strings.Join(got, "|"), tc.steps)
 			}
-			if string(d.got.Body) != tc.body {
-				t.Fatal("the client's body must be kept for the log")
+			if string(d.got.Body) != string(redactSteps([]byte(tc.body))) || strings.Contains(string(d.got.Body), "sk-") {
+				t.Fatalf("the log keeps the client's body without its keys: %s", d.got.Body)
 			}
 		})
 	}
@@ -139,7 +139,7 @@ func socketGateway(t *testing.T, inFlight int, ping time.Duration) (string, func
 	release := make(chan struct{})
 	up := socketUpstream(t, release)
 	fwd := &engine.Forwarder{Client: upstream.New(upstream.Options{}), CaptureMax: 1 << 16, SmallBody: 64 << 10}
-	s := New(Options{Dispatcher: forwardDispatcher{fwd}, Config: testConfig(t), Logs: noLogs{}, SocketInFlight: inFlight, SocketPing: ping,
+	s := New(Options{Dispatcher: forwardDispatcher{fwd}, Config: testConfig(t), Logs: noLogs{}, SocketInFlight: inFlight, SocketPing: ping, AdminToken: adminTok,
 		Providers: providers.NewTable(func(string) string { return up })})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -291,5 +291,52 @@ func TestUniversalSocketPing(t *testing.T) {
 	case <-pinged:
 	case <-time.After(20 * time.Second):
 		t.Fatal("no ping from the gateway")
+	}
+}
+
+func TestRedactSteps(t *testing.T) {
+	in := `[{"provider":"openai","endpoint":"chat/completions","authorization":"Bearer sk-1","headers":{"Authorization":"Bearer sk-2","x-goog-api-key":"AIza","Content-Type":"application/json"},"query":{"model":"m","api_key_hint":"kept in the body"}},` +
+		`{"provider":"google-ai-studio","endpoint":"v1beta/models/g:generateContent?key=AIza2&alt=sse","query":{}}]`
+	out := string(redactSteps([]byte(in)))
+	for _, secret := range []string{"sk-1", "sk-2", "AIza"} {
+		if strings.Contains(out, secret) {
+			t.Fatalf("%s left in %s", secret, out)
+		}
+	}
+	for _, kept := range []string{`"Content-Type":"application/json"`, `"query":{"model":"m","api_key_hint":"kept in the body"}`, `alt=sse`, `key=[redacted]`} {
+		if !strings.Contains(out, kept) {
+			t.Fatalf("%s lost from %s", kept, out)
+		}
+	}
+	if got := string(redactSteps([]byte(`{"provider":"openai","endpoint":"x","authorization":"Bearer sk-3"}`))); strings.Contains(got, "sk-3") {
+		t.Fatal(got)
+	}
+}
+
+// A page of another origin may open a socket only with a gateway token.
+func TestSocketOrigin(t *testing.T) {
+	url, _ := socketGateway(t, 0, 0)
+	for _, tc := range []struct {
+		origin, token string
+		ok            bool
+	}{
+		{"", "", true}, {"https://evil.example", "", false}, {"https://evil.example", "Bearer " + adminTok, true},
+	} {
+		h := http.Header{}
+		if tc.origin != "" {
+			h.Set("Origin", tc.origin)
+		}
+		if tc.token != "" {
+			h.Set("cf-aig-authorization", tc.token)
+		}
+		c, resp, err := websocket.DefaultDialer.Dial(url, h)
+		if (err == nil) != tc.ok {
+			t.Fatalf("origin %q token %q: err %v", tc.origin, tc.token, err)
+		}
+		if err == nil {
+			c.Close()
+		} else if resp == nil || resp.StatusCode != 403 {
+			t.Fatalf("refusal: %v", resp)
+		}
 	}
 }

@@ -5,6 +5,7 @@
 package server
 
 import (
+	"net/url"
 	"strings"
 
 	"github.com/fasthttp/websocket"
@@ -37,4 +38,20 @@ func (s *Server) upgrade(ctx *fasthttp.RequestCtx, path []byte) {
 		rest += parts[3]
 	}
 	s.realtime(ctx, snap, g, parts[2], rest)
+}
+
+// allowOrigin decides whether a browser page may open a data-plane WebSocket. A request
+// that presents a gateway token may come from any origin (the token, not a cookie,
+// authenticates it); without one, only a page of the gateway's own origin may, so a
+// third-party site cannot spend an open gateway's stored keys from a visitor's browser.
+func allowOrigin(ctx *fasthttp.RequestCtx) bool {
+	origin := string(ctx.Request.Header.Peek("Origin"))
+	if origin == "" {
+		return true // not a browser
+	}
+	if _, ok := gatewayToken(ctx); ok {
+		return true
+	}
+	u, err := url.Parse(origin)
+	return err == nil && strings.EqualFold(u.Host, string(ctx.Host()))
 }

@@ -4,6 +4,8 @@
 package upstream
 
 import (
+	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -23,6 +25,8 @@ type Options struct {
 	DialTimeout time.Duration
 	// MaxConnsPerHost bounds connections per upstream host. Zero means 4096.
 	MaxConnsPerHost int
+	// TLS, when set, is the base TLS configuration (tests trust their own certificate).
+	TLS *tls.Config
 }
 
 // New builds the client.
@@ -36,7 +40,7 @@ func New(o Options) *fasthttp.Client {
 	if o.MaxConnsPerHost == 0 {
 		o.MaxConnsPerHost = 4096
 	}
-	d := &net.Dialer{Timeout: o.DialTimeout, KeepAlive: 30 * time.Second, Control: refuseForbidden}
+	d := Dialer(o.DialTimeout)
 	return &fasthttp.Client{
 		Name:                          "switchyard",
 		NoDefaultUserAgentHeader:      true,
@@ -49,15 +53,50 @@ func New(o Options) *fasthttp.Client {
 		WriteBufferSize:               16 << 10,
 		MaxResponseBodySize:           0,
 		RetryIfErr:                    retryStale,
-		Dial: func(addr string) (net.Conn, error) {
-			c, err := d.Dial("tcp", addr)
+		ConfigureClient: func(hc *fasthttp.HostClient) error {
+			hc.Dial = dialFunc(d, o, hc.IsTLS)
+			return nil
+		},
+	}
+}
+
+// dialFunc connects to an upstream. For https it also runs the TLS handshake (bounded by
+// the dial timeout) and puts the idle and first-byte deadlines above TLS, so they count
+// answer bytes, not TLS records: a session ticket arriving after the handshake must not
+// pass for the answer's first byte.
+func dialFunc(d *net.Dialer, o Options, isTLS bool) fasthttp.DialFunc {
+	sessions := tls.NewLRUClientSessionCache(64)
+	return func(addr string) (net.Conn, error) {
+		addr = fasthttp.AddMissingPort(addr, isTLS)
+		c, err := d.Dial("tcp", addr)
+		if err != nil || !isTLS {
 			if err != nil {
 				return nil, err
 			}
 			return &idleConn{Conn: c, idle: o.IdleTimeout}, nil
-		},
+		}
+		host, _, _ := net.SplitHostPort(addr)
+		cfg := &tls.Config{ServerName: host, ClientSessionCache: sessions, MinVersion: tls.VersionTLS12}
+		if o.TLS != nil {
+			cfg = o.TLS.Clone()
+			cfg.ServerName, cfg.ClientSessionCache = host, sessions
+		}
+		tc := tls.Client(c, cfg)
+		ctx, cancel := context.WithTimeout(context.Background(), o.DialTimeout)
+		defer cancel()
+		if err := tc.HandshakeContext(ctx); err != nil {
+			_ = c.Close()
+			return nil, err
+		}
+		return tlsIdleConn{&idleConn{Conn: tc, idle: o.IdleTimeout}}, nil
 	}
 }
+
+// tlsIdleConn is an idleConn over a finished TLS connection; its Handshake method tells
+// fasthttp the connection is TLS already, so it is not wrapped a second time.
+type tlsIdleConn struct{ *idleConn }
+
+func (tlsIdleConn) Handshake() error { return nil }
 
 // retryStale resends a request once when a pooled keep-alive connection turned out to
 // be closed by the upstream before it answered — nothing reached the provider, so the
@@ -114,7 +153,7 @@ func (c *idleConn) SetDeadline(t time.Time) error {
 // HTTPClient is a net/http client with the same address guard, for the few calls made
 // with libraries that need one (the Vertex AI OAuth token exchange).
 func HTTPClient(timeout time.Duration) *http.Client {
-	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, Control: refuseForbidden}
+	d := Dialer(0)
 	return &http.Client{Timeout: timeout, Transport: &http.Transport{DialContext: d.DialContext, Proxy: nil,
 		MaxIdleConnsPerHost: 4, IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 10 * time.Second}}
 }
