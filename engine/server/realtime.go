@@ -389,7 +389,7 @@ func (rs *realtimeSession) finish() {
 	ev := events.RealtimeEnded{
 		SessionID: rs.started.SessionID, AccountID: rs.started.AccountID, GatewayID: rs.started.GatewayID,
 		Provider: rs.started.Provider, StartedAt: rs.started.StartedAt, EndedAt: end.UTC(),
-		DurationMs: float64(end.Sub(rs.start).Microseconds()) / 1000,
+		DurationMs: engine.Millis(end.Sub(rs.start)),
 		FramesIn:   rs.framesIn.Load(), FramesOut: rs.framesOut.Load(),
 		BytesIn: rs.bytesIn.Load(), BytesOut: rs.bytesOut.Load(),
 		CloseCode: rs.closeCode, ClosedBy: rs.closedBy, ErrorMessage: rs.errMsg,
