@@ -65,7 +65,7 @@ func (s *Server) parse(ctx *fasthttp.RequestCtx, path []byte) *engine.Request {
 	req.Query = string(ctx.URI().QueryString())
 	retry, fail := requestRetry(ctx, g)
 	if len(parts) < 3 || parts[2] == "" {
-		return s.parseUniversal(ctx, snap, g, req, retry, fail)
+		return s.parseUniversal(ctx, snap, req, retry, fail)
 	}
 	req.Slug = parts[2]
 	req.Rest = "/"

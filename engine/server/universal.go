@@ -32,7 +32,7 @@ type universalStep struct {
 
 // parseUniversal builds a universal-endpoint request. retry is the request's and the
 // gateway's request handling (fail: a malformed cf-aig-* header).
-func (s *Server) parseUniversal(ctx *fasthttp.RequestCtx, snap *config.Snapshot, g *config.Gateway, req *engine.Request,
+func (s *Server) parseUniversal(ctx *fasthttp.RequestCtx, snap *config.Snapshot, req *engine.Request,
 	retry engine.RetrySettings, fail *engine.GatewayError) *engine.Request {
 	if req.Method != fasthttp.MethodPost {
 		req.Fail = engine.Errorf(405, engine.CodeBadRequest, "the universal endpoint /v1/{account_id}/{gateway_id} takes POST with a JSON array of steps (or a WebSocket upgrade)")
