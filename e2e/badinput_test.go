@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -26,13 +25,7 @@ type gatewayError struct {
 }
 
 func TestBadInput(t *testing.T) {
-	// A port that refuses connections: listen, note the address, close.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := "http://" + ln.Addr().String()
-	ln.Close()
+	dead := deadAddr(t) // a port that refuses connections
 	g := startGateway(t, "", []string{"SWITCHYARD_UPSTREAM_OPENAI=" + dead}, "--max-body-mb", "1")
 
 	cases := []struct {

@@ -15,14 +15,7 @@ import (
 )
 
 func TestExternalNATS(t *testing.T) {
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(30 * time.Second) {
-		t.Fatal("nats not ready")
-	}
+	ns := startNATS(t)
 	defer ns.Shutdown()
 	up := mock.NewOpenAI()
 	defer up.Close()
@@ -43,4 +36,19 @@ func TestExternalNATS(t *testing.T) {
 	if last, err := bus.LastSeq(context.Background()); err != nil || last < 6 {
 		t.Fatalf("external NATS holds %d events (%v), want a start and a finish per request", last, err)
 	}
+}
+
+// startNATS runs a NATS JetStream server on a free loopback port, for tests that read the
+// event log from outside the gateway. The caller shuts it down after stopping the gateway.
+func startNATS(t *testing.T) *server.Server {
+	t.Helper()
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(30 * time.Second) {
+		t.Fatal("nats not ready")
+	}
+	return ns
 }

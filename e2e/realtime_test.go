@@ -17,20 +17,12 @@ import (
 	"time"
 
 	"github.com/fasthttp/websocket"
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/switchyard/switchyard/e2e/mock"
 	"github.com/switchyard/switchyard/events"
 )
 
 func TestRealtimeSessions(t *testing.T) {
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(30 * time.Second) {
-		t.Fatal("nats not ready")
-	}
+	ns := startNATS(t)
 	defer ns.Shutdown()
 	up := mock.NewRealtime()
 	defer up.Close()

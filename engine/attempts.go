@@ -10,7 +10,6 @@ import (
 
 	"github.com/switchyard/switchyard/engine/usage"
 	"github.com/switchyard/switchyard/events"
-	"github.com/valyala/fasthttp"
 )
 
 // Attempt outcomes, as recorded in events.AttemptSummary.Outcome.
@@ -115,13 +114,8 @@ func (f *Forwarder) sleep(d time.Duration) {
 // discard drops a failed try's answer, releasing the upstream response, so the exchange
 // is ready for the next try.
 func (x *Exchange) discard() {
-	if x.upstream != nil {
-		if x.stream != nil {
-			_ = x.upstream.CloseBodyStream()
-		}
-		fasthttp.ReleaseResponse(x.upstream)
-	}
-	x.upstream, x.stream, x.sse, x.conv = nil, nil, false, nil
+	x.release()
+	x.stream, x.sse, x.conv = nil, false, nil
 	x.Status, x.Err, x.Body, x.RespCType, x.TTFB = 0, nil, nil, "", 0
 	x.BytesOut, x.RespBody, x.RespTrunc = 0, nil, false
 	x.Usage = usage.Counter{}

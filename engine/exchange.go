@@ -302,17 +302,24 @@ func (x *Exchange) Relay(w *bufio.Writer) {
 func (x *Exchange) Done() {
 	x.once.Do(func() {
 		x.End = time.Now()
-		if x.upstream != nil {
-			if x.stream != nil {
-				_ = x.upstream.CloseBodyStream()
-			}
-			fasthttp.ReleaseResponse(x.upstream)
-			x.upstream = nil
-		}
+		x.release()
 		if x.onDone != nil {
 			x.onDone(x)
 		}
 	})
+}
+
+// release gives the upstream response (and its connection) back. x.stream is left
+// set: Streaming still tells the dispatcher, after Done, that the body was streamed.
+func (x *Exchange) release() {
+	if x.upstream == nil {
+		return
+	}
+	if x.stream != nil {
+		_ = x.upstream.CloseBodyStream()
+	}
+	fasthttp.ReleaseResponse(x.upstream)
+	x.upstream = nil
 }
 
 // Success is the log's success flag: a 2xx answer fully delivered.

@@ -100,33 +100,21 @@ const (
 	HeaderBackoff        = "cf-aig-backoff"
 )
 
+// settingNames are where the four settings are read from: header names or config fields.
+type settingNames struct{ timeout, attempts, delay, backoff string }
+
+var (
+	headerNames = settingNames{HeaderRequestTimeout, HeaderMaxAttempts, HeaderRetryDelay, HeaderBackoff}
+	configNames = settingNames{"requestTimeout", "maxAttempts", "retryDelay", "backoff"}
+)
+
 // RetryHeaders reads a layer from cf-aig-* headers (get returns "" for an absent header).
 // A malformed value is a 400 naming the header, after prefix (where the headers were).
 func RetryHeaders(prefix string, get func(name string) string) (RetrySettings, *GatewayError) {
-	var s RetrySettings
-	var fail *GatewayError
-	num := func(name string, min, max int64) *int64 {
+	return readSettings(prefix, headerNames, func(name string) (string, bool) {
 		v := strings.TrimSpace(get(name))
-		if v == "" || fail != nil {
-			return nil
-		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < min || n > max {
-			fail = rangeError(prefix+name, min, max)
-			return nil
-		}
-		return &n
-	}
-	s.TimeoutMs = num(HeaderRequestTimeout, 1, maxTimeoutMs)
-	s.MaxAttempts = num(HeaderMaxAttempts, 1, MaxAttemptsLimit)
-	s.DelayMs = num(HeaderRetryDelay, 0, RetryDelayLimit.Milliseconds())
-	if v := strings.TrimSpace(get(HeaderBackoff)); v != "" && fail == nil {
-		if !validBackoff(v) {
-			return s, backoffError(prefix + HeaderBackoff)
-		}
-		s.Backoff = &v
-	}
-	return s, fail
+		return v, v != ""
+	})
 }
 
 // StepConfig is a universal step's "config" object as sent.
@@ -139,34 +127,48 @@ type StepConfig struct {
 
 // Settings validates a step's config; field names errors as prefix + ".requestTimeout" etc.
 func (c StepConfig) Settings(prefix string) (RetrySettings, *GatewayError) {
+	vals := map[string]*string{configNames.backoff: c.Backoff}
+	for name, v := range map[string]*float64{configNames.timeout: c.RequestTimeout, configNames.attempts: c.MaxAttempts, configNames.delay: c.RetryDelay} {
+		if v != nil {
+			f := strconv.FormatFloat(*v, 'f', -1, 64) // 2.5 stays "2.5" and fails as a non-integer
+			vals[name] = &f
+		}
+	}
+	return readSettings(prefix+".", configNames, func(name string) (string, bool) {
+		if v := vals[name]; v != nil {
+			return *v, true
+		}
+		return "", false
+	})
+}
+
+// readSettings reads and checks the four settings; get reports a value and whether it
+// was given at all.
+func readSettings(prefix string, names settingNames, get func(name string) (string, bool)) (RetrySettings, *GatewayError) {
 	var s RetrySettings
-	num := func(v *float64, name string, min, max int64) (*int64, *GatewayError) {
-		if v == nil {
-			return nil, nil
-		}
-		n := int64(*v)
-		if float64(n) != *v || n < min || n > max {
-			return nil, rangeError(prefix+"."+name, min, max)
-		}
-		return &n, nil
-	}
 	var fail *GatewayError
-	if s.TimeoutMs, fail = num(c.RequestTimeout, "requestTimeout", 1, maxTimeoutMs); fail != nil {
-		return s, fail
-	}
-	if s.MaxAttempts, fail = num(c.MaxAttempts, "maxAttempts", 1, MaxAttemptsLimit); fail != nil {
-		return s, fail
-	}
-	if s.DelayMs, fail = num(c.RetryDelay, "retryDelay", 0, RetryDelayLimit.Milliseconds()); fail != nil {
-		return s, fail
-	}
-	if c.Backoff != nil {
-		if !validBackoff(*c.Backoff) {
-			return s, backoffError(prefix + ".backoff")
+	num := func(name string, min, max int64) *int64 {
+		v, ok := get(name)
+		if !ok || fail != nil {
+			return nil
 		}
-		s.Backoff = c.Backoff
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < min || n > max {
+			fail = rangeError(prefix+name, min, max)
+			return nil
+		}
+		return &n
 	}
-	return s, nil
+	s.TimeoutMs = num(names.timeout, 1, maxTimeoutMs)
+	s.MaxAttempts = num(names.attempts, 1, MaxAttemptsLimit)
+	s.DelayMs = num(names.delay, 0, RetryDelayLimit.Milliseconds())
+	if v, ok := get(names.backoff); ok && fail == nil {
+		if !validBackoff(v) {
+			return s, backoffError(prefix + names.backoff)
+		}
+		s.Backoff = &v
+	}
+	return s, fail
 }
 
 // maxTimeoutMs bounds a request timeout at one hour.

@@ -156,11 +156,17 @@ func refuseLargeBody(ctx *fasthttp.RequestCtx) *engine.GatewayError {
 // reject answers a request stopped before it was dispatched (and so not logged), with the
 // error JSON and the cf-aig-* ids every data-plane response carries.
 func (s *Server) reject(ctx *fasthttp.RequestCtx, e *engine.GatewayError) {
-	h := &ctx.Response.Header
-	h.Set("cf-aig-log-id", ulid.Make().String())
-	h.Set("cf-aig-event-id", ulid.Make().String())
-	h.Set("cf-aig-step", "0")
+	setIDs(ctx, ulid.Make().String(), ulid.Make().String(), 0)
 	writeError(ctx, e)
+}
+
+// setIDs puts the cf-aig-log-id, cf-aig-event-id and cf-aig-step headers every
+// data-plane response carries.
+func setIDs(ctx *fasthttp.RequestCtx, logID, eventID string, step int) {
+	h := &ctx.Response.Header
+	h.Set("cf-aig-log-id", logID)
+	h.Set("cf-aig-event-id", eventID)
+	h.Set("cf-aig-step", strconv.Itoa(step))
 }
 
 func (s *Server) writeExchange(ctx *fasthttp.RequestCtx, x *engine.Exchange) {
@@ -171,9 +177,7 @@ func (s *Server) writeExchange(ctx *fasthttp.RequestCtx, x *engine.Exchange) {
 	} else {
 		x.VisitResponseHeaders(func(k, v []byte) { h.AddBytesKV(k, v) })
 	}
-	h.Set("cf-aig-log-id", x.Req.LogID)
-	h.Set("cf-aig-event-id", x.Req.EventID)
-	h.Set("cf-aig-step", strconv.Itoa(x.Step))
+	setIDs(ctx, x.Req.LogID, x.Req.EventID, x.Step)
 	if x.Req.Slug != "" && x.Req.Provider != nil {
 		h.Set("cf-aig-provider", x.Req.Slug)
 	}

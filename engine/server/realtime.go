@@ -140,9 +140,7 @@ func (s *Server) realtime(ctx *fasthttp.RequestCtx, snap *config.Snapshot, g *co
 		up.Subprotocols = []string{sp}
 	}
 	h := &ctx.Response.Header
-	h.Set("cf-aig-log-id", sess.started.SessionID)
-	h.Set("cf-aig-event-id", ulid.Make().String())
-	h.Set("cf-aig-step", "0")
+	setIDs(ctx, sess.started.SessionID, ulid.Make().String(), 0)
 	h.Set("cf-aig-provider", p.Slug)
 	if tgt.Model != "" {
 		h.Set("cf-aig-model", tgt.Model)
@@ -276,9 +274,7 @@ func (s *Server) refuseRealtime(ctx *fasthttp.RequestCtx, slug, rawURL string, r
 	if resp != nil && resp.StatusCode >= 400 {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		h := &ctx.Response.Header
-		h.Set("cf-aig-log-id", ulid.Make().String())
-		h.Set("cf-aig-event-id", ulid.Make().String())
-		h.Set("cf-aig-step", "0")
+		setIDs(ctx, ulid.Make().String(), ulid.Make().String(), 0)
 		h.Set("cf-aig-provider", slug)
 		if ct := resp.Header.Get("Content-Type"); ct != "" {
 			h.SetContentType(ct)

@@ -162,10 +162,7 @@ func (s *Server) readWhole(ctx *fasthttp.RequestCtx) ([]byte, *engine.GatewayErr
 // writeModels answers the model list.
 func (s *Server) writeModels(ctx *fasthttp.RequestCtx) {
 	b, _ := json.Marshal(compat.Models())
-	h := &ctx.Response.Header
-	h.Set("cf-aig-log-id", ulid.Make().String())
-	h.Set("cf-aig-event-id", ulid.Make().String())
-	h.Set("cf-aig-step", "0")
+	setIDs(ctx, ulid.Make().String(), ulid.Make().String(), 0)
 	ctx.SetContentType("application/json")
 	ctx.SetBody(b)
 }
