@@ -25,6 +25,10 @@ const (
 	// TypeRealtimeStarted and TypeRealtimeEnded bracket a proxied realtime WebSocket session.
 	TypeRealtimeStarted Type = "realtime.started"
 	TypeRealtimeEnded   Type = "realtime.ended"
+	// TypeLogFeedback is human feedback (PATCH .../logs/{id}) on one log record;
+	// TypeLogsDeleted is a DELETE .../logs: the records matching its filters go.
+	TypeLogFeedback Type = "log.feedback"
+	TypeLogsDeleted Type = "logs.deleted"
 )
 
 // Current schema versions. Removing or renaming a field needs a new version and a
@@ -36,6 +40,8 @@ const (
 	VersionRequestFallback = 1
 	VersionRealtimeStarted = 1
 	VersionRealtimeEnded   = 1
+	VersionLogFeedback     = 1
+	VersionLogsDeleted     = 1
 )
 
 // Envelope is what is written to the stream for every event.
@@ -111,6 +117,50 @@ type RequestFinished struct {
 	ResponsePayload *Payload  `json:"response_payload,omitempty"`
 	// Attempts lists every upstream call made, in order (retries and fallback steps).
 	Attempts []AttemptSummary `json:"attempts,omitempty"`
+	// Cost is the request's price in USD from its usage and the pricing table (or the
+	// cf-aig-custom-cost header, then CustomCost is set); nil when the model has no known
+	// price. A cache hit costs 0.
+	Cost       *float64 `json:"cost,omitempty"`
+	CustomCost bool     `json:"custom_cost,omitempty"`
+	// Metadata is the request's cf-aig-metadata (at most five entries).
+	Metadata Metadata `json:"metadata,omitempty"`
+	// NoLog: the gateway or the request (cf-aig-collect-log: false) asked for no log
+	// record. The event still counts in analytics, costs and spend limits.
+	NoLog bool `json:"no_log,omitempty"`
+}
+
+// Metadata is custom metadata: string, number (float64) and boolean values.
+type Metadata map[string]any
+
+// LogFeedback is human feedback on a log, as sent to PATCH .../logs/{id}: each field is
+// set only when the call set it. Metadata entries are merged into the record's.
+type LogFeedback struct {
+	AccountID string   `json:"account_id"`
+	GatewayID string   `json:"gateway_id"`
+	LogID     string   `json:"log_id"`
+	Feedback  *int     `json:"feedback,omitempty"` // -1, 0 or 1
+	Score     *float64 `json:"score,omitempty"`    // 0 to 100
+	Metadata  Metadata `json:"metadata,omitempty"`
+}
+
+// LogFilter is one condition of a log query in the hosted filters form: key (id,
+// provider, model, cost, tokens_in, metadata.key, ...), operator (eq, neq, contains, lt,
+// gt) and one or more values (any of them matches).
+type LogFilter struct {
+	Key      string   `json:"key"`
+	Operator string   `json:"operator"`
+	Values   []string `json:"value"`
+}
+
+// LogsDeleted records a DELETE .../logs call. The projection deletes, at this point of
+// the log, the records of the gateway matching every filter (all when none), oldest or
+// newest first as ordered, at most Limit (0: no limit).
+type LogsDeleted struct {
+	AccountID string      `json:"account_id"`
+	GatewayID string      `json:"gateway_id"`
+	Filters   []LogFilter `json:"filters,omitempty"`
+	Limit     int         `json:"limit,omitempty"`
+	Ascending bool        `json:"ascending,omitempty"`
 }
 
 // AttemptSummary is one upstream call as the log record keeps it.

@@ -40,7 +40,12 @@ type LogRecord struct {
 	ResponseContentType string    `json:"response_content_type,omitempty"`
 	RequestSize         int64     `json:"request_size"`
 	ResponseSize        int64     `json:"response_size"`
-	Metadata            string    `json:"metadata,omitempty"`
+	Metadata            string    `json:"metadata,omitempty"` // the cf-aig-metadata object, as a JSON string
+	Cost                *float64  `json:"cost"`                // USD; null when the model has no known price
+	CustomCost          bool      `json:"custom_cost"`         // Cost came from cf-aig-custom-cost
+	// Feedback (-1, 0, 1) and Score (0-100) are set by PATCH .../logs/{id}.
+	Feedback *int     `json:"feedback,omitempty"`
+	Score    *float64 `json:"score,omitempty"`
 
 	EventID      string  `json:"event_id"`
 	AccountID    string  `json:"account_id"`
@@ -209,7 +214,12 @@ func RecordFromEvent(f events.RequestFinished) LogRecord {
 		EventID: f.EventID, AccountID: f.AccountID, GatewayID: f.GatewayID, Method: f.Method,
 		Stream: f.Stream, TTFB: f.TTFBMs, ErrorCode: f.ErrorCode, ErrorMessage: f.ErrorMessage,
 		KeyID: f.KeyID, KeyAlias: f.KeyAlias, TokensCached: f.TokensCached, TokensEstimated: f.TokensEstimated,
-		Attempts: f.Attempts,
+		Attempts: f.Attempts, Cost: f.Cost, CustomCost: f.CustomCost,
+	}
+	if len(f.Metadata) > 0 {
+		if b, err := json.Marshal(f.Metadata); err == nil {
+			r.Metadata = string(b)
+		}
 	}
 	if f.TokensIn > 0 || f.TokensOut > 0 {
 		in, out := f.TokensIn, f.TokensOut
@@ -226,6 +236,8 @@ type LogQuery struct {
 	Since, Until         time.Time // zero: unbounded
 	Ascending            bool      // default newest first
 	Page, PerPage        int       // 1-based
+	// Filters are the hosted filters (key, operator, values); all must hold.
+	Filters []events.LogFilter
 }
 
 // List answers a query: the page of records and the total number matching.
