@@ -146,6 +146,7 @@ func (p *Projection) apply(next, cur *Snapshot, c events.ConfigChanged) error {
 					next.dropKey(id)
 				}
 			}
+			next.dropGatewayEvals(c.AccountID, c.ResourceID)
 			return nil
 		}
 		var g Gateway
@@ -193,6 +194,10 @@ func (p *Projection) apply(next, cur *Snapshot, c events.ConfigChanged) error {
 		}
 		next.customs[cp.ID] = &cp
 		next.customSlug[cp.AccountID+"/"+cp.Slug] = &cp
+	case ResDataset:
+		return next.applyDataset(c)
+	case ResEvaluation:
+		return next.applyEvaluation(c)
 	default:
 		return fmt.Errorf("unknown resource %q", c.Resource)
 	}

@@ -13,12 +13,15 @@ type Snapshot struct {
 	keyAlias   map[string]*ProviderKey    // acct/gw/provider/alias
 	customs    map[string]*CustomProvider // custom provider id
 	customSlug map[string]*CustomProvider // acct/slug
+	datasets   map[string]*Dataset        // dataset id (datasets.go)
+	evals      map[string]*Evaluation     // evaluation id (evaluations.go)
 }
 
 func emptySnapshot() *Snapshot {
 	return &Snapshot{
 		gateways: map[string]*Gateway{}, tokens: map[string]*Token{}, keys: map[string]*ProviderKey{},
 		keyAlias: map[string]*ProviderKey{}, customs: map[string]*CustomProvider{}, customSlug: map[string]*CustomProvider{},
+		datasets: map[string]*Dataset{}, evals: map[string]*Evaluation{},
 	}
 }
 
@@ -27,6 +30,7 @@ func (s *Snapshot) clone() *Snapshot {
 	return &Snapshot{
 		Seq: s.Seq, gateways: cloneMap(s.gateways), tokens: cloneMap(s.tokens), keys: cloneMap(s.keys),
 		keyAlias: cloneMap(s.keyAlias), customs: cloneMap(s.customs), customSlug: cloneMap(s.customSlug),
+		datasets: cloneMap(s.datasets), evals: cloneMap(s.evals),
 	}
 }
 
