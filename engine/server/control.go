@@ -176,6 +176,10 @@ func (s *Server) routeFor(ctx *fasthttp.RequestCtx, who principal, acct string, 
 		case "DELETE":
 			return edit("", func() { s.deleteCustom(ctx, who, acct, id) })
 		}
+	case p[1] == "evaluation-types" && len(p) == 2:
+		if m == "GET" {
+			return read("", func() { s.listEvaluationTypes(ctx) })
+		}
 	case p[1] == "gateways" && len(p) == 2:
 		switch m {
 		case "GET":
@@ -196,6 +200,8 @@ func (s *Server) routeFor(ctx *fasthttp.RequestCtx, who principal, acct string, 
 			case "DELETE":
 				return edit(gw, func() { s.deleteGateway(ctx, who, acct, gw) })
 			}
+		case (p[3] == "datasets" || p[3] == "evaluations") && len(p) <= 5:
+			return s.evalRoute(ctx, who, acct, gw, p[3:])
 		case len(p) == 5 && p[3] == "url" && m == "GET":
 			return read(gw, func() { s.gatewayURL(ctx, acct, gw, p[4]) })
 		case p[3] == "provider_configs" && len(p) == 4:

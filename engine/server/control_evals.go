@@ -1,0 +1,363 @@
+// control_evals.go serves datasets, evaluations and evaluation types in the hosted shapes
+// (cloudflare-go v7 ai_gateway Datasets, Evaluations, EvaluationTypes):
+//
+//	GET            ai-gateway/evaluation-types
+//	GET, POST      ai-gateway/gateways/{gw}/datasets
+//	GET, PUT, DEL  ai-gateway/gateways/{gw}/datasets/{id}
+//	GET, POST      ai-gateway/gateways/{gw}/evaluations
+//	GET, DELETE    ai-gateway/gateways/{gw}/evaluations/{id}
+//
+// Datasets and evaluations are configuration (storage/config); creating an evaluation
+// reads the logs of its datasets here, through the logs projection, and hands them to the
+// config service, which computes and stores the results.
+package server
+
+import (
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/switchyard/switchyard/storage"
+	"github.com/switchyard/switchyard/storage/config"
+	"github.com/valyala/fasthttp"
+)
+
+// evalRoute maps datasets[/{id}] and evaluations[/{id}] of gateway gw (p starts at
+// "datasets" or "evaluations") onto their handlers.
+func (s *Server) evalRoute(ctx *fasthttp.RequestCtx, who principal, acct, gw string, p []string) *route {
+	m := string(ctx.Method())
+	read := func(h func()) *route { return &route{perm: config.PermRead, gateway: gw, handle: h} }
+	edit := func(h func()) *route { return &route{perm: config.PermEdit, gateway: gw, handle: h} }
+	body := func() []byte { return ctx.Request.Body() }
+	switch {
+	case len(p) == 1 && p[0] == "datasets":
+		switch m {
+		case "GET":
+			return read(func() { s.listDatasets(ctx, acct, gw) })
+		case "POST":
+			return edit(func() { s.writeDataset(ctx, who, acct, gw, "", body()) })
+		}
+	case len(p) == 2 && p[0] == "datasets":
+		id := p[1]
+		switch m {
+		case "GET":
+			return read(func() { s.getDataset(ctx, acct, gw, id) })
+		case "PUT":
+			return edit(func() { s.writeDataset(ctx, who, acct, gw, id, body()) })
+		case "DELETE":
+			return edit(func() { s.deleteDataset(ctx, who, acct, gw, id) })
+		}
+	case len(p) == 1 && p[0] == "evaluations":
+		switch m {
+		case "GET":
+			return read(func() { s.listEvaluations(ctx, acct, gw) })
+		case "POST":
+			return edit(func() { s.createEvaluation(ctx, who, acct, gw, body()) })
+		}
+	case len(p) == 2 && p[0] == "evaluations":
+		id := p[1]
+		switch m {
+		case "GET":
+			return read(func() { s.getEvaluation(ctx, acct, gw, id) })
+		case "DELETE":
+			return edit(func() { s.deleteEvaluation(ctx, who, acct, gw, id) })
+		}
+	}
+	return nil
+}
+
+// onlyQuery refuses query parameters other than allowed (a 400 naming the first one), so
+// a misspelt filter is not silently ignored.
+func onlyQuery(ctx *fasthttp.RequestCtx, allowed ...string) bool {
+	for k := range ctx.QueryArgs().All() {
+		key := string(k)
+		known := false
+		for _, a := range allowed {
+			known = known || a == key
+		}
+		if !known {
+			apiFail(ctx, 400, codeBadRequest, "query parameter "+key+" is not supported (use "+strings.Join(allowed, ", ")+")", "query", key)
+			return false
+		}
+	}
+	return true
+}
+
+// boolQuery reads an optional true/false query parameter; ok is false once it has
+// answered a 400.
+func boolQuery(ctx *fasthttp.RequestCtx, name string) (v *bool, ok bool) {
+	raw := ctx.QueryArgs().Peek(name)
+	if raw == nil {
+		return nil, true
+	}
+	b, err := strconv.ParseBool(string(raw))
+	if err != nil {
+		apiFail(ctx, 400, codeBadRequest, name+" must be true or false", "query", name)
+		return nil, false
+	}
+	return &b, true
+}
+
+// listPage answers one page of a filtered list with result_info.
+func listPage[T any](ctx *fasthttp.RequestCtx, all []T, page, perPage int) {
+	res := pageOf(all, page, perPage)
+	writeJSON(ctx, 200, envelope{Success: true, Errors: []apiError{}, Messages: []string{}, Result: res,
+		ResultInfo: newResultInfo(page, perPage, len(res), len(all))})
+}
+
+// ---- evaluation types ----
+
+// listEvaluationTypes lists the built-in evaluators: order_by (id, name, type, created_at,
+// modified_at; the table's order by default), order_by_direction (asc|desc), page, per_page.
+func (s *Server) listEvaluationTypes(ctx *fasthttp.RequestCtx) {
+	if !onlyQuery(ctx, "page", "per_page", "order_by", "order_by_direction") {
+		return
+	}
+	page, perPage, perr := pageArgs(ctx, 20)
+	if perr != nil {
+		apiFail(ctx, 400, perr.Code, perr.Message, perr.Path...)
+		return
+	}
+	all := config.EvaluationTypes()
+	args := ctx.QueryArgs()
+	var key func(t config.EvaluationType) string
+	switch by := string(args.Peek("order_by")); by {
+	case "":
+	case "id":
+		key = func(t config.EvaluationType) string { return t.ID }
+	case "name":
+		key = func(t config.EvaluationType) string { return strings.ToLower(t.Name) }
+	case "type":
+		key = func(t config.EvaluationType) string { return t.Type }
+	case "created_at":
+		key = func(t config.EvaluationType) string { return t.CreatedAt.Format(time.RFC3339Nano) }
+	case "modified_at":
+		key = func(t config.EvaluationType) string { return t.ModifiedAt.Format(time.RFC3339Nano) }
+	default:
+		apiFail(ctx, 400, codeBadRequest, "order_by "+by+" is not supported (id, name, type, created_at or modified_at)", "query", "order_by")
+		return
+	}
+	desc := false
+	switch dir := string(args.Peek("order_by_direction")); dir {
+	case "", "asc":
+	case "desc":
+		desc = true
+	default:
+		apiFail(ctx, 400, codeBadRequest, "order_by_direction must be asc or desc", "query", "order_by_direction")
+		return
+	}
+	if key != nil {
+		sort.SliceStable(all, func(i, j int) bool { return key(all[i]) < key(all[j]) })
+	}
+	if desc {
+		slices.Reverse(all)
+	}
+	listPage(ctx, all, page, perPage)
+}
+
+// ---- datasets ----
+
+// listDatasets lists a gateway's datasets, newest first: enable, name (exact), search (in
+// id, name and filters), page, per_page.
+func (s *Server) listDatasets(ctx *fasthttp.RequestCtx, acct, gw string) {
+	if !onlyQuery(ctx, "page", "per_page", "enable", "name", "search") {
+		return
+	}
+	page, perPage, perr := pageArgs(ctx, 20)
+	if perr != nil {
+		apiFail(ctx, 400, perr.Code, perr.Message, perr.Path...)
+		return
+	}
+	enable, good := boolQuery(ctx, "enable")
+	if !good {
+		return
+	}
+	snap := s.snap()
+	if snap.Gateway(acct, gw) == nil {
+		apiFail(ctx, 404, codeNotFound, "gateway "+gw+" not found", "path", "gateway_id")
+		return
+	}
+	args := ctx.QueryArgs()
+	name, search := string(args.Peek("name")), strings.ToLower(string(args.Peek("search")))
+	all := []*config.Dataset{}
+	for _, d := range snap.Datasets(acct, gw) {
+		switch {
+		case enable != nil && d.Enable != *enable, name != "" && d.Name != name:
+			continue
+		case search != "" && !strings.Contains(strings.ToLower(datasetText(d)), search):
+			continue
+		}
+		all = append(all, d)
+	}
+	listPage(ctx, all, page, perPage)
+}
+
+// datasetText is what search looks in: the id, the name and the filters.
+func datasetText(d *config.Dataset) string {
+	var b strings.Builder
+	b.WriteString(d.ID + "\x00" + d.Name)
+	for _, f := range d.Filters {
+		lf := f.LogFilter()
+		b.WriteString("\x00" + lf.Key + " " + lf.Operator + " " + strings.Join(lf.Values, " "))
+	}
+	return b.String()
+}
+
+func (s *Server) getDataset(ctx *fasthttp.RequestCtx, acct, gw, id string) {
+	d := s.snap().Dataset(acct, gw, id)
+	if d == nil {
+		apiFail(ctx, 404, codeNotFound, "dataset "+id+" not found", "path", "id")
+		return
+	}
+	ok(ctx, d)
+}
+
+// writeDataset creates (id empty) or updates (PUT) a dataset.
+func (s *Server) writeDataset(ctx *fasthttp.RequestCtx, who principal, acct, gw, id string, body []byte) {
+	c, cancel := writeCtx()
+	defer cancel()
+	var d *config.Dataset
+	var err error
+	if id == "" {
+		d, err = s.opts.Config.CreateDataset(c, who.actor(), acct, gw, body)
+	} else {
+		d, err = s.opts.Config.UpdateDataset(c, who.actor(), acct, gw, id, body)
+	}
+	if err != nil {
+		s.fail(ctx, err)
+		return
+	}
+	ok(ctx, d)
+}
+
+func (s *Server) deleteDataset(ctx *fasthttp.RequestCtx, who principal, acct, gw, id string) {
+	c, cancel := writeCtx()
+	defer cancel()
+	d, err := s.opts.Config.DeleteDataset(c, who.actor(), acct, gw, id)
+	if err != nil {
+		s.fail(ctx, err)
+		return
+	}
+	ok(ctx, d)
+}
+
+// ---- evaluations ----
+
+// listEvaluations lists a gateway's evaluations, newest first: name (exact), processed,
+// search (in id and name), page, per_page.
+func (s *Server) listEvaluations(ctx *fasthttp.RequestCtx, acct, gw string) {
+	if !onlyQuery(ctx, "page", "per_page", "name", "processed", "search") {
+		return
+	}
+	page, perPage, perr := pageArgs(ctx, 20)
+	if perr != nil {
+		apiFail(ctx, 400, perr.Code, perr.Message, perr.Path...)
+		return
+	}
+	processed, good := boolQuery(ctx, "processed")
+	if !good {
+		return
+	}
+	snap := s.snap()
+	if snap.Gateway(acct, gw) == nil {
+		apiFail(ctx, 404, codeNotFound, "gateway "+gw+" not found", "path", "gateway_id")
+		return
+	}
+	args := ctx.QueryArgs()
+	name, search := string(args.Peek("name")), strings.ToLower(string(args.Peek("search")))
+	all := []*config.Evaluation{}
+	for _, e := range snap.Evaluations(acct, gw) {
+		switch {
+		case processed != nil && e.Processed != *processed, name != "" && e.Name != name:
+			continue
+		case search != "" && !strings.Contains(strings.ToLower(e.ID+"\x00"+e.Name), search):
+			continue
+		}
+		all = append(all, e)
+	}
+	listPage(ctx, all, page, perPage)
+}
+
+func (s *Server) getEvaluation(ctx *fasthttp.RequestCtx, acct, gw, id string) {
+	e := s.snap().Evaluation(acct, gw, id)
+	if e == nil {
+		apiFail(ctx, 404, codeNotFound, "evaluation "+id+" not found", "path", "id")
+		return
+	}
+	ok(ctx, e)
+}
+
+// createEvaluation runs an evaluation over the logs of its datasets as they are now
+// (logs arriving while it reads are left out) and answers it with its results.
+func (s *Server) createEvaluation(ctx *fasthttp.RequestCtx, who principal, acct, gw string, body []byte) {
+	c, cancel := writeCtx()
+	defer cancel()
+	e, err := s.opts.Config.CreateEvaluation(c, who.actor(), acct, gw, body, s.evalLogs(acct, gw, time.Now()))
+	if err != nil {
+		s.fail(ctx, err)
+		return
+	}
+	ok(ctx, e)
+}
+
+func (s *Server) deleteEvaluation(ctx *fasthttp.RequestCtx, who principal, acct, gw, id string) {
+	c, cancel := writeCtx()
+	defer cancel()
+	e, err := s.opts.Config.DeleteEvaluation(c, who.actor(), acct, gw, id)
+	if err != nil {
+		s.fail(ctx, err)
+		return
+	}
+	ok(ctx, e)
+}
+
+// evalPageSize is the page size asked of the logs projection (its API's maximum).
+const evalPageSize = 100
+
+// evalLogs reads a dataset's logs up to until, newest first, page by page over that fixed
+// window (so logs arriving meanwhile do not shift the pages).
+func (s *Server) evalLogs(acct, gw string, until time.Time) config.EvalLogs {
+	return func(d *config.Dataset, limit int) ([]config.EvalSample, int, error) {
+		q := datasetQuery(acct, gw, d)
+		q.Until, q.PerPage = until, evalPageSize
+		var out []config.EvalSample
+		total := 0
+		for page := 1; len(out) < limit; page++ {
+			q.Page = page
+			recs, n, err := s.opts.Logs.List(q)
+			if err != nil {
+				return nil, 0, err
+			}
+			total = n
+			for _, r := range recs {
+				if len(out) == limit {
+					break
+				}
+				out = append(out, evalSample(r))
+			}
+			if len(recs) == 0 || len(out) >= n {
+				break
+			}
+		}
+		return out, max(total, len(out)), nil
+	}
+}
+
+func evalSample(r storage.LogRecord) config.EvalSample {
+	smp := config.EvalSample{ID: r.ID, Cost: r.Cost, DurationMs: float64(r.Duration)}
+	if r.Feedback != nil {
+		smp.Feedback = *r.Feedback
+	}
+	return smp
+}
+
+// datasetQuery is the log query of a dataset: its filters, all of which must hold.
+func datasetQuery(acct, gw string, d *config.Dataset) storage.LogQuery {
+	q := storage.LogQuery{AccountID: acct, GatewayID: gw}
+	for _, f := range d.Filters {
+		q.Filters = append(q.Filters, f.LogFilter())
+	}
+	return q
+}
