@@ -159,10 +159,19 @@ func (s *Server) listEvaluationTypes(ctx *fasthttp.RequestCtx) {
 
 // ---- datasets ----
 
-// listDatasets lists a gateway's datasets, newest first: enable, name (exact), search (in
-// id, name and filters), page, per_page.
-func (s *Server) listDatasets(ctx *fasthttp.RequestCtx, acct, gw string) {
-	if !onlyQuery(ctx, "page", "per_page", "enable", "name", "search") {
+// scopedList says how to list a gateway's datasets or evaluations: the items, newest
+// first, and what the name, search and boolean (flag) query parameters compare.
+type scopedList[T any] struct {
+	flag  string // the true/false query parameter
+	items func(snap *config.Snapshot) []T
+	name  func(T) string
+	isSet func(T) bool   // the flag's value on an item
+	text  func(T) string // what search looks in (case-insensitive)
+}
+
+// listScoped serves a list call with page, per_page, name (exact), search and the flag.
+func listScoped[T any](s *Server, ctx *fasthttp.RequestCtx, acct, gw string, l scopedList[T]) {
+	if !onlyQuery(ctx, "page", "per_page", "name", "search", l.flag) {
 		return
 	}
 	page, perPage, perr := pageArgs(ctx, 20)
@@ -170,7 +179,7 @@ func (s *Server) listDatasets(ctx *fasthttp.RequestCtx, acct, gw string) {
 		apiFail(ctx, 400, perr.Code, perr.Message, perr.Path...)
 		return
 	}
-	enable, good := boolQuery(ctx, "enable")
+	flag, good := boolQuery(ctx, l.flag)
 	if !good {
 		return
 	}
@@ -181,17 +190,26 @@ func (s *Server) listDatasets(ctx *fasthttp.RequestCtx, acct, gw string) {
 	}
 	args := ctx.QueryArgs()
 	name, search := string(args.Peek("name")), strings.ToLower(string(args.Peek("search")))
-	all := []*config.Dataset{}
-	for _, d := range snap.Datasets(acct, gw) {
+	all := []T{}
+	for _, v := range l.items(snap) {
 		switch {
-		case enable != nil && d.Enable != *enable, name != "" && d.Name != name:
+		case flag != nil && l.isSet(v) != *flag, name != "" && l.name(v) != name:
 			continue
-		case search != "" && !strings.Contains(strings.ToLower(datasetText(d)), search):
+		case search != "" && !strings.Contains(strings.ToLower(l.text(v)), search):
 			continue
 		}
-		all = append(all, d)
+		all = append(all, v)
 	}
 	listPage(ctx, all, page, perPage)
+}
+
+// listDatasets lists a gateway's datasets: enable, name, search (in id, name and filters).
+func (s *Server) listDatasets(ctx *fasthttp.RequestCtx, acct, gw string) {
+	listScoped(s, ctx, acct, gw, scopedList[*config.Dataset]{flag: "enable",
+		items: func(snap *config.Snapshot) []*config.Dataset { return snap.Datasets(acct, gw) },
+		name:  func(d *config.Dataset) string { return d.Name },
+		isSet: func(d *config.Dataset) bool { return d.Enable },
+		text:  datasetText})
 }
 
 // datasetText is what search looks in: the id, the name and the filters.
@@ -245,39 +263,13 @@ func (s *Server) deleteDataset(ctx *fasthttp.RequestCtx, who principal, acct, gw
 
 // ---- evaluations ----
 
-// listEvaluations lists a gateway's evaluations, newest first: name (exact), processed,
-// search (in id and name), page, per_page.
+// listEvaluations lists a gateway's evaluations: processed, name, search (in id and name).
 func (s *Server) listEvaluations(ctx *fasthttp.RequestCtx, acct, gw string) {
-	if !onlyQuery(ctx, "page", "per_page", "name", "processed", "search") {
-		return
-	}
-	page, perPage, perr := pageArgs(ctx, 20)
-	if perr != nil {
-		apiFail(ctx, 400, perr.Code, perr.Message, perr.Path...)
-		return
-	}
-	processed, good := boolQuery(ctx, "processed")
-	if !good {
-		return
-	}
-	snap := s.snap()
-	if snap.Gateway(acct, gw) == nil {
-		apiFail(ctx, 404, codeNotFound, "gateway "+gw+" not found", "path", "gateway_id")
-		return
-	}
-	args := ctx.QueryArgs()
-	name, search := string(args.Peek("name")), strings.ToLower(string(args.Peek("search")))
-	all := []*config.Evaluation{}
-	for _, e := range snap.Evaluations(acct, gw) {
-		switch {
-		case processed != nil && e.Processed != *processed, name != "" && e.Name != name:
-			continue
-		case search != "" && !strings.Contains(strings.ToLower(e.ID+"\x00"+e.Name), search):
-			continue
-		}
-		all = append(all, e)
-	}
-	listPage(ctx, all, page, perPage)
+	listScoped(s, ctx, acct, gw, scopedList[*config.Evaluation]{flag: "processed",
+		items: func(snap *config.Snapshot) []*config.Evaluation { return snap.Evaluations(acct, gw) },
+		name:  func(e *config.Evaluation) string { return e.Name },
+		isSet: func(e *config.Evaluation) bool { return e.Processed },
+		text:  func(e *config.Evaluation) string { return e.ID + "\x00" + e.Name }})
 }
 
 func (s *Server) getEvaluation(ctx *fasthttp.RequestCtx, acct, gw, id string) {

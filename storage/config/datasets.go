@@ -275,57 +275,82 @@ func (s *Service) DeleteDataset(ctx context.Context, actor events.Actor, acct, g
 }
 
 // Dataset returns a gateway's dataset by id, or nil.
-func (s *Snapshot) Dataset(acct, gw, id string) *Dataset {
-	d := s.datasets[id]
-	if d == nil || d.AccountID != acct || d.GatewayID != gw {
-		return nil
-	}
-	return d
-}
+func (s *Snapshot) Dataset(acct, gw, id string) *Dataset { return scopedGet(s.datasets, acct, gw, id) }
 
 // Datasets lists a gateway's datasets, newest first.
-func (s *Snapshot) Datasets(acct, gw string) []*Dataset {
-	var out []*Dataset
-	for _, d := range s.datasets {
-		if d.AccountID == acct && d.GatewayID == gw {
-			out = append(out, d)
+func (s *Snapshot) Datasets(acct, gw string) []*Dataset { return scopedList(s.datasets, acct, gw) }
+
+func (d *Dataset) owner() (string, string, string, time.Time) {
+	return d.AccountID, d.GatewayID, d.ID, d.CreatedAt
+}
+
+// scoped is a resource of one gateway (datasets, evaluations), kept by id in the snapshot.
+type scoped interface {
+	owner() (acct, gw, id string, created time.Time)
+}
+
+func scopedGet[T scoped](m map[string]T, acct, gw, id string) T {
+	v, found := m[id]
+	if found {
+		if a, g, _, _ := v.owner(); a == acct && g == gw {
+			return v
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return newerFirst(out[i].CreatedAt, out[j].CreatedAt, out[i].ID, out[j].ID) })
+	var none T
+	return none
+}
+
+// scopedList lists a gateway's resources, newest first.
+func scopedList[T scoped](m map[string]T, acct, gw string) []T {
+	var out []T
+	for _, v := range m {
+		if a, g, _, _ := v.owner(); a == acct && g == gw {
+			out = append(out, v)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		_, _, a, at := out[i].owner()
+		_, _, b, bt := out[j].owner()
+		if !at.Equal(bt) {
+			return at.After(bt)
+		}
+		return a > b
+	})
 	return out
 }
 
-func newerFirst(a, b time.Time, aID, bID string) bool {
-	if !a.Equal(b) {
-		return a.After(b)
-	}
-	return aID > bID
-}
-
-// applyDataset applies a dataset event to the next snapshot.
-func (s *Snapshot) applyDataset(c events.ConfigChanged) error {
-	delete(s.datasets, c.ResourceID)
+// applyScoped applies a create, update or delete event of a gateway resource to m.
+func applyScoped[T any, P interface {
+	*T
+	scoped
+}](m map[string]P, c events.ConfigChanged) error {
+	delete(m, c.ResourceID)
 	if c.Action == "delete" {
 		return nil
 	}
-	var d Dataset
-	if err := json.Unmarshal(c.New, &d); err != nil {
+	v := P(new(T))
+	if err := json.Unmarshal(c.New, v); err != nil {
 		return err
 	}
-	s.datasets[d.ID] = &d
+	_, _, id, _ := v.owner()
+	m[id] = v
 	return nil
 }
 
+// dropScoped removes a deleted gateway's resources from m.
+func dropScoped[T scoped](m map[string]T, acct, gw string) {
+	for id, v := range m {
+		if a, g, _, _ := v.owner(); a == acct && g == gw {
+			delete(m, id)
+		}
+	}
+}
+
+// applyDataset applies a dataset event to the next snapshot.
+func (s *Snapshot) applyDataset(c events.ConfigChanged) error { return applyScoped(s.datasets, c) }
+
 // dropGatewayEvals removes the datasets and evaluations of a deleted gateway.
 func (s *Snapshot) dropGatewayEvals(acct, gw string) {
-	for id, d := range s.datasets {
-		if d.AccountID == acct && d.GatewayID == gw {
-			delete(s.datasets, id)
-		}
-	}
-	for id, e := range s.evals {
-		if e.AccountID == acct && e.GatewayID == gw {
-			delete(s.evals, id)
-		}
-	}
+	dropScoped(s.datasets, acct, gw)
+	dropScoped(s.evals, acct, gw)
 }

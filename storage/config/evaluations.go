@@ -364,35 +364,15 @@ func (s *Service) DeleteEvaluation(ctx context.Context, actor events.Actor, acct
 
 // Evaluation returns a gateway's evaluation by id, or nil.
 func (s *Snapshot) Evaluation(acct, gw, id string) *Evaluation {
-	e := s.evals[id]
-	if e == nil || e.AccountID != acct || e.GatewayID != gw {
-		return nil
-	}
-	return e
+	return scopedGet(s.evals, acct, gw, id)
 }
 
 // Evaluations lists a gateway's evaluations, newest first.
-func (s *Snapshot) Evaluations(acct, gw string) []*Evaluation {
-	var out []*Evaluation
-	for _, e := range s.evals {
-		if e.AccountID == acct && e.GatewayID == gw {
-			out = append(out, e)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return newerFirst(out[i].CreatedAt, out[j].CreatedAt, out[i].ID, out[j].ID) })
-	return out
+func (s *Snapshot) Evaluations(acct, gw string) []*Evaluation { return scopedList(s.evals, acct, gw) }
+
+func (e *Evaluation) owner() (string, string, string, time.Time) {
+	return e.AccountID, e.GatewayID, e.ID, e.CreatedAt
 }
 
 // applyEvaluation applies an evaluation event to the next snapshot.
-func (s *Snapshot) applyEvaluation(c events.ConfigChanged) error {
-	delete(s.evals, c.ResourceID)
-	if c.Action == "delete" {
-		return nil
-	}
-	var e Evaluation
-	if err := json.Unmarshal(c.New, &e); err != nil {
-		return err
-	}
-	s.evals[e.ID] = &e
-	return nil
-}
+func (s *Snapshot) applyEvaluation(c events.ConfigChanged) error { return applyScoped(s.evals, c) }
