@@ -270,7 +270,8 @@ func readRollup(txn *badger.Txn, key []byte) (*rollup, error) {
 // The duration histogram: bin 0 holds durations under histBase; bin i ≥ 1 holds
 // [histBase·g^(i-1), histBase·g^i) with g = histGrowth; the last bin also holds everything
 // longer (from about 15 minutes). A percentile is reported as its bin's geometric middle,
-// so it is within 4.9 % of the exact nearest-rank percentile (within 0.1 ms below 0.1 ms).
+// rounded to 0.1 ms, so it is within 4.9 % + 0.05 ms of the exact nearest-rank percentile
+// (under 0.1 ms below 0.1 ms).
 const (
 	histBase   = 0.1 // ms
 	histGrowth = 1.1
@@ -303,8 +304,8 @@ type histBin struct {
 // rollup is one bucket's counters. Hist is sparse and sorted by bin.
 type rollup struct {
 	Requests, Errors, Cached, TokensIn, TokensOut, Priced uint64
-	CostUnits                                            int64
-	Hist                                                 []histBin
+	CostUnits                                             int64
+	Hist                                                  []histBin
 }
 
 func (r *rollup) add(o rollup) { r.combine(o, 1) }
@@ -447,7 +448,7 @@ type AnalyticsQuery struct {
 	// Provider and Model keep only the requests with that provider or model.
 	Provider, Model string
 	// Limit is the most series returned (10 when zero); the groups with the fewest
-	// requests are summed into one series marked Others.
+	// requests are summed into one more series, "others", marked Others.
 	Limit int
 }
 
@@ -708,7 +709,7 @@ func (a *Analytics) Query(q AnalyticsQuery) (AnalyticsResult, error) {
 		res.Series = append(res.Series, series(name, groups[name]))
 	}
 	if others != nil {
-		s := series("", others)
+		s := series("others", others)
 		s.Others = true
 		res.Series = append(res.Series, s)
 	}
@@ -721,11 +722,14 @@ func stats(r *rollup) AnalyticsStats {
 	if r.Requests > 0 {
 		s.CacheHitRatio = float64(r.Cached) / float64(r.Requests)
 	}
-	if v, ok := r.percentile(0.5); ok {
-		s.DurationP50 = &v
-	}
-	if v, ok := r.percentile(0.95); ok {
-		s.DurationP95 = &v
+	for _, p := range []struct {
+		q  float64
+		to **float64
+	}{{0.5, &s.DurationP50}, {0.95, &s.DurationP95}} {
+		if v, ok := r.percentile(p.q); ok {
+			v = math.Round(v*10) / 10 // 0.1 ms: finer digits would claim a precision the bins lack
+			*p.to = &v
+		}
 	}
 	return s
 }
@@ -736,7 +740,7 @@ func stats(r *rollup) AnalyticsStats {
 func scanRollups(txn *badger.Txn, prefix string, start, end time.Time, w time.Duration, fn func(int, []string, rollup)) error {
 	opts := badger.DefaultIteratorOptions
 	opts.Prefix = []byte(prefix)
-	opts.PrefetchSize = 256
+	opts.PrefetchValues = false // buckets are small and kept in the LSM tree; prefetching reads past the range
 	it := txn.NewIterator(opts)
 	defer it.Close()
 	stop := uint64(end.Unix())

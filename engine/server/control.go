@@ -180,6 +180,10 @@ func (s *Server) routeFor(ctx *fasthttp.RequestCtx, who principal, acct string, 
 		if m == "GET" {
 			return read("", func() { s.listEvaluationTypes(ctx) })
 		}
+	case p[1] == "analytics" && len(p) == 2:
+		if m == "GET" {
+			return read("", func() { s.accountAnalytics(ctx, who, acct) })
+		}
 	case p[1] == "gateways" && len(p) == 2:
 		switch m {
 		case "GET":
@@ -221,6 +225,8 @@ func (s *Server) routeFor(ctx *fasthttp.RequestCtx, who principal, acct string, 
 			case "DELETE":
 				return edit(gw, func() { s.deleteProviderKey(ctx, who, acct, gw, id) })
 			}
+		case len(p) == 4 && p[3] == "analytics" && m == "GET":
+			return read(gw, func() { s.gatewayAnalytics(ctx, acct, gw) })
 		case p[3] == "logs" && m == "GET":
 			switch len(p) {
 			case 4:

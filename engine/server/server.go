@@ -41,6 +41,8 @@ type Options struct {
 	Providers providers.Table
 	Logs      LogReader
 	Payloads  PayloadSource
+	// Analytics answers the analytics API from the rollup projection (storage.Analytics).
+	Analytics AnalyticsReader
 	// Config is the configuration: its snapshot for the data plane, its writes for the control API.
 	Config     *config.Service
 	AdminToken string
