@@ -226,6 +226,14 @@ func serve(args []string) error {
 	go func() {
 		consumed <- lg.bus.Consume(consumeCtx, "logs-"+node, logs.Applied(), logs.Apply, events.TypeRequestFinished)
 	}()
+	analytics, err := storage.NewAnalytics(store)
+	if err != nil {
+		return err
+	}
+	analyzed := make(chan error, 1)
+	go func() {
+		analyzed <- lg.bus.Consume(consumeCtx, "analytics-"+node, analytics.Applied(), analytics.Apply, events.TypeRequestFinished)
+	}()
 
 	cfg, err := startConfig(ctx, c, lg.bus, log)
 	if err != nil {
@@ -240,7 +248,7 @@ func serve(args []string) error {
 	}
 	sys := actors.New(actors.Options{Forwarder: fwd, Events: lg.bus, Durable: c.DurableEvents,
 		InlinePayload: c.InlinePayloadKB << 10, Logger: log})
-	front := server.New(server.Options{Dispatcher: sys, Sessions: sys, Providers: providers.NewTable(nil), Logs: logs,
+	front := server.New(server.Options{Dispatcher: sys, Sessions: sys, Providers: providers.NewTable(nil), Logs: logs, Analytics: analytics,
 		Payloads: lg.bus, Config: cfg.service, AdminToken: token, MaxBody: c.MaxBodyMB << 20, Logger: log,
 		Compat: &compat.Env{Vertex: compat.NewVertexTokens(upstream.HTTPClient(30*time.Second),
 			func(u string) error { return upstream.CheckBaseURL(u, c.AllowInsecure) })}})
@@ -264,7 +272,7 @@ func serve(args []string) error {
 	go func() {
 		wctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 		defer cancel()
-		if logs.WaitFor(wctx, startSeq) == nil {
+		if logs.WaitFor(wctx, startSeq) == nil && analytics.WaitFor(wctx, startSeq) == nil {
 			front.SetReady(true)
 			log.Info("ready", "projection_seq", logs.Applied())
 		}
@@ -276,6 +284,8 @@ func serve(args []string) error {
 		return err
 	case err := <-consumed:
 		return fmt.Errorf("logs projection stopped: %w", err)
+	case err := <-analyzed:
+		return fmt.Errorf("analytics projection stopped: %w", err)
 	case err := <-cfg.stopped:
 		return fmt.Errorf("config projection stopped: %w", err)
 	}
@@ -296,14 +306,18 @@ func serve(args []string) error {
 		if err := logs.WaitFor(sctx, last); err != nil {
 			log.Warn("logs projection did not catch up before shutdown", "applied", logs.Applied(), "last", last)
 		}
+		if err := analytics.WaitFor(sctx, last); err != nil {
+			log.Warn("analytics projection did not catch up before shutdown", "applied", analytics.Applied(), "last", last)
+		}
 	}
 	stopConsume()
 	<-consumed
+	<-analyzed
 	log.Info("stopped cleanly")
 	return nil
 }
 
-// replay rebuilds the logs projection from the event log into a fresh store.
+// replay rebuilds the logs and analytics projections from the event log into a fresh store.
 func replay(args []string) error {
 	c, err := loadConfig("replay", args)
 	if err != nil {
@@ -333,7 +347,16 @@ func replay(args []string) error {
 	if err != nil {
 		return err
 	}
-	last, err := lg.bus.Replay(ctx, logs.Apply)
+	analytics, err := storage.NewAnalytics(store)
+	if err != nil {
+		return err
+	}
+	last, err := lg.bus.Replay(ctx, func(b []events.Msg) error {
+		if err := logs.Apply(b); err != nil {
+			return err
+		}
+		return analytics.Apply(b)
+	})
 	if err != nil {
 		return err
 	}
