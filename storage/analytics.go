@@ -29,6 +29,8 @@ const AnalyticsProjection = "analytics"
 //	a sep L sep acct sep gw sep 'p' sep T provider sep model              per provider and model
 //	a sep L sep acct sep gw sep 'k' sep key sep T value sep provider sep model   per metadata entry
 //
+//	a sep 's' sep acct sep gw sep log id                                 request seen (expires)
+//
 // L is the level ('m' minute, 'h' hour, 'd' day) and T the bucket's start as 8 big-endian
 // bytes of Unix seconds, so one level, gateway and dimension is one key range in time order.
 // Every event updates all three levels: a day-step query over months reads about one key
@@ -92,7 +94,8 @@ func (a *Analytics) Applied() uint64 { seq, _ := a.prog.get(); return seq }
 func (a *Analytics) WaitFor(ctx context.Context, seq uint64) error { return a.prog.wait(ctx, seq) }
 
 // Apply adds a batch of events to the rollups. Events at or below the checkpoint are
-// skipped, so a batch delivered twice counts once. The buckets an event touches are
+// skipped, so a batch delivered twice counts once, and so does a request whose event was
+// stored twice (see seenBefore). The buckets an event touches are
 // read, updated in memory and written back with the checkpoint in one transaction; a
 // batch touching more than maxDirty keys is split between events, never inside one, so
 // each commit holds whole events and the checkpoint of the last. Should Badger still
@@ -120,7 +123,7 @@ func (a *Analytics) applyChunk(batch []events.Msg, limit int) (int, error) {
 	txn := a.s.db.NewTransaction(true)
 	defer txn.Discard()
 	dirty := map[string]*rollup{}
-	last, n := done, 0
+	last, n, marks := done, 0, 0
 	var keys []string
 	for _, m := range batch {
 		n++
@@ -128,6 +131,14 @@ func (a *Analytics) applyChunk(batch []events.Msg, limit int) (int, error) {
 			continue
 		}
 		f, at, ok := analyticsEvent(m)
+		if ok {
+			dup, err := seenBefore(txn, f)
+			if err != nil {
+				return 0, fmt.Errorf("apply seq %d: %w", m.Seq, err)
+			}
+			ok = !dup
+			marks++
+		}
 		if ok {
 			keys = rollupKeys(keys[:0], f, at)
 			r := eventRollup(f)
@@ -144,7 +155,7 @@ func (a *Analytics) applyChunk(batch []events.Msg, limit int) (int, error) {
 			}
 		}
 		last = m.Seq
-		if len(dirty) >= limit {
+		if len(dirty)+marks >= limit {
 			break
 		}
 	}
@@ -166,6 +177,27 @@ func (a *Analytics) applyChunk(batch []events.Msg, limit int) (int, error) {
 	}
 	a.prog.set(last)
 	return n, nil
+}
+
+// dupWindow is how long a request's log id is remembered. An event republished after a
+// failed asynchronous publish is stored twice, seconds apart (events/bus.go); the marker
+// makes the second copy count zero times. The markers expire: they are not analytics.
+const dupWindow = time.Hour
+
+// seenBefore reports whether this request was counted already, and marks it if not.
+func seenBefore(txn *badger.Txn, f events.RequestFinished) (bool, error) {
+	if f.LogID == "" {
+		return false, nil
+	}
+	k := []byte("a" + sep + "s" + sep + clean(f.AccountID) + sep + clean(f.GatewayID) + sep + f.LogID)
+	_, err := txn.Get(k)
+	if err == nil {
+		return true, nil
+	}
+	if !errors.Is(err, badger.ErrKeyNotFound) {
+		return false, err
+	}
+	return false, txn.SetEntry(badger.NewEntry(k, nil).WithTTL(dupWindow))
 }
 
 // analyticsEvent decodes a request.finished event and the time it counts at (its start).
@@ -210,13 +242,17 @@ func timeBytes(t time.Time) string {
 // provider and model, and each metadata entry.
 func rollupKeys(keys []string, f events.RequestFinished, at time.Time) []string {
 	pm := clean(f.Provider) + sep + clean(f.Model)
+	var meta []string // per entry: key sep, and sep value sep provider sep model after the time
+	for k, v := range f.Metadata {
+		meta = append(meta, clean(k)+sep, clean(MetadataString(v))+sep+pm)
+	}
 	for _, l := range levels {
 		t := timeBytes(at.Truncate(l.width))
-		keys = append(keys,
-			dimPrefix(l.code, f.AccountID, f.GatewayID, dimTotal, "")+t,
-			dimPrefix(l.code, f.AccountID, f.GatewayID, dimProvider, "")+t+pm)
-		for k, v := range f.Metadata {
-			keys = append(keys, dimPrefix(l.code, f.AccountID, f.GatewayID, dimMetadata, k)+t+clean(MetadataString(v))+sep+pm)
+		gw := dimPrefix(l.code, f.AccountID, f.GatewayID, dimTotal, "")
+		gw = gw[:len(gw)-2] // the gateway's prefix, before the dimension
+		keys = append(keys, gw+string(dimTotal)+sep+t, gw+string(dimProvider)+sep+t+pm)
+		for i := 0; i < len(meta); i += 2 {
+			keys = append(keys, gw+string(dimMetadata)+sep+meta[i]+t+meta[i+1])
 		}
 	}
 	return keys

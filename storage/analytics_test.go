@@ -365,6 +365,38 @@ func TestAnalyticsRedelivery(t *testing.T) {
 	}
 }
 
+// TestAnalyticsEventStoredTwice: an event republished after a failed asynchronous publish
+// is in the stream twice, at two sequences; the request counts once.
+func TestAnalyticsEventStoredTwice(t *testing.T) {
+	evs := synthetic(50, time.Hour, 13)
+	_, a := openAnalytics(t)
+	applyAll(t, a, evs, len(evs))
+	q := storage.AnalyticsQuery{AccountID: "acc1", GatewayID: "gw1", Start: t0, End: t0.Add(time.Hour), Step: storage.StepMinute, GroupBy: "model"}
+	want, err := a.Query(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var again []events.Msg
+	for i, f := range evs {
+		if f.AccountID == "acc1" && f.GatewayID == "gw1" {
+			again = append(again, msgOf(t, uint64(len(evs)+1+i), f))
+		}
+	}
+	if err := a.Apply(again); err != nil {
+		t.Fatal(err)
+	}
+	got, err := a.Query(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want.Totals.Requests == 0 || !reflect.DeepEqual(got, want) {
+		t.Errorf("copies counted: %d requests, want %d", got.Totals.Requests, want.Totals.Requests)
+	}
+	if a.Applied() != again[len(again)-1].Seq {
+		t.Errorf("applied %d, want %d", a.Applied(), again[len(again)-1].Seq)
+	}
+}
+
 func TestAnalyticsSkipsForeignEvents(t *testing.T) {
 	_, a := openAnalytics(t)
 	fb, err := events.Encode(events.TypeLogFeedback, events.VersionLogFeedback, "x", t0, events.LogFeedback{AccountID: "acc1", GatewayID: "gw1", LogID: "l"})
