@@ -1,18 +1,22 @@
 // logs.go is the logs projection: it turns request.finished events into log records with
-// indexes by time (the ULID order), provider, model and success, and answers the log
-// queries of the control API.
+// indexes (time through the ULID order, provider, model, success, cached, feedback, event
+// id, request type, metadata), applies feedback (log.feedback) and deletes (logs.deleted),
+// keeps each gateway within its log limit, and answers the log queries of the control API
+// (the filters are compiled in logfilter.go).
 package storage
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
 	json "github.com/goccy/go-json"
-	"github.com/oklog/ulid/v2"
 	"github.com/switchyard/switchyard/events"
 )
 
@@ -41,8 +45,8 @@ type LogRecord struct {
 	RequestSize         int64     `json:"request_size"`
 	ResponseSize        int64     `json:"response_size"`
 	Metadata            string    `json:"metadata,omitempty"` // the cf-aig-metadata object, as a JSON string
-	Cost                *float64  `json:"cost"`                // USD; null when the model has no known price
-	CustomCost          bool      `json:"custom_cost"`         // Cost came from cf-aig-custom-cost
+	Cost                *float64  `json:"cost"`               // USD; null when the model has no known price
+	CustomCost          bool      `json:"custom_cost"`        // Cost came from cf-aig-custom-cost
 	// Feedback (-1, 0, 1) and Score (0-100) are set by PATCH .../logs/{id}.
 	Feedback *int     `json:"feedback,omitempty"`
 	Score    *float64 `json:"score,omitempty"`
@@ -70,19 +74,49 @@ type LogRecord struct {
 	EventSeq uint64 `json:"event_seq"`
 }
 
+// LogLimits tells the projection a gateway's log limit: the most records it keeps (0 or
+// less: DefaultLogLimit) and what happens when a new record would pass it
+// (StrategyStopInserting, the default, or StrategyDeleteOldest).
+type LogLimits func(acct, gw string) (max int64, strategy string)
+
+// The gateway settings log_management and log_management_strategy, as the hosted gateway
+// applies them: 10 million logs by default, then new logs are not stored.
+const (
+	DefaultLogLimit       = 10_000_000
+	StrategyStopInserting = "STOP_INSERTING"
+	StrategyDeleteOldest  = "DELETE_OLDEST"
+)
+
+// CountCap and CountBudget bound the counting of a filtered list: once the page is full
+// (and one more match is known, so a client sees there is a next page), counting stops at
+// CountCap matches or after CountBudget of work, and the total is then a lower bound
+// (LogPage.Exact false). Unfiltered totals are exact at any size: each gateway's count is kept.
+const (
+	CountCap    = 10_000
+	CountBudget = 40 * time.Millisecond
+)
+
 // Logs is the logs projection over a Store.
 type Logs struct {
 	s    *Store
 	prog *progress
+	// Limits gives each gateway's log limit; set it before the first Apply. Nil means
+	// DefaultLogLimit with StrategyStopInserting for every gateway.
+	Limits LogLimits
 }
 
-// NewLogs opens the projection, reading its checkpoint.
+// NewLogs opens the projection, reading its checkpoint; a store written by an older
+// version gets its new indexes and per-gateway counts built once.
 func NewLogs(s *Store) (*Logs, error) {
 	seq, err := s.Checkpoint(LogsProjection)
 	if err != nil {
 		return nil, err
 	}
-	return &Logs{s: s, prog: newProgress(seq)}, nil
+	l := &Logs{s: s, prog: newProgress(seq)}
+	if err := l.upgrade(); err != nil {
+		return nil, fmt.Errorf("upgrade logs indexes: %w", err)
+	}
+	return l, nil
 }
 
 // Applied is the last stream sequence applied.
@@ -95,11 +129,30 @@ const sep = "\x00"
 
 func recordPrefix(acct, gw string) string { return "r" + sep + acct + sep + gw + sep }
 
+func recordKey(acct, gw, id string) []byte { return []byte(recordPrefix(acct, gw) + id) }
+
 func indexPrefix(acct, gw, field, value string) string {
 	return "x" + sep + acct + sep + gw + sep + field + sep + clean(value) + sep
 }
 
 func clean(v string) string { return strings.ReplaceAll(v, sep, "") }
+
+// countKey holds a gateway's exact number of records (8 bytes, big endian).
+func countKey(acct, gw string) []byte { return []byte("ln" + sep + acct + sep + gw) }
+
+// deleteProgressKey holds how far a logs.deleted event got (its sequence and the records
+// deleted so far) while it is applied in several transactions.
+var deleteProgressKey = []byte("ld" + sep + LogsProjection)
+
+// layoutKey holds the version of the index layout; layoutVersion added cached, feedback,
+// event id, request type and metadata indexes and the per-gateway counts.
+var layoutKey = []byte("lv" + sep + LogsProjection)
+
+const layoutVersion = 2
+
+// maxIndexKey: longer index entries (a huge model name or metadata value) are not
+// written, so one odd request cannot wedge the projection on Badger's key size limit.
+const maxIndexKey = 1024
 
 func successValue(b bool) string {
 	if b {
@@ -108,82 +161,502 @@ func successValue(b bool) string {
 	return "0"
 }
 
-// Apply writes a batch of events in one transaction with the checkpoint; events at or
-// below the checkpoint are skipped, so a batch delivered twice is applied once.
+// indexKeys lists the index entries of a record. Writes, feedback and deletes all use
+// it, so a deleted record leaves no entry behind.
+func indexKeys(r *LogRecord) [][]byte {
+	out := make([][]byte, 0, 12)
+	add := func(field, value string) {
+		k := indexPrefix(r.AccountID, r.GatewayID, field, value) + r.ID
+		if len(k) <= maxIndexKey {
+			out = append(out, []byte(k))
+		}
+	}
+	add("provider", r.Provider)
+	add("model", r.Model)
+	add("success", successValue(r.Success))
+	add("cached", successValue(r.Cached))
+	add("feedback", strconv.Itoa(feedbackOf(r)))
+	add("rtype", r.RequestType)
+	if r.EventID != "" {
+		add("event", r.EventID)
+	}
+	if r.Metadata != "" {
+		for k, v := range parseMeta(r.Metadata) {
+			add("mk", k)
+			add("mv", v)
+			add("mp", k+metaPairSep+v)
+		}
+	}
+	return out
+}
+
+func u64(n uint64) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], n)
+	return b[:]
+}
+
+// applier is the write transaction of a batch. Bulk deletes commit it part way (flush);
+// the checkpoint in it is always that of the last event fully applied.
+type applier struct {
+	l         *Logs
+	txn       *badger.Txn
+	done      uint64
+	ops, size int
+}
+
+func (a *applier) flush() error {
+	if err := a.txn.Commit(); err != nil {
+		return err
+	}
+	a.l.prog.set(a.done)
+	a.txn = a.l.s.db.NewTransaction(true)
+	a.ops, a.size = 0, 0
+	return nil
+}
+
+// roomy: the transaction is far from Badger's size limit.
+func (a *applier) roomy() bool { return a.ops < 2000 && a.size < 512<<10 }
+
+func (a *applier) write(k, v []byte, del bool) error {
+	for {
+		var err error
+		if del {
+			err = a.txn.Delete(k)
+		} else {
+			err = a.txn.Set(k, v)
+		}
+		if errors.Is(err, badger.ErrTxnTooBig) && a.ops > 0 {
+			if err := a.flush(); err != nil {
+				return err
+			}
+			continue
+		}
+		if err == nil {
+			a.ops++
+			a.size += len(k) + len(v)
+		}
+		return err
+	}
+}
+
+func (a *applier) set(k, v []byte) error { return a.write(k, v, false) }
+func (a *applier) del(k []byte) error    { return a.write(k, nil, true) }
+
+// Apply writes a batch of events in one transaction with the checkpoint (a bulk delete
+// commits in steps); events at or below the checkpoint are skipped, so a batch delivered
+// twice is applied once.
 func (l *Logs) Apply(batch []events.Msg) error {
 	if len(batch) == 0 {
 		return nil
 	}
 	done := l.Applied()
-	txn := l.s.db.NewTransaction(true)
-	defer func() { txn.Discard() }()
-	last := done
+	a := &applier{l: l, txn: l.s.db.NewTransaction(true), done: done}
+	defer func() { a.txn.Discard() }()
 	for _, m := range batch {
 		if m.Seq <= done {
 			continue
 		}
-		err := l.apply(txn, m)
-		if err == nil {
-			err = putCheckpoint(txn, LogsProjection, m.Seq)
-		}
-		if errors.Is(err, badger.ErrTxnTooBig) {
-			if err := txn.Commit(); err != nil {
+		if !a.roomy() {
+			if err := a.flush(); err != nil {
 				return err
 			}
-			l.prog.set(last)
-			txn = l.s.db.NewTransaction(true)
-			if err = l.apply(txn, m); err == nil {
-				err = putCheckpoint(txn, LogsProjection, m.Seq)
-			}
+		}
+		err := l.apply(a, m)
+		if err == nil {
+			err = a.set(checkpointKey(LogsProjection), u64(m.Seq))
 		}
 		if err != nil {
 			return fmt.Errorf("apply seq %d: %w", m.Seq, err)
 		}
-		last = m.Seq
+		a.done = m.Seq
 	}
-	if last == done {
+	if a.done == done {
 		return nil
 	}
-	if err := txn.Commit(); err != nil {
+	if err := a.txn.Commit(); err != nil {
 		return err
 	}
-	l.prog.set(last)
+	l.prog.set(a.done)
 	return nil
 }
 
-func (l *Logs) apply(txn *badger.Txn, m events.Msg) error {
+func (l *Logs) apply(a *applier, m events.Msg) error {
 	env, err := events.Decode(m.Data)
 	if err != nil {
 		return nil // not an event of ours: skip rather than wedge the projection
 	}
-	if env.Type != events.TypeRequestFinished {
-		return nil
+	switch env.Type {
+	case events.TypeRequestFinished:
+		f, err := events.DecodeRequestFinished(env)
+		if err != nil || f.GatewayID == "" || f.LogID == "" {
+			return nil
+		}
+		return l.insert(a, f, m.Seq)
+	case events.TypeLogFeedback:
+		var fb events.LogFeedback
+		if env.Version != events.VersionLogFeedback || json.Unmarshal(env.Data, &fb) != nil {
+			return nil
+		}
+		return l.feedback(a, fb)
+	case events.TypeLogsDeleted:
+		var d events.LogsDeleted
+		if env.Version != events.VersionLogsDeleted || json.Unmarshal(env.Data, &d) != nil {
+			return nil
+		}
+		return l.deleteMatching(a, m.Seq, d)
 	}
-	f, err := events.DecodeRequestFinished(env)
-	if err != nil || f.GatewayID == "" || f.LogID == "" {
-		return nil
+	return nil
+}
+
+func (l *Logs) limit(acct, gw string) (int64, string) {
+	max, strategy := int64(0), StrategyStopInserting
+	if l.Limits != nil {
+		max, strategy = l.Limits(acct, gw)
+	}
+	if max <= 0 {
+		max = DefaultLogLimit
+	}
+	return max, strategy
+}
+
+// insert stores a finished request's record, within the gateway's log limit.
+func (l *Logs) insert(a *applier, f events.RequestFinished, seq uint64) error {
+	if f.KeyID != "" {
+		at := f.StartedAt.Add(time.Duration(f.DurationMs * float64(time.Millisecond))).UTC()
+		if err := a.set(keyUsedKey(f.KeyID), []byte(at.Format(time.RFC3339Nano))); err != nil {
+			return err
+		}
+	}
+	if f.NoLog {
+		return nil // counted by analytics and costs, but no log record
 	}
 	rec := RecordFromEvent(f)
-	rec.EventSeq = m.Seq
+	rec.EventSeq = seq
+	old, found, err := getRecord(a.txn, recordKey(f.AccountID, f.GatewayID, f.LogID))
+	if err != nil {
+		return err
+	}
+	max, strategy := l.limit(f.AccountID, f.GatewayID)
+	if found {
+		// The same event stored twice: keep what feedback has added since.
+		rec.Feedback, rec.Score, rec.Metadata = old.Feedback, old.Score, old.Metadata
+		if err := l.put(a, &old, &rec); err != nil {
+			return err
+		}
+	} else {
+		n, err := getCount(a.txn, f.AccountID, f.GatewayID)
+		if err != nil {
+			return err
+		}
+		if n >= max && strategy != StrategyDeleteOldest {
+			return nil // STOP_INSERTING: the gateway is full
+		}
+		if err := a.set(countKey(f.AccountID, f.GatewayID), u64(uint64(n+1))); err != nil {
+			return err
+		}
+		if err := l.put(a, nil, &rec); err != nil {
+			return err
+		}
+	}
+	if strategy == StrategyDeleteOldest {
+		return l.trimOldest(a, f.AccountID, f.GatewayID, max)
+	}
+	return nil
+}
+
+// put writes a record and its index entries, removing the entries of old that it no
+// longer has. Every entry is written even when unchanged, which heals a record whose
+// entries a crash left half written.
+func (l *Logs) put(a *applier, old, rec *LogRecord) error {
 	b, err := json.Marshal(rec)
 	if err != nil {
 		return err
 	}
-	if err := txn.Set([]byte(recordPrefix(f.AccountID, f.GatewayID)+f.LogID), b); err != nil {
+	if err := a.set(recordKey(rec.AccountID, rec.GatewayID, rec.ID), b); err != nil {
 		return err
 	}
-	for _, ix := range [][2]string{{"provider", f.Provider}, {"model", f.Model}, {"success", successValue(f.Success)}} {
-		if err := txn.Set([]byte(indexPrefix(f.AccountID, f.GatewayID, ix[0], ix[1])+f.LogID), nil); err != nil {
-			return err
+	if err := a.set([]byte(factsPrefix(rec.AccountID, rec.GatewayID)+rec.ID), encodeFacts(rec)); err != nil {
+		return err
+	}
+	keys := indexKeys(rec)
+	if old != nil {
+		keep := make(map[string]bool, len(keys))
+		for _, k := range keys {
+			keep[string(k)] = true
+		}
+		for _, k := range indexKeys(old) {
+			if !keep[string(k)] {
+				if err := a.del(k); err != nil {
+					return err
+				}
+			}
 		}
 	}
-	if f.KeyID != "" {
-		at := f.StartedAt.Add(time.Duration(f.DurationMs * float64(time.Millisecond))).UTC()
-		if err := txn.Set(keyUsedKey(f.KeyID), []byte(at.Format(time.RFC3339Nano))); err != nil {
+	for _, k := range keys {
+		if err := a.set(k, nil); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// remove deletes a record, its index entries and one from its gateway's count.
+func (l *Logs) remove(a *applier, rec *LogRecord) error {
+	n, err := getCount(a.txn, rec.AccountID, rec.GatewayID)
+	if err != nil {
+		return err
+	}
+	if err := a.set(countKey(rec.AccountID, rec.GatewayID), u64(uint64(max(n-1, 0)))); err != nil {
+		return err
+	}
+	if err := a.del(recordKey(rec.AccountID, rec.GatewayID, rec.ID)); err != nil {
+		return err
+	}
+	if err := a.del([]byte(factsPrefix(rec.AccountID, rec.GatewayID) + rec.ID)); err != nil {
+		return err
+	}
+	for _, k := range indexKeys(rec) {
+		if err := a.del(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func getRecord(txn *badger.Txn, key []byte) (LogRecord, bool, error) {
+	var r LogRecord
+	it, err := txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return r, false, nil
+	}
+	if err != nil {
+		return r, false, err
+	}
+	err = it.Value(func(v []byte) error { return json.Unmarshal(v, &r) })
+	return r, err == nil, err
+}
+
+func getCount(txn *badger.Txn, acct, gw string) (int64, error) {
+	var n int64
+	it, err := txn.Get(countKey(acct, gw))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	err = it.Value(func(v []byte) error {
+		if len(v) == 8 {
+			n = int64(binary.BigEndian.Uint64(v))
+		}
+		return nil
+	})
+	return n, err
+}
+
+// deleteChunk is how many records a bulk delete removes per transaction.
+const deleteChunk = 256
+
+// trimOldest deletes a gateway's oldest records (log id order) down to max.
+func (l *Logs) trimOldest(a *applier, acct, gw string, max int64) error {
+	for {
+		n, err := getCount(a.txn, acct, gw)
+		if err != nil || n <= max {
+			return err
+		}
+		// A read-write transaction allows one iterator at a time: collect, then delete.
+		var recs []LogRecord
+		opts := badger.DefaultIteratorOptions
+		opts.Prefix = []byte(recordPrefix(acct, gw))
+		it := a.txn.NewIterator(opts)
+		for it.Rewind(); it.Valid() && int64(len(recs)) < min(n-max, deleteChunk); it.Next() {
+			var r LogRecord
+			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &r) }); err != nil {
+				it.Close()
+				return err
+			}
+			recs = append(recs, r)
+		}
+		it.Close()
+		if len(recs) == 0 {
+			// The count is ahead of the records (it cannot be, but never loop forever).
+			return a.set(countKey(acct, gw), u64(0))
+		}
+		for i := range recs {
+			if err := l.remove(a, &recs[i]); err != nil {
+				return err
+			}
+		}
+		if n-int64(len(recs)) > max {
+			if err := a.flush(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// feedback applies PATCH .../logs/{id}: feedback, score, metadata merged in. Feedback on
+// a record that is not there (deleted since) changes nothing.
+func (l *Logs) feedback(a *applier, fb events.LogFeedback) error {
+	old, found, err := getRecord(a.txn, recordKey(fb.AccountID, fb.GatewayID, fb.LogID))
+	if err != nil || !found {
+		return err
+	}
+	rec := old
+	if fb.Feedback != nil {
+		v := *fb.Feedback
+		rec.Feedback = &v
+	}
+	if fb.Score != nil {
+		v := *fb.Score
+		rec.Score = &v
+	}
+	if len(fb.Metadata) > 0 {
+		m := map[string]any{}
+		if old.Metadata != "" {
+			_ = json.Unmarshal([]byte(old.Metadata), &m)
+		}
+		maps.Copy(m, fb.Metadata)
+		b, err := json.Marshal(m) // map keys sorted: the same bytes on every replay
+		if err != nil {
+			return err
+		}
+		rec.Metadata = string(b)
+	}
+	return l.put(a, &old, &rec)
+}
+
+// deleteMatching applies DELETE .../logs: the gateway's records matching the filters, at
+// most Limit, oldest or newest first. It commits every deleteChunk records with its
+// progress, so a restart part way neither deletes more than Limit nor misses any.
+func (l *Logs) deleteMatching(a *applier, seq uint64, d events.LogsDeleted) error {
+	p, err := compileLogPlan(LogQuery{AccountID: d.AccountID, GatewayID: d.GatewayID, Filters: d.Filters})
+	if err != nil {
+		return nil // a filter this version cannot run (the API refuses them): nothing matches
+	}
+	deleted := 0
+	if it, err := a.txn.Get(deleteProgressKey); err == nil {
+		_ = it.Value(func(v []byte) error {
+			if len(v) == 16 && binary.BigEndian.Uint64(v[:8]) == seq {
+				deleted = int(binary.BigEndian.Uint64(v[8:]))
+			}
+			return nil
+		})
+	}
+	for d.Limit <= 0 || deleted < d.Limit {
+		// The walk reads committed state: commit what the batch has written so far.
+		if err := a.flush(); err != nil {
+			return err
+		}
+		n := deleteChunk
+		if d.Limit > 0 {
+			n = min(n, d.Limit-deleted)
+		}
+		var ids []string
+		err := l.s.db.View(func(txn *badger.Txn) error {
+			return walk(txn, p, d.Ascending, func(id string) bool {
+				ids = append(ids, id)
+				return len(ids) < n
+			})
+		})
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			rec, found, err := getRecord(a.txn, recordKey(d.AccountID, d.GatewayID, id))
+			if err != nil {
+				return err
+			}
+			if found {
+				if err := l.remove(a, &rec); err != nil {
+					return err
+				}
+			}
+		}
+		deleted += len(ids)
+		if len(ids) < n {
+			break
+		}
+		if err := a.set(deleteProgressKey, append(u64(seq), u64(uint64(deleted))...)); err != nil {
+			return err
+		}
+	}
+	return a.del(deleteProgressKey)
+}
+
+// upgrade builds the indexes and counts of layoutVersion over records written before it.
+func (l *Logs) upgrade() error {
+	var version uint64
+	err := l.s.db.View(func(txn *badger.Txn) error {
+		it, err := txn.Get(layoutKey)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return it.Value(func(v []byte) error {
+			if len(v) == 8 {
+				version = binary.BigEndian.Uint64(v)
+			}
+			return nil
+		})
+	})
+	if err != nil || version >= layoutVersion {
+		return err
+	}
+	counts := map[string]int64{}
+	a := &applier{l: l, txn: l.s.db.NewTransaction(true), done: l.Applied()}
+	defer func() { a.txn.Discard() }()
+	after := []byte("r" + sep)
+	for {
+		var recs []LogRecord
+		err := l.s.db.View(func(txn *badger.Txn) error {
+			opts := badger.DefaultIteratorOptions
+			opts.Prefix = []byte("r" + sep)
+			it := txn.NewIterator(opts)
+			defer it.Close()
+			for it.Seek(after); it.Valid() && len(recs) < deleteChunk; it.Next() {
+				if string(it.Item().Key()) == string(after) {
+					continue
+				}
+				var r LogRecord
+				if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &r) }); err != nil {
+					return err
+				}
+				recs = append(recs, r)
+				after = it.Item().KeyCopy(nil)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for i := range recs {
+			counts[string(countKey(recs[i].AccountID, recs[i].GatewayID))]++
+			if err := a.set([]byte(factsPrefix(recs[i].AccountID, recs[i].GatewayID)+recs[i].ID), encodeFacts(&recs[i])); err != nil {
+				return err
+			}
+			for _, k := range indexKeys(&recs[i]) {
+				if err := a.set(k, nil); err != nil {
+					return err
+				}
+			}
+		}
+		if len(recs) < deleteChunk {
+			break
+		}
+	}
+	for k, n := range counts {
+		if err := a.set([]byte(k), u64(uint64(n))); err != nil {
+			return err
+		}
+	}
+	if err := a.set(layoutKey, u64(layoutVersion)); err != nil {
+		return err
+	}
+	return a.txn.Commit()
 }
 
 func keyUsedKey(id string) []byte { return []byte("u\x00" + id) }
@@ -233,113 +706,99 @@ type LogQuery struct {
 	AccountID, GatewayID string
 	Provider, Model      string
 	Success              *bool
-	Since, Until         time.Time // zero: unbounded
+	Since, Until         time.Time // zero: unbounded; both inclusive
 	Ascending            bool      // default newest first
 	Page, PerPage        int       // 1-based
 	// Filters are the hosted filters (key, operator, values); all must hold.
 	Filters []events.LogFilter
+	// Search keeps records whose id, event id, provider, model, path, metadata or error
+	// message contains it (any case).
+	Search string
 }
 
-// List answers a query: the page of records and the total number matching.
+// LogPage is one page of a query. Total is exact when Exact; otherwise counting stopped
+// at CountCap matches and Total is a lower bound.
+type LogPage struct {
+	Records []LogRecord
+	Total   int
+	Exact   bool
+}
+
+// List answers a query: the page of records and the number matching (see ListPage).
 func (l *Logs) List(q LogQuery) ([]LogRecord, int, error) {
+	p, err := l.ListPage(q)
+	return p.Records, p.Total, err
+}
+
+// ListPage answers a query: the page of records and how many match.
+func (l *Logs) ListPage(q LogQuery) (LogPage, error) {
 	if q.Page < 1 {
 		q.Page = 1
 	}
 	if q.PerPage < 1 {
 		q.PerPage = 20
 	}
-	// Walk the most selective index; check the other filters by index lookups.
-	var walk string
-	var checks []string
-	add := func(field, value string) {
-		p := indexPrefix(q.AccountID, q.GatewayID, field, value)
-		if walk == "" {
-			walk = p
-		} else {
-			checks = append(checks, p)
-		}
+	p, err := compileLogPlan(q)
+	if err != nil {
+		return LogPage{}, err
 	}
-	if q.Provider != "" {
-		add("provider", q.Provider)
-	}
-	if q.Model != "" {
-		add("model", q.Model)
-	}
-	if q.Success != nil {
-		add("success", successValue(*q.Success))
-	}
-	if walk == "" {
-		walk = recordPrefix(q.AccountID, q.GatewayID)
-	}
-	lo, hi := ulidBounds(q.Since, q.Until)
 	skip := (q.Page - 1) * q.PerPage
+	out := LogPage{Records: []LogRecord{}, Exact: true}
 	var ids []string
-	total := 0
-	err := l.s.db.View(func(txn *badger.Txn) error {
-		opts := badger.DefaultIteratorOptions
-		opts.PrefetchValues = false
-		opts.Reverse = !q.Ascending
-		opts.Prefix = []byte(walk)
-		it := txn.NewIterator(opts)
-		defer it.Close()
-		start := walk + lo
-		if !q.Ascending {
-			start = walk + hi
+	err = l.s.db.View(func(txn *badger.Txn) error {
+		if !p.filtered && p.ids == nil {
+			n, err := getCount(txn, q.AccountID, q.GatewayID)
+			if err != nil {
+				return err
+			}
+			out.Total = int(n)
+			// No condition: the page is the skip-th to the end of the page-th key.
+			return walk(txn, p, q.Ascending, func(id string) bool {
+				skip--
+				if skip < 0 {
+					ids = append(ids, id)
+				}
+				return len(ids) < q.PerPage
+			})
 		}
-		for it.Seek([]byte(start)); it.Valid(); it.Next() {
-			id := string(it.Item().Key()[len(walk):])
-			if id < lo || id > hi {
-				if (q.Ascending && id > hi) || (!q.Ascending && id < lo) {
-					break
-				}
-				continue
-			}
-			ok := true
-			for _, c := range checks {
-				if _, err := txn.Get([]byte(c + id)); err != nil {
-					ok = false
-					break
-				}
-			}
-			if !ok {
-				continue
-			}
-			if total >= skip && len(ids) < q.PerPage {
+		began := time.Now()
+		return walk(txn, p, q.Ascending, func(id string) bool {
+			if out.Total >= skip && len(ids) < q.PerPage {
 				ids = append(ids, id)
 			}
-			total++
-		}
-		return nil
+			out.Total++
+			if len(ids) == q.PerPage && out.Total > skip+q.PerPage &&
+				(out.Total >= CountCap || (out.Total%64 == 0 && time.Since(began) > CountBudget)) {
+				out.Exact = false
+				return false
+			}
+			return true
+		})
 	})
 	if err != nil {
-		return nil, 0, err
+		return LogPage{}, err
 	}
-	out := make([]LogRecord, 0, len(ids))
 	for _, id := range ids {
 		r, err := l.Get(q.AccountID, q.GatewayID, id)
-		if err != nil {
-			return nil, 0, err
+		if errors.Is(err, ErrNotFound) {
+			continue
 		}
-		out = append(out, r)
+		if err != nil {
+			return LogPage{}, err
+		}
+		out.Records = append(out.Records, r)
 	}
-	return out, total, nil
+	return out, nil
 }
 
 // ulidBounds turns a time range into the smallest and largest ULID strings inside it.
 func ulidBounds(since, until time.Time) (string, string) {
 	lo, hi := strings.Repeat("0", 26), strings.Repeat("Z", 26)
 	if !since.IsZero() {
-		var u ulid.ULID
-		_ = u.SetTime(ulid.Timestamp(since))
-		lo = u.String()
+		lo = ulidAt(since.UnixMilli(), 0)
 	}
 	if !until.IsZero() {
-		u := ulid.ULID{}
-		_ = u.SetTime(ulid.Timestamp(until))
-		for i := 6; i < 16; i++ {
-			u[i] = 0xff
-		}
-		hi = u.String()
+		hi = ulidAt(until.UnixMilli(), 0xff)
 	}
 	return lo, hi
 }

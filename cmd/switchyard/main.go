@@ -163,6 +163,38 @@ func startConfig(ctx context.Context, c *Config, bus *events.Bus, log *slog.Logg
 	return n, nil
 }
 
+// logTypes are the events the logs projection applies.
+var logTypes = []events.Type{events.TypeRequestFinished, events.TypeLogFeedback, events.TypeLogsDeleted}
+
+// lastLogSeq is the newest event the logs projection has to reach to be caught up.
+func lastLogSeq(ctx context.Context, bus *events.Bus) (uint64, error) {
+	var last uint64
+	for _, t := range logTypes {
+		seq, err := bus.LastSeqOf(ctx, t)
+		if err != nil {
+			return 0, err
+		}
+		last = max(last, seq)
+	}
+	return last, nil
+}
+
+// logLimits reads a gateway's log_management and log_management_strategy from the
+// current configuration snapshot.
+func logLimits(svc *config.Service) storage.LogLimits {
+	return func(acct, gw string) (int64, string) {
+		g := svc.Projection().Current().Gateway(acct, gw)
+		if g == nil || g.LogManagement == nil {
+			return 0, ""
+		}
+		strategy := ""
+		if g.LogManagementStrategy != nil {
+			strategy = *g.LogManagementStrategy
+		}
+		return *g.LogManagement, strategy
+	}
+}
+
 // nodeID names this node's consumers; kept in the data dir so it survives restarts.
 func nodeID(dataDir string) (string, error) {
 	path := filepath.Join(dataDir, "node-id")
@@ -222,10 +254,6 @@ func serve(args []string) error {
 	}
 	consumeCtx, stopConsume := context.WithCancel(context.Background())
 	defer stopConsume()
-	consumed := make(chan error, 1)
-	go func() {
-		consumed <- lg.bus.Consume(consumeCtx, "logs-"+node, logs.Applied(), logs.Apply, events.TypeRequestFinished)
-	}()
 	analytics, err := storage.NewAnalytics(store)
 	if err != nil {
 		return err
@@ -240,6 +268,17 @@ func serve(args []string) error {
 		return err
 	}
 	defer cfg.stop()
+	// The logs projection starts once the configuration is loaded: it reads each
+	// gateway's log limit from it.
+	logs.Limits = logLimits(cfg.service)
+	logsSeq, err := lastLogSeq(ctx, lg.bus)
+	if err != nil {
+		return err
+	}
+	consumed := make(chan error, 1)
+	go func() {
+		consumed <- lg.bus.Consume(consumeCtx, "logs-"+node, logs.Applied(), logs.Apply, logTypes...)
+	}()
 
 	fwd := &engine.Forwarder{
 		Client:     upstream.New(upstream.Options{IdleTimeout: c.UpstreamIdleTimeout}),
@@ -249,7 +288,7 @@ func serve(args []string) error {
 	sys := actors.New(actors.Options{Forwarder: fwd, Events: lg.bus, Durable: c.DurableEvents,
 		InlinePayload: c.InlinePayloadKB << 10, Logger: log})
 	front := server.New(server.Options{Dispatcher: sys, Sessions: sys, Providers: providers.NewTable(nil), Logs: logs, Analytics: analytics,
-		Payloads: lg.bus, Config: cfg.service, AdminToken: token, MaxBody: c.MaxBodyMB << 20, Logger: log,
+		Payloads: lg.bus, Events: lg.bus, LogsApplied: logs.WaitFor, Config: cfg.service, AdminToken: token, MaxBody: c.MaxBodyMB << 20, Logger: log,
 		Compat: &compat.Env{Vertex: compat.NewVertexTokens(upstream.HTTPClient(30*time.Second),
 			func(u string) error { return upstream.CheckBaseURL(u, c.AllowInsecure) })}})
 
@@ -272,7 +311,7 @@ func serve(args []string) error {
 	go func() {
 		wctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 		defer cancel()
-		if logs.WaitFor(wctx, startSeq) == nil && analytics.WaitFor(wctx, startSeq) == nil {
+		if logs.WaitFor(wctx, logsSeq) == nil && analytics.WaitFor(wctx, startSeq) == nil {
 			front.SetReady(true)
 			log.Info("ready", "projection_seq", logs.Applied())
 		}
@@ -302,10 +341,12 @@ func serve(args []string) error {
 	if err := lg.bus.Flush(sctx); err != nil {
 		log.Warn("event flush", "err", err)
 	}
-	if last, err := lg.bus.LastSeqOf(sctx, events.TypeRequestFinished); err == nil {
+	if last, err := lastLogSeq(sctx, lg.bus); err == nil {
 		if err := logs.WaitFor(sctx, last); err != nil {
 			log.Warn("logs projection did not catch up before shutdown", "applied", logs.Applied(), "last", last)
 		}
+	}
+	if last, err := lg.bus.LastSeqOf(sctx, events.TypeRequestFinished); err == nil {
 		if err := analytics.WaitFor(sctx, last); err != nil {
 			log.Warn("analytics projection did not catch up before shutdown", "applied", analytics.Applied(), "last", last)
 		}
@@ -347,6 +388,14 @@ func replay(args []string) error {
 	if err != nil {
 		return err
 	}
+	// Log limits come from the configuration as it is now (the limits in force when each
+	// request was logged are not in the log).
+	cfg, err := startConfig(ctx, c, lg.bus, log)
+	if err != nil {
+		return err
+	}
+	defer cfg.stop()
+	logs.Limits = logLimits(cfg.service)
 	analytics, err := storage.NewAnalytics(store)
 	if err != nil {
 		return err

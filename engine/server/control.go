@@ -1,7 +1,7 @@
 // control.go is the control API under /client/v4/accounts/{account_id}/..., in the
 // hosted API's envelope and field names (cloudflare-go v7 ai_gateway types): who may call
-// what (tokens and permissions), the routing table, and the logs of a gateway. The
-// configuration resources are in control_config.go.
+// what (tokens and permissions) and the routing table. The configuration resources are
+// in control_config.go, the logs in control_logs.go.
 package server
 
 import (
@@ -12,7 +12,6 @@ import (
 	"time"
 
 	json "github.com/goccy/go-json"
-	"github.com/switchyard/switchyard/events"
 	"github.com/switchyard/switchyard/storage"
 	"github.com/switchyard/switchyard/storage/config"
 	"github.com/valyala/fasthttp"
@@ -227,29 +226,22 @@ func (s *Server) routeFor(ctx *fasthttp.RequestCtx, who principal, acct string, 
 			}
 		case len(p) == 4 && p[3] == "analytics" && m == "GET":
 			return read(gw, func() { s.gatewayAnalytics(ctx, acct, gw) })
-		case p[3] == "logs" && m == "GET":
-			switch len(p) {
-			case 4:
+		case p[3] == "logs":
+			switch {
+			case len(p) == 4 && m == "GET":
 				return read(gw, func() { s.listLogs(ctx, acct, gw) })
-			case 5:
+			case len(p) == 4 && m == "DELETE":
+				return edit(gw, func() { s.deleteLogs(ctx, acct, gw) })
+			case len(p) == 5 && m == "GET":
 				return read(gw, func() { s.getLog(ctx, acct, gw, p[4]) })
-			case 6:
-				if p[5] == "request" || p[5] == "response" {
-					return read(gw, func() { s.payload(ctx, acct, gw, p[4], p[5]) })
-				}
+			case len(p) == 5 && m == "PATCH":
+				return edit(gw, func() { s.editLog(ctx, acct, gw, p[4], body()) })
+			case len(p) == 6 && m == "GET" && (p[5] == "request" || p[5] == "response"):
+				return read(gw, func() { s.payload(ctx, acct, gw, p[4], p[5]) })
 			}
 		}
 	}
 	return nil
-}
-
-func (s *Server) getLog(ctx *fasthttp.RequestCtx, acct, gw, id string) {
-	rec, err := s.opts.Logs.Get(acct, gw, id)
-	if err != nil {
-		s.storeFail(ctx, err, "log "+id)
-		return
-	}
-	ok(ctx, rec)
 }
 
 // writeCtx bounds a control-plane write (ack plus projection).
@@ -294,159 +286,4 @@ func (s *Server) storeFail(ctx *fasthttp.RequestCtx, err error, what string) {
 	}
 	s.opts.Logger.Error("control api store error", "err", err)
 	apiFail(ctx, 500, codeInternal, "store error")
-}
-
-// payload answers the stored body itself (not wrapped), with its content type, as the
-// hosted API does. Bodies live in the request.finished event (inline) or in the payload
-// object store (larger ones); the log record points at the event.
-func (s *Server) payload(ctx *fasthttp.RequestCtx, acct, gw, id, which string) {
-	rec, err := s.opts.Logs.Get(acct, gw, id)
-	if err != nil {
-		s.storeFail(ctx, err, "log "+id)
-		return
-	}
-	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	raw, err := s.opts.Payloads.EventAt(c, rec.EventSeq)
-	if err != nil {
-		s.opts.Logger.Error("read event for payload", "seq", rec.EventSeq, "err", err)
-		apiFail(ctx, 404, codeNotFound, "the event holding the "+which+" body of log "+id+" is no longer in the log")
-		return
-	}
-	env, err := events.Decode(raw)
-	var f events.RequestFinished
-	if err == nil {
-		f, err = events.DecodeRequestFinished(env)
-	}
-	if err != nil {
-		s.opts.Logger.Error("decode event for payload", "seq", rec.EventSeq, "err", err)
-		apiFail(ctx, 500, codeInternal, "stored "+which+" body could not be read")
-		return
-	}
-	p, ct := f.RequestPayload, f.RequestCType
-	if which == "response" {
-		p, ct = f.ResponsePayload, f.ResponseCType
-	}
-	if p == nil {
-		apiFail(ctx, 404, codeNotFound, "no "+which+" body stored for log "+id)
-		return
-	}
-	body := p.Body()
-	if p.Ref != "" {
-		if body, err = s.opts.Payloads.GetPayload(c, p.Ref); err != nil {
-			s.opts.Logger.Error("payload fetch", "ref", p.Ref, "err", err)
-			apiFail(ctx, 500, codeInternal, "stored "+which+" body could not be read")
-			return
-		}
-	}
-	if ct == "" {
-		ct = "application/octet-stream"
-	}
-	ctx.SetContentType(ct)
-	if p.Truncated {
-		ctx.Response.Header.Set("x-switchyard-payload-truncated", "true")
-	}
-	ctx.SetBody(body)
-}
-
-// listLogs serves the list call with the hosted query parameters (page, per_page,
-// provider, model, success, start_date, end_date, direction / order_by_direction,
-// and eq filters on provider, model and success in the filters.key/operator/value form).
-func (s *Server) listLogs(ctx *fasthttp.RequestCtx, acct, gw string) {
-	q := storage.LogQuery{AccountID: acct, GatewayID: gw, Page: 1, PerPage: 20}
-	args := ctx.QueryArgs()
-	var bad, badAt string
-	setField := func(key, val string) {
-		switch key {
-		case "provider":
-			q.Provider = val
-		case "model":
-			q.Model = val
-		case "success":
-			b, err := strconv.ParseBool(val)
-			if err != nil {
-				badAt, bad = key, "success must be true or false"
-				return
-			}
-			q.Success = &b
-		default:
-			badAt, bad = "filters.key", "filter on "+key+" is not supported"
-		}
-	}
-	var fkeys, fops, fvals []string
-	for k, v := range args.All() {
-		key, val := string(k), string(v)
-		switch key {
-		case "page", "per_page":
-			n, err := strconv.Atoi(val)
-			if err != nil || n < 1 {
-				badAt, bad = key, key+" must be a positive integer"
-				continue
-			}
-			if key == "page" {
-				q.Page = n
-			} else {
-				q.PerPage = min(n, 100)
-			}
-		case "provider", "model", "success":
-			setField(key, val)
-		case "start_date", "end_date":
-			t, err := time.Parse(time.RFC3339, val)
-			if err != nil {
-				badAt, bad = key, key+" must be an RFC 3339 time"
-				continue
-			}
-			if key == "start_date" {
-				q.Since = t
-			} else {
-				q.Until = t
-			}
-		case "direction", "order_by_direction":
-			switch val {
-			case "asc":
-				q.Ascending = true
-			case "desc":
-				q.Ascending = false
-			default:
-				badAt, bad = key, key+" must be asc or desc"
-			}
-		case "order_by":
-			if val != "created_at" {
-				badAt, bad = key, "order_by "+val+" is not supported (created_at only)"
-			}
-		case "meta_info":
-		case "filters.key":
-			fkeys = append(fkeys, val)
-		case "filters.operator":
-			fops = append(fops, val)
-		case "filters.value":
-			fvals = append(fvals, val)
-		default:
-			badAt, bad = key, "query parameter "+key+" is not supported"
-		}
-	}
-	if len(fkeys) != len(fops) || len(fkeys) != len(fvals) {
-		badAt, bad = "filters", "filters need one key, one operator and one value each"
-	}
-	for i := range fkeys {
-		if bad != "" {
-			break
-		}
-		if fops[i] != "eq" {
-			badAt, bad = "filters.operator", "filter operator "+fops[i]+" is not supported (eq only)"
-			break
-		}
-		setField(fkeys[i], fvals[i])
-	}
-	if bad != "" {
-		apiFail(ctx, 400, codeBadRequest, bad, "query", badAt)
-		return
-	}
-	recs, total, err := s.opts.Logs.List(q)
-	if err != nil {
-		s.storeFail(ctx, err, "logs")
-		return
-	}
-	writeJSON(ctx, 200, envelope{Success: true, Errors: []apiError{}, Messages: []string{}, Result: recs,
-		ResultInfo: newResultInfo(q.Page, q.PerPage, len(recs), total)})
 }

@@ -41,6 +41,10 @@ type Options struct {
 	Providers providers.Table
 	Logs      LogReader
 	Payloads  PayloadSource
+	// Events appends the control API's log events (log.feedback, logs.deleted);
+	// LogsApplied waits until the logs projection has applied a sequence (read your writes).
+	Events      EventPublisher
+	LogsApplied func(ctx context.Context, seq uint64) error
 	// Analytics answers the analytics API from the rollup projection (storage.Analytics).
 	Analytics AnalyticsReader
 	// Config is the configuration: its snapshot for the data plane, its writes for the control API.
