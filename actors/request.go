@@ -236,8 +236,9 @@ func (a *requestActor) finishedEvent(x *engine.Exchange) events.RequestFinished 
 		RequestSize: r.BodySize, ResponseSize: x.BytesOut,
 		RequestCType: r.CType, ResponseCType: x.RespCType,
 		KeyID: r.KeyID, KeyAlias: r.KeyAlias,
-		Step: x.Step,
+		Step: x.Step, Cached: x.Cached, Metadata: r.Metadata, NoLog: r.NoLog,
 	}
+	f.Cost, f.CustomCost = x.Cost()
 	if len(x.Attempts) > 1 || r.Steps != nil {
 		f.Attempts = x.Attempts
 	}
@@ -246,6 +247,9 @@ func (a *requestActor) finishedEvent(x *engine.Exchange) events.RequestFinished 
 		f.ErrorCode, f.ErrorMessage = x.Err.Code, x.Err.Message
 	case x.ClientErr != nil:
 		f.ErrorMessage = "client disconnected before the answer was complete"
+	}
+	if r.NoLog || r.NoPayload {
+		return f // no record, or a record without bodies: nothing to keep
 	}
 	reqBody, reqTrunc := r.Body, r.BodyStream != nil
 	if max := a.sys.opts.Forwarder.CaptureMax; len(reqBody) > max {

@@ -52,6 +52,9 @@ func (f *Forwarder) tryStep(x *Exchange, lastStep bool) bool {
 	if pol.MaxAttempts < 1 {
 		pol.MaxAttempts = 1
 	}
+	if f.fromCache(x) {
+		return false
+	}
 	for n := 1; ; n++ {
 		timeout := pol.Timeout
 		if lastStep && n == pol.MaxAttempts && n > 1 {
@@ -118,6 +121,7 @@ func (x *Exchange) discard() {
 	x.stream, x.sse, x.conv = nil, false, nil
 	x.Status, x.Err, x.Body, x.RespCType, x.TTFB = 0, nil, nil, "", 0
 	x.BytesOut, x.RespBody, x.RespTrunc = 0, nil, false
+	x.cacheBody, x.cacheOver = nil, false
 	x.Usage = usage.Counter{}
 	x.TokensCached, x.TokensEstimated = 0, false
 }

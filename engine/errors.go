@@ -16,6 +16,8 @@ type GatewayError struct {
 	// Body, when set, is the answer instead of the gateway error JSON: the unified API
 	// answers in the OpenAI error shape its clients parse.
 	Body []byte
+	// RetryAfter, when positive, is the Retry-After header (seconds) of a 429.
+	RetryAfter int
 }
 
 func (e *GatewayError) Error() string { return strconv.Itoa(e.Code) + ": " + e.Message }
@@ -35,6 +37,7 @@ const (
 	CodeUpstreamTimeout = 2011 // 504: the upstream did not answer in time
 	CodeInternal        = 2015 // 500: a bug in the gateway; the request is logged as failed
 	CodeShuttingDown    = 2018 // 503: the gateway is stopping and takes no new requests
+	CodeSpendLimit      = 2019 // 429: a gateway spend limit is reached until its period resets
 	CodeGuardrailPrompt = 2016
 	CodeGuardrailAnswer = 2017
 	CodeDLPRequest      = 2029

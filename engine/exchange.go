@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchyard/switchyard/engine/cache"
 	"github.com/switchyard/switchyard/engine/compat"
 	"github.com/switchyard/switchyard/engine/usage"
 	"github.com/switchyard/switchyard/events"
@@ -30,6 +31,10 @@ type Forwarder struct {
 	// Sleep waits between retries; nil is time.Sleep. Tests inject a clock here to check
 	// the schedule without waiting.
 	Sleep func(time.Duration)
+	// Cache stores cacheable answers (nil: no cache); Flights coalesces identical
+	// cacheable requests in flight.
+	Cache   cache.Store
+	Flights cache.Flights
 }
 
 // Exchange is one request in flight. The front end reads Status, the headers and either
@@ -64,6 +69,17 @@ type Exchange struct {
 	// upstream call made, in order.
 	Step     int
 	Attempts []events.AttemptSummary
+
+	// Cached: the answer came from the response cache. CacheStatus is the
+	// cf-aig-cache-status header (HIT or MISS), empty when the request was not cacheable.
+	Cached       bool
+	CacheStatus  string
+	cacheKey     string // the entry this answer would be stored under
+	cacheStore   cache.Store
+	cacheBody    []byte // the relayed stream, kept for the cache
+	cacheOver    bool   // the stream outgrew cache.MaxEntry
+	cachedHeader [][2]string
+	flights      map[string]func() // keys this exchange leads; released in Done
 
 	onDone func(*Exchange)
 	once   sync.Once
@@ -108,6 +124,12 @@ func ForwardRequestHeader(lowerKey string) bool {
 
 // VisitResponseHeaders calls f for every upstream header the client should get verbatim.
 func (x *Exchange) VisitResponseHeaders(f func(k, v []byte)) {
+	if x.Cached {
+		for _, h := range x.cachedHeader {
+			f([]byte(h[0]), []byte(h[1]))
+		}
+		return
+	}
 	if x.upstream == nil {
 		return
 	}
@@ -266,6 +288,7 @@ func (x *Exchange) Relay(w *bufio.Writer) {
 				chunk = x.conv.Feed(chunk)
 			}
 			x.BytesOut += int64(len(chunk))
+			x.keepForCache(chunk)
 			if x.sse {
 				x.Usage.Write(chunk)
 			}
@@ -302,6 +325,7 @@ func (x *Exchange) Relay(w *bufio.Writer) {
 func (x *Exchange) Done() {
 	x.once.Do(func() {
 		x.End = time.Now()
+		x.storeInCache()
 		x.release()
 		if x.onDone != nil {
 			x.onDone(x)

@@ -9,7 +9,9 @@ import (
 	"io"
 	"time"
 
+	"github.com/switchyard/switchyard/engine/cache"
 	"github.com/switchyard/switchyard/engine/compat"
+	"github.com/switchyard/switchyard/engine/pricing"
 	"github.com/switchyard/switchyard/engine/providers"
 	"github.com/switchyard/switchyard/events"
 )
@@ -43,6 +45,16 @@ type Request struct {
 
 	// Fail, when set, is answered without calling any upstream (and still logged).
 	Fail *GatewayError
+
+	// Cache is the request's cache policy, nil when its answer is not to be cached.
+	Cache *cache.Policy
+	// CustomCost is the cf-aig-custom-cost price, which replaces the pricing table's.
+	CustomCost *pricing.Price
+	// Metadata is the cf-aig-metadata object (at most five entries).
+	Metadata events.Metadata
+	// NoLog: no log record is kept (cf-aig-collect-log: false or the gateway's
+	// collect_logs off); NoPayload: the record keeps no bodies (cf-aig-collect-log-payload).
+	NoLog, NoPayload bool
 }
 
 // Target is one upstream destination: the provider, the path and headers to send, and the

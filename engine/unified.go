@@ -100,6 +100,7 @@ func (x *Exchange) closeUnified(w *bufio.Writer) {
 	}
 	if x.ClientErr == nil && len(tail) > 0 {
 		x.BytesOut += int64(len(tail))
+		x.keepForCache(tail)
 		x.RespBody = capture(x.RespBody, tail, x.captureMax, &x.RespTrunc)
 		if _, err := w.Write(tail); err != nil {
 			x.ClientErr = err

@@ -284,10 +284,11 @@ func serve(args []string) error {
 		Client:     upstream.New(upstream.Options{IdleTimeout: c.UpstreamIdleTimeout}),
 		CaptureMax: c.CaptureMaxKB << 10,
 		SmallBody:  64 << 10,
+		Cache:      storage.NewCache(store),
 	}
 	sys := actors.New(actors.Options{Forwarder: fwd, Events: lg.bus, Durable: c.DurableEvents,
 		InlinePayload: c.InlinePayloadKB << 10, Logger: log})
-	front := server.New(server.Options{Dispatcher: sys, Sessions: sys, Providers: providers.NewTable(nil), Logs: logs, Analytics: analytics,
+	front := server.New(server.Options{Dispatcher: sys, Sessions: sys, Providers: providers.NewTable(nil), Logs: logs, Analytics: analytics, Spend: analytics,
 		Payloads: lg.bus, Events: lg.bus, LogsApplied: logs.WaitFor, Config: cfg.service, AdminToken: token, MaxBody: c.MaxBodyMB << 20, Logger: log,
 		Compat: &compat.Env{Vertex: compat.NewVertexTokens(upstream.HTTPClient(30*time.Second),
 			func(u string) error { return upstream.CheckBaseURL(u, c.AllowInsecure) })}})

@@ -13,6 +13,8 @@ import (
 
 	"github.com/oklog/ulid/v2"
 	"github.com/switchyard/switchyard/engine"
+	"github.com/switchyard/switchyard/engine/cache"
+	"github.com/switchyard/switchyard/engine/pricing"
 	"github.com/switchyard/switchyard/storage/config"
 	"github.com/tidwall/gjson"
 	"github.com/valyala/fasthttp"
@@ -64,6 +66,12 @@ func (s *Server) parse(ctx *fasthttp.RequestCtx, path []byte) *engine.Request {
 	}
 	req.Query = string(ctx.URI().QueryString())
 	retry, fail := requestRetry(ctx, g)
+	if fail == nil {
+		fail = requestOptions(clientHeader(ctx), g, req)
+	}
+	if fail == nil {
+		fail = s.overSpend(g, now)
+	}
 	if len(parts) < 3 || parts[2] == "" {
 		return s.parseUniversal(ctx, snap, req, retry, fail)
 	}
@@ -142,6 +150,48 @@ func requestRetry(ctx *fasthttp.RequestCtx, g *config.Gateway) (engine.RetrySett
 	return hdr.Over(gw), fail
 }
 
+// requestOptions reads the per-request headers about caching, metadata and logging
+// (cf-aig-cache-*, cf-aig-metadata, cf-aig-collect-log, cf-aig-collect-log-payload)
+// over the gateway's settings. A malformed value is a 400 naming the header.
+func requestOptions(get func(string) string, g *config.Gateway, req *engine.Request) *engine.GatewayError {
+	pol, err := cache.ReadPolicy(get, g.CacheTTL)
+	if err != nil {
+		return engine.Errorf(400, engine.CodeBadRequest, err.Error())
+	}
+	if pol != nil && g.CacheInvalidateOnUpdate {
+		pol.Gen = strconv.FormatInt(g.ModifiedAt.UnixNano(), 36)
+	}
+	req.Cache = pol
+	if v := get("cf-aig-metadata"); v != "" {
+		md, err := engine.ParseMetadata(v)
+		if err != nil {
+			return engine.Errorf(400, engine.CodeBadRequest, err.Error())
+		}
+		req.Metadata = md
+	}
+	if v := get(pricing.CustomCostHeader); v != "" {
+		p, err := pricing.ParseCustomCost(v)
+		if err != nil {
+			return engine.Errorf(400, engine.CodeBadRequest, err.Error())
+		}
+		req.CustomCost = &p
+	}
+	req.NoLog = !g.CollectLogs
+	for _, h := range []struct {
+		name string
+		set  func(bool)
+	}{{"cf-aig-collect-log", func(b bool) { req.NoLog = !b }}, {"cf-aig-collect-log-payload", func(b bool) { req.NoPayload = !b }}} {
+		if v := strings.TrimSpace(get(h.name)); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return engine.Errorf(400, engine.CodeBadRequest, h.name+" must be true or false")
+			}
+			h.set(b)
+		}
+	}
+	return nil
+}
+
 // refuseLargeBody is the 413 for a body over the maximum. It reads (and drops) what the
 // client is sending, within a bound, so the client gets the 413 instead of a connection
 // reset, and closes the connection after the answer.
@@ -174,6 +224,7 @@ func (s *Server) writeExchange(ctx *fasthttp.RequestCtx, x *engine.Exchange) {
 	h := &ctx.Response.Header
 	if x.Err != nil {
 		h.SetContentType("application/json")
+		setRetryAfter(ctx, x.Err)
 	} else {
 		x.VisitResponseHeaders(func(k, v []byte) { h.AddBytesKV(k, v) })
 	}
@@ -183,6 +234,9 @@ func (s *Server) writeExchange(ctx *fasthttp.RequestCtx, x *engine.Exchange) {
 	}
 	if x.Req.Model != "" {
 		h.Set("cf-aig-model", x.Req.Model)
+	}
+	if x.CacheStatus != "" {
+		h.Set("cf-aig-cache-status", x.CacheStatus)
 	}
 	if x.Streaming() {
 		ctx.SetBodyStreamWriter(func(w *bufio.Writer) {

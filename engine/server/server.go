@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -56,6 +57,8 @@ type Options struct {
 	// (256 when zero); SocketPing is how often the gateway pings it (30 s when zero).
 	SocketInFlight int
 	SocketPing     time.Duration
+	// Spend reads what a gateway has spent, for its spend limits (nil: limits unchecked).
+	Spend SpendReader
 	// MaxBody is the largest request body accepted (413 above). Zero means 25 MB.
 	MaxBody int
 	Logger  *slog.Logger
@@ -66,6 +69,7 @@ type Server struct {
 	opts     Options
 	ready    atomic.Bool
 	keyLimit engine.KeyLimiter
+	spend    spendGuard
 	srv      *fasthttp.Server
 }
 
@@ -129,7 +133,15 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 }
 
 func writeError(ctx *fasthttp.RequestCtx, e *engine.GatewayError) {
+	setRetryAfter(ctx, e)
 	ctx.SetStatusCode(e.Status)
 	ctx.SetContentType("application/json")
 	ctx.SetBody(e.JSON())
+}
+
+// setRetryAfter puts a refusal's Retry-After header on the answer.
+func setRetryAfter(ctx *fasthttp.RequestCtx, e *engine.GatewayError) {
+	if e != nil && e.RetryAfter > 0 {
+		ctx.Response.Header.Set("Retry-After", strconv.Itoa(e.RetryAfter))
+	}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/fasthttp/websocket"
 	"github.com/oklog/ulid/v2"
 	"github.com/switchyard/switchyard/engine"
+	"github.com/switchyard/switchyard/engine/cache"
 	"github.com/switchyard/switchyard/storage/config"
 	"github.com/tidwall/gjson"
 	"github.com/valyala/fasthttp"
@@ -188,11 +189,16 @@ func (k *socket) run(eventID string, raw []byte) {
 	req := &engine.Request{LogID: ulid.Make().String(), EventID: ulid.Make().String(), AccountID: k.acct, GatewayID: k.gw,
 		Method: fasthttp.MethodPost, Body: raw, BodySize: int64(len(raw)), CType: "application/json", ReceivedAt: now}
 	snap := k.s.opts.Config.Projection().Current()
-	if snap.Gateway(k.acct, k.gw) == nil {
+	g := snap.Gateway(k.acct, k.gw)
+	if g == nil {
 		k.fail(eventID, 404, engine.Errorf(404, engine.CodeGatewayNotFound, "gateway "+k.gw+" no longer exists"))
 		return
 	}
-	st, fail := decodeStep("request", raw)
+	fail := requestOptions(k.client, g, req)
+	var st universalStep
+	if fail == nil {
+		st, fail = decodeStep("request", raw)
+	}
 	var t *engine.Target
 	if fail == nil {
 		t, fail = k.s.stepTarget(snap, req, "request", st, k.retry, k.client)
@@ -209,7 +215,7 @@ func (k *socket) run(eventID string, raw []byte) {
 	}
 	x := k.s.opts.Dispatcher.Dispatch(req)
 	defer x.Done()
-	meta := &socketMeta{CacheStatus: "MISS", EventID: eventID, LogID: req.LogID, Step: strconv.Itoa(x.Step), ContentType: x.RespCType}
+	meta := &socketMeta{CacheStatus: cacheStatus(x), EventID: eventID, LogID: req.LogID, Step: strconv.Itoa(x.Step), ContentType: x.RespCType}
 	failed := x.Err != nil || x.Status >= 400
 	sse := strings.HasPrefix(x.RespCType, "text/event-stream")
 	if x.Streaming() && sse && !failed {
@@ -366,3 +372,11 @@ func (w *sseToSocket) emit(event []byte) bool {
 
 // bufioFor is the buffered writer Exchange.Relay writes through (it flushes every read).
 func bufioFor(w io.Writer) *bufio.Writer { return bufio.NewWriterSize(w, 4096) }
+
+// cacheStatus is the socket answer's cacheStatus: HIT for a cached answer, else MISS.
+func cacheStatus(x *engine.Exchange) string {
+	if x.Cached {
+		return cache.Hit
+	}
+	return cache.Miss
+}

@@ -48,12 +48,18 @@ func validateGateway(g *Gateway) *Error {
 		nonNeg(g.RetryMaxAttempts, "retry_max_attempts", retryMaxAttemptsMax),
 		nonNeg(g.RetryDelay, "retry_delay", retryDelayMaxMs),
 		oneOf(g.RetryBackoff, "retry_backoff", "constant", "linear", "exponential"),
+		spendLimitsError(g.SpendLimits),
 	} {
 		if e != nil {
 			return e
 		}
 	}
 	return nil
+}
+
+func spendLimitsError(raw []byte) *Error {
+	_, err := ParseSpendLimits(raw)
+	return err
 }
 
 // CreateGateway creates a gateway from a hosted create body.

@@ -1,0 +1,142 @@
+// cached.go is the response cache on the request path: before a step's first try the
+// exchange looks its key up (answering from the entry on a hit), joins or leads the
+// flight of identical requests in flight, and once the answer is relayed whole it stores
+// a cacheable answer (2xx, complete, at most cache.MaxEntry bytes) with the policy's TTL.
+package engine
+
+import (
+	"bytes"
+	"strings"
+	"time"
+
+	"github.com/switchyard/switchyard/engine/cache"
+)
+
+// cacheKey is the entry key of target t of the request.
+func cacheKey(req *Request, t *Target) string {
+	in := cache.KeyInput{AccountID: req.AccountID, GatewayID: req.GatewayID, Provider: t.Slug,
+		Method: req.Method, Path: t.Rest, Query: t.Query, Header: req.header, Body: req.Body}
+	switch {
+	case t.Compat != nil:
+		// The native call is built from the client's body; the client's stream options
+		// shape the translated answer, so they are part of the key too.
+		in.Path = "compat:" + t.Rest
+		if t.Compat.IncludeUsage {
+			in.Path += "+usage"
+		}
+		in.Body = t.Compat.Body
+	case t.Send != nil:
+		in.Body = t.Send
+	}
+	return cache.Key(req.Cache, in)
+}
+
+// header reads one of the client's request headers kept on the target.
+func (r *Request) header(name string) string {
+	for _, h := range r.Target.Header {
+		if strings.EqualFold(h.Key, name) {
+			return h.Value
+		}
+	}
+	return ""
+}
+
+// fromCache looks the current target up. On a hit the exchange holds the cached answer
+// and it returns true. On a miss the exchange remembers the key (to store the answer) and
+// leads the key's flight; when another identical request is already in flight it waits
+// for that one and looks again.
+func (f *Forwarder) fromCache(x *Exchange) bool {
+	req := x.Req
+	if req.Cache == nil || f.Cache == nil || req.BodyStream != nil || req.Target.Refused != nil || req.Target.Provider == nil {
+		return false
+	}
+	key := cacheKey(req, &req.Target)
+	x.cacheKey, x.CacheStatus, x.cacheStore, x.captureMax = key, cache.Miss, f.Cache, f.CaptureMax
+	if _, leading := x.flights[key]; leading || req.Cache.Skip {
+		return false
+	}
+	for round := 0; round < 2; round++ {
+		if b, err := f.Cache.Get(key); err == nil && b != nil {
+			if e, err := cache.Decode(b); err == nil {
+				x.replay(e)
+				return true
+			}
+		}
+		leader, wait, done := f.Flights.Join(key)
+		if leader {
+			if x.flights == nil {
+				x.flights = map[string]func(){}
+			}
+			x.flights[key] = done
+			return false
+		}
+		<-wait
+	}
+	return false // the leaders' answers were not cacheable: go upstream
+}
+
+// replay turns a cache entry into the exchange's answer.
+func (x *Exchange) replay(e *cache.Entry) {
+	x.Cached, x.CacheStatus = true, cache.Hit
+	x.Status, x.RespCType, x.cachedHeader = e.Status, e.ContentType, e.Header
+	x.TTFB = time.Since(x.Started)
+	x.Usage.In, x.Usage.Out, x.TokensCached = e.TokensIn, e.TokensOut, e.TokensCached
+	x.Usage.Format = nil // counted already: the replayed stream is not scanned again
+	if e.Model != "" {
+		x.Req.Model = e.Model
+	}
+	if e.Stream {
+		x.stream, x.sse = bytes.NewReader(e.Body), true
+		return
+	}
+	x.Body = e.Body
+	x.BytesOut = int64(len(e.Body))
+	x.RespBody = capture(nil, e.Body, x.captureMax, &x.RespTrunc)
+}
+
+// keepForCache adds relayed bytes to the copy the cache will store, until it is too big.
+func (x *Exchange) keepForCache(chunk []byte) {
+	if x.cacheKey == "" || x.Cached || x.cacheOver {
+		return
+	}
+	if len(x.cacheBody)+len(chunk) > cache.MaxEntry {
+		x.cacheOver, x.cacheBody = true, nil
+		return
+	}
+	x.cacheBody = append(x.cacheBody, chunk...)
+}
+
+// storeInCache keeps a complete, successful, fresh answer, then lets the requests
+// waiting on its flight look it up. It runs in Done, before the upstream response (whose
+// headers the entry keeps) is released.
+func (x *Exchange) storeInCache() {
+	store := x.cacheStore
+	defer func() {
+		for _, done := range x.flights {
+			done()
+		}
+		x.flights = nil
+	}()
+	if x.cacheKey == "" || x.Cached || x.cacheOver || store == nil || !x.Success() || x.Req.Method == "HEAD" {
+		return
+	}
+	e := &cache.Entry{Status: x.Status, ContentType: x.RespCType, Stream: x.stream != nil,
+		Model: x.Req.Model, TokensIn: x.Usage.In, TokensOut: x.Usage.Out, TokensCached: x.TokensCached,
+		StoredAt: time.Now().UTC()}
+	x.VisitResponseHeaders(func(k, v []byte) {
+		if !strings.EqualFold(string(k), "set-cookie") && !strings.EqualFold(string(k), "date") {
+			e.Header = append(e.Header, [2]string{string(k), string(v)})
+		}
+	})
+	if e.Stream {
+		e.Body = x.cacheBody
+	} else {
+		e.Body = x.Body
+	}
+	if len(e.Body) > cache.MaxEntry {
+		return
+	}
+	if b, err := e.Encode(); err == nil {
+		_ = store.Put(x.cacheKey, b, x.Req.Cache.TTL) // a failed write only costs a later miss
+	}
+}

@@ -1,0 +1,102 @@
+// spend.go enforces a gateway's spend limits (spend_limits rules: daily, weekly, monthly
+// or any window of cost in USD). The spend so far comes from the analytics rollup, which
+// every node's requests feed; a reading is reused for a quarter of a second, so a burst
+// may overshoot a limit by what it spends in that time plus the projection's lag.
+package server
+
+import (
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/switchyard/switchyard/engine"
+	"github.com/switchyard/switchyard/storage/config"
+)
+
+// SpendReader sums the cost (USD) a gateway spent in [from, to) (storage.Analytics).
+type SpendReader interface {
+	Spend(acct, gw string, from, to time.Time) float64
+}
+
+// spendReuse is how long one reading of a gateway's spend is trusted.
+const spendReuse = 250 * time.Millisecond
+
+type spendReading struct {
+	from  time.Time
+	at    time.Time
+	spent float64
+}
+
+// spendGuard caches spend readings per gateway and rule period.
+type spendGuard struct {
+	mu   sync.Mutex
+	seen map[string]spendReading
+}
+
+// spent is the gateway's spend since from, read at most every spendReuse.
+func (g *spendGuard) spent(r SpendReader, acct, gw, rule string, from, now time.Time) float64 {
+	key := acct + "/" + gw + "/" + rule
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if v, ok := g.seen[key]; ok && v.from.Equal(from) && now.Sub(v.at) < spendReuse {
+		return v.spent
+	}
+	if g.seen == nil {
+		g.seen = map[string]spendReading{}
+	}
+	v := spendReading{from: from, at: now, spent: r.Spend(acct, gw, from, now.Add(time.Minute))}
+	g.seen[key] = v
+	return v.spent
+}
+
+// overSpend is the refusal of a request to a gateway whose spend limit is reached, or nil.
+func (s *Server) overSpend(g *config.Gateway, now time.Time) *engine.GatewayError {
+	if len(g.SpendLimits) == 0 || s.opts.Spend == nil {
+		return nil
+	}
+	sl, err := config.ParseSpendLimits(g.SpendLimits)
+	if err != nil || sl == nil || !sl.Enabled {
+		return nil
+	}
+	for i := range sl.Rules {
+		r := &sl.Rules[i]
+		if !r.On() {
+			continue
+		}
+		from, resets := r.Period(now)
+		id := r.ID
+		if id == "" {
+			id = fmt.Sprint(i)
+		}
+		spent := s.spend.spent(s.opts.Spend, g.AccountID, g.ID, id, from, now)
+		if spent < r.Limit {
+			continue
+		}
+		e := engine.Errorf(429, engine.CodeSpendLimit, fmt.Sprintf("spend limit reached: gateway %s has spent $%.6f of its $%.6f %s limit", g.ID, spent, r.Limit, periodName(r)))
+		if !resets.IsZero() {
+			e.Message += "; it resets at " + resets.Format(time.RFC3339)
+			e.RetryAfter = int(math.Ceil(resets.Sub(now).Seconds()))
+		} else {
+			e.Message += "; it frees up as older spending leaves the window"
+		}
+		return e
+	}
+	return nil
+}
+
+// periodName says a rule's window in words.
+func periodName(r *config.SpendRule) string {
+	w := time.Duration(r.Window) * time.Second
+	switch {
+	case r.Technique == "sliding":
+		return "trailing " + w.String()
+	case r.Window == config.SpendDaily:
+		return "daily"
+	case r.Window == config.SpendWeekly:
+		return "weekly"
+	case r.Window == config.SpendMonthly || r.Window == 31*86400 || r.Window == 2628000:
+		return "monthly"
+	}
+	return w.String()
+}

@@ -1,0 +1,95 @@
+// spend.go reads a gateway's spend_limits setting (the hosted shape: {enabled, rules:
+// [{id, enabled, limit, limitType: "cost", window, technique}]}) and works out the period
+// each rule counts over. Windows of a day, a week and a month are calendar periods in UTC
+// (a daily limit resets at midnight, a weekly one on Monday, a monthly one on the 1st);
+// other windows are fixed blocks of that many seconds since the Unix epoch, or the
+// trailing window with technique "sliding".
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"time"
+)
+
+// Standard windows, in seconds.
+const (
+	SpendDaily   = 86400
+	SpendWeekly  = 7 * 86400
+	SpendMonthly = 30 * 86400
+)
+
+// SpendLimits is a gateway's spend_limits.
+type SpendLimits struct {
+	Enabled bool        `json:"enabled"`
+	Rules   []SpendRule `json:"rules"`
+}
+
+// SpendRule is one limit: at most Limit USD over Window seconds.
+type SpendRule struct {
+	ID        string          `json:"id,omitempty"`
+	Enabled   *bool           `json:"enabled,omitempty"` // absent: on
+	Limit     float64         `json:"limit"`
+	LimitType string          `json:"limitType"`
+	Window    int64           `json:"window"`
+	Technique string          `json:"technique,omitempty"` // fixed (default) or sliding
+	Model     json.RawMessage `json:"model,omitempty"`
+	Provider  json.RawMessage `json:"provider,omitempty"`
+	Metadata  json.RawMessage `json:"metadata,omitempty"`
+}
+
+// On reports whether the rule is enforced.
+func (r *SpendRule) On() bool { return r.Enabled == nil || *r.Enabled }
+
+// ParseSpendLimits reads and checks a spend_limits value; nil for none. Errors name the
+// rule's field.
+func ParseSpendLimits(raw json.RawMessage) (*SpendLimits, *Error) {
+	if len(bytes.TrimSpace(raw)) == 0 || string(bytes.TrimSpace(raw)) == "null" {
+		return nil, nil
+	}
+	var sl SpendLimits
+	if err := json.Unmarshal(raw, &sl); err != nil {
+		return nil, invalid("spend_limits must be {\"enabled\":bool,\"rules\":[{\"limit\":USD,\"limitType\":\"cost\",\"window\":seconds}]}", "body", "spend_limits")
+	}
+	for i := range sl.Rules {
+		r := &sl.Rules[i]
+		at := func(f string) []string { return []string{"body", "spend_limits", "rules", strconv.Itoa(i), f} }
+		switch {
+		case r.LimitType != "cost":
+			return nil, invalid("spend_limits.rules["+strconv.Itoa(i)+"].limitType must be \"cost\"", at("limitType")...)
+		case r.Limit < 0:
+			return nil, invalid("spend_limits.rules["+strconv.Itoa(i)+"].limit must not be negative", at("limit")...)
+		case r.Window < 60:
+			return nil, invalid("spend_limits.rules["+strconv.Itoa(i)+"].window must be at least 60 seconds (86400 daily, 604800 weekly, 2592000 monthly)", at("window")...)
+		case r.Technique != "" && r.Technique != "fixed" && r.Technique != "sliding":
+			return nil, invalid("spend_limits.rules["+strconv.Itoa(i)+"].technique must be fixed or sliding", at("technique")...)
+		case len(r.Model) > 0 || len(r.Provider) > 0 || len(r.Metadata) > 0:
+			return nil, invalid("spend_limits.rules["+strconv.Itoa(i)+"]: rules scoped to a model, provider or metadata are not supported; a rule limits the whole gateway", at("model")...)
+		}
+	}
+	return &sl, nil
+}
+
+// Period is the span a rule counts over at now, and when it resets (zero for a sliding
+// window, which frees up gradually).
+func (r *SpendRule) Period(now time.Time) (from, resets time.Time) {
+	now = now.UTC()
+	if r.Technique == "sliding" {
+		return now.Add(-time.Duration(r.Window) * time.Second), time.Time{}
+	}
+	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	switch r.Window {
+	case SpendDaily:
+		return day, day.AddDate(0, 0, 1)
+	case SpendWeekly:
+		monday := day.AddDate(0, 0, -((int(day.Weekday()) + 6) % 7))
+		return monday, monday.AddDate(0, 0, 7)
+	case SpendMonthly, 31 * 86400, 2628000: // 30 or 31 days, or a twelfth of a year: the calendar month
+		first := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+		return first, first.AddDate(0, 1, 0)
+	}
+	w := r.Window
+	start := now.Unix() / w * w
+	return time.Unix(start, 0).UTC(), time.Unix(start+w, 0).UTC()
+}
