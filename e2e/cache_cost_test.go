@@ -398,3 +398,44 @@ func TestSpendLimit(t *testing.T) {
 		t.Errorf("limitType requests: %d, want 400", r.StatusCode)
 	}
 }
+
+func TestCacheGatewayTTLAndInvalidateOnUpdate(t *testing.T) {
+	up := mock.NewOpenAI()
+	defer up.Close()
+	g := startGateway(t, "", []string{"SWITCHYARD_UPSTREAM_OPENAI=" + up.URL})
+	patch := func(body string) {
+		t.Helper()
+		req, _ := http.NewRequest("PATCH", g.URL+"/client/v4/accounts/"+account+"/ai-gateway/gateways/"+gateway, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		r, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		if r.StatusCode != 200 {
+			t.Fatalf("PATCH gateway %s: %d", body, r.StatusCode)
+		}
+	}
+	url := g.Base("openai") + "/chat/completions"
+	status := func() string {
+		resp, _ := send(t, url, chatBody("gpt-4o-mini", "gateway default", false), nil)
+		return resp.Header.Get("cf-aig-cache-status")
+	}
+	if s := status(); s != "" {
+		t.Fatalf("caching off: cf-aig-cache-status %q, want none", s)
+	}
+	patch(`{"cache_ttl":300,"cache_invalidate_on_update":true}`)
+	if a, b := status(), status(); a != "MISS" || b != "HIT" {
+		t.Fatalf("gateway cache_ttl: %s then %s, want MISS then HIT", a, b)
+	}
+	patch(`{"retry_max_attempts":2}`) // any settings change empties the cache
+	if a, b := status(), status(); a != "MISS" || b != "HIT" {
+		t.Fatalf("after a settings change: %s then %s, want MISS then HIT", a, b)
+	}
+	patch(`{"cache_invalidate_on_update":false}`)
+	a := status()
+	patch(`{"retry_max_attempts":3}`)
+	if b := status(); a != "MISS" || b != "HIT" {
+		t.Fatalf("without invalidate_on_update: %s then %s, want MISS then HIT across a change", a, b)
+	}
+}

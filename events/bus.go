@@ -39,6 +39,9 @@ type ConnectOptions struct {
 	Embedded *Embedded
 	URL      string
 	Logger   *slog.Logger
+	// Retention bounds how long request events and payloads are kept (0: forever), so
+	// the log's disk use stays bounded; the config stream is always kept.
+	Retention time.Duration
 }
 
 // Connect opens the connection and makes sure the streams and the payload bucket exist.
@@ -72,6 +75,7 @@ func Connect(ctx context.Context, o ConnectOptions) (*Bus, error) {
 		Subjects:    []string{SubjectPrefix + ">"},
 		Storage:     jetstream.FileStorage,
 		Retention:   jetstream.LimitsPolicy,
+		MaxAge:      o.Retention,
 	}); err != nil {
 		b.nc.Close()
 		return nil, fmt.Errorf("create stream %s: %w", RequestsStream, err)
@@ -80,6 +84,7 @@ func Connect(ctx context.Context, o ConnectOptions) (*Bus, error) {
 		Bucket:      PayloadBucket,
 		Description: "request and response bodies larger than the inline cap",
 		Storage:     jetstream.FileStorage,
+		TTL:         o.Retention,
 	})
 	if err != nil {
 		b.nc.Close()

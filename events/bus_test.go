@@ -631,3 +631,37 @@ func TestCloseAfterConsumerStoppedWithBacklog(t *testing.T) {
 		t.Fatal("Close still blocked 10 s after the consumer stopped")
 	}
 }
+
+func TestRetentionDropsOldRequestEvents(t *testing.T) {
+	emb, err := events.StartEmbedded(events.EmbeddedOptions{StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emb.Shutdown()
+	bus, err := events.Connect(ctxT(t), events.ConnectOptions{Embedded: emb, Retention: time.Second,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bus.Close()
+	id, data := event(t, 1)
+	seq, err := bus.Publish(ctxT(t), events.TypeRequestFinished, id, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bus.PutPayload(ctxT(t), "old/response", []byte("body")); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, evErr := bus.EventAt(ctxT(t), seq)
+		_, plErr := bus.GetPayload(ctxT(t), "old/response")
+		if evErr != nil && plErr != nil {
+			return // both aged out
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 30 s the event (err %v) or the payload (err %v) is still kept with a 1 s retention", evErr, plErr)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -20,6 +20,7 @@ type Config struct {
 	NATSURL             string
 	NATSListen          string
 	DurableEvents       bool
+	EventRetention      time.Duration
 	MaxBodyMB           int
 	InlinePayloadKB     int
 	CaptureMaxKB        int
@@ -65,6 +66,7 @@ func settings(c *Config) []setting {
 			func(v string) error { b, err := strconv.ParseBool(v); c.DurableEvents = b; return err }, true},
 		{"allow-insecure-upstreams", "let custom providers use plain http and loopback base URLs (tests, local models)", "false",
 			func(v string) error { b, err := strconv.ParseBool(v); c.AllowInsecure = b; return err }, true},
+		{"event-retention", "how long request events and stored bodies are kept in the event log (0: forever); config changes are kept forever", "720h", dur(&c.EventRetention), false},
 		{"max-body-mb", "largest request body accepted, in MB", "25", num(&c.MaxBodyMB), false},
 		{"inline-payload-kb", "bodies up to this size are kept inside the event; larger ones in the object store", "32", num(&c.InlinePayloadKB), false},
 		{"capture-max-kb", "how much of each body is kept for the log", "4096", num(&c.CaptureMaxKB), false},

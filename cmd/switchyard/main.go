@@ -68,7 +68,7 @@ type logNode struct {
 
 func openLog(ctx context.Context, c *Config, log *slog.Logger) (*logNode, error) {
 	n := &logNode{}
-	o := events.ConnectOptions{URL: c.NATSURL, Logger: log}
+	o := events.ConnectOptions{URL: c.NATSURL, Logger: log, Retention: c.EventRetention}
 	if c.NATSURL == "" {
 		emb, err := events.StartEmbedded(events.EmbeddedOptions{StoreDir: filepath.Join(c.DataDir, "nats"), ListenAddr: c.NATSListen})
 		if err != nil {
