@@ -346,3 +346,31 @@ func TestEvalsPermissions(t *testing.T) {
 		}
 	}
 }
+
+// Every filter a dataset accepts is one the logs projection runs: an evaluation never
+// fails on a saved filter.
+func TestDatasetFiltersRunOnLogs(t *testing.T) {
+	s, _ := evalServer(t)
+	status, raw := call(t, s, "POST", "/gateways/gw/datasets", `{"name":"all","filters":[
+		{"key":"provider","operator":"contains","value":["open"]},{"key":"model","operator":"eq","value":["a","b"]},
+		{"key":"request_content_type","operator":"eq","value":["application/json"]},
+		{"key":"response_content_type","operator":"contains","value":["json"]},
+		{"key":"success","operator":"eq","value":[true]},{"key":"cached","operator":"eq","value":["false"]},
+		{"key":"cost","operator":"gt","value":[0.5]},{"key":"tokens","operator":"lt","value":[100]},
+		{"key":"tokens_in","operator":"eq","value":[3]},{"key":"tokens_out","operator":"gt","value":["7"]},
+		{"key":"duration","operator":"lt","value":[250.5]},{"key":"feedback","operator":"eq","value":[-1,0]},
+		{"key":"created_at","operator":"gt","value":["2025-01-01T00:00:00+01:00"]},
+		{"key":"created_at","operator":"lt","value":["2025-02-01T00:00:00.123Z"]}]}`)
+	if status != 200 {
+		t.Fatalf("create: %d %s", status, raw)
+	}
+	var d struct{ Result struct{ ID string } }
+	mustDecode(t, raw, &d)
+	q := datasetQuery("acc", "gw", s.snap().Dataset("acc", "gw", d.Result.ID))
+	if len(q.Filters) != 14 {
+		t.Fatalf("filters = %+v", q.Filters)
+	}
+	if err := storage.ValidateLogFilters(q.Filters); err != nil {
+		t.Fatalf("the logs projection refuses a saved dataset filter: %v", err)
+	}
+}

@@ -286,7 +286,7 @@ func TestCreateEvaluation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(big.Results) != 2 || !strings.Contains(big.Results[0].StatusDescription, "newest 6 of 25000") {
+	if len(big.Results) != 2 || !strings.Contains(big.Results[0].StatusDescription, "the newest 6 logs, of at least 25000") {
 		t.Errorf("capped evaluation results = %+v", big.Results)
 	}
 

@@ -146,7 +146,8 @@ type EvalSample struct {
 }
 
 // EvalLogs reads the logs of one dataset of gateway gw, newest first, at most limit of
-// them; it answers them and how many logs the dataset holds in all.
+// them; it answers them and how many logs the dataset holds in all (a lower bound when
+// there are more than limit: the logs projection stops counting a filtered list).
 type EvalLogs func(d *Dataset, limit int) (samples []EvalSample, matched int, err error)
 
 func round(v float64, digits int) float64 {
@@ -301,7 +302,7 @@ func (s *Service) CreateEvaluation(ctx context.Context, actor events.Actor, acct
 			return nil, &Error{Status: 500, Code: CodeWriteFailed, Message: "reading the logs of dataset " + d.ID + " failed: " + err.Error()}
 		}
 		if matched > len(got) {
-			capped = append(capped, fmt.Sprintf("dataset %s: newest %d of %d logs", d.Name, len(got), matched))
+			capped = append(capped, fmt.Sprintf("dataset %s: the newest %d logs, of at least %d", d.Name, len(got), matched))
 		}
 		for _, smp := range got {
 			if !seen[smp.ID] {
