@@ -305,8 +305,11 @@ func (s *Server) deleteEvaluation(ctx *fasthttp.RequestCtx, who principal, acct,
 	ok(ctx, e)
 }
 
-// evalPageSize is the page size asked of the logs projection (its API's maximum).
-const evalPageSize = 100
+// evalPageSize is the page size asked of the logs projection: above the list API's 100,
+// because after each page of a filtered list the projection spends up to
+// storage.CountBudget counting further matches (10 pages, not 100, for 10,000 logs). A
+// projection answering smaller pages is paged through all the same.
+const evalPageSize = 1000
 
 // evalLogs reads a dataset's logs up to until, newest first, page by page over that fixed
 // window (so logs arriving meanwhile do not shift the pages).

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -388,5 +389,20 @@ func TestDeleteGatewayDropsDatasetsAndEvaluations(t *testing.T) {
 	}
 	if snap(svc).Dataset(acct, "keep", kept.ID) == nil {
 		t.Fatal("another gateway's dataset went too")
+	}
+}
+
+// BenchmarkEvaluate runs the three evaluators over the most logs an evaluation reads from
+// one dataset.
+func BenchmarkEvaluate(b *testing.B) {
+	samples := make([]config.EvalSample, config.MaxEvalLogs)
+	for i := range samples {
+		samples[i] = config.EvalSample{ID: strconv.Itoa(i), Cost: f64(float64(i%7) / 1000), DurationMs: float64(i%997 + 1), Feedback: i%3 - 1}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, ty := range []string{config.EvalCost, config.EvalSpeed, config.EvalHumanFeedback} {
+			config.Evaluate(ty, samples)
+		}
 	}
 }
