@@ -85,11 +85,13 @@ func (f *Forwarder) tryStep(x *Exchange, lastStep bool) bool {
 		if lastStep {
 			a.Outcome = OutcomeFailed
 			x.Attempts = append(x.Attempts, a)
+			x.releaseFlights() // a failed answer is never cached
 			return false
 		}
 		a.Outcome = OutcomeFallback
 		x.Attempts = append(x.Attempts, a)
 		x.discard()
+		x.releaseFlights() // this step's answer will not be cached
 		return true
 	}
 }

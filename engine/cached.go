@@ -47,8 +47,8 @@ func (r *Request) header(name string) string {
 // for that one and looks again.
 func (f *Forwarder) fromCache(x *Exchange) bool {
 	req := x.Req
-	if req.Cache == nil || f.Cache == nil || req.BodyStream != nil || req.Target.Refused != nil || req.Target.Provider == nil {
-		return false
+	if req.Cache == nil || f.Cache == nil || req.Method != "POST" || req.BodyStream != nil || req.Target.Refused != nil || req.Target.Provider == nil {
+		return false // only POSTs: a GET polls state (batches, jobs) that must not go stale
 	}
 	key := cacheKey(req, &req.Target)
 	x.cacheKey, x.CacheStatus, x.cacheStore, x.captureMax = key, cache.Miss, f.Cache, f.CaptureMax
@@ -56,11 +56,8 @@ func (f *Forwarder) fromCache(x *Exchange) bool {
 		return false
 	}
 	for round := 0; round < 2; round++ {
-		if b, err := f.Cache.Get(key); err == nil && b != nil {
-			if e, err := cache.Decode(b); err == nil {
-				x.replay(e)
-				return true
-			}
+		if f.hit(x, key) {
+			return true
 		}
 		leader, wait, done := f.Flights.Join(key)
 		if leader {
@@ -68,11 +65,63 @@ func (f *Forwarder) fromCache(x *Exchange) bool {
 				x.flights = map[string]func(){}
 			}
 			x.flights[key] = done
+			// the previous leader may have stored its answer between the lookup and Join
+			if f.hit(x, key) {
+				x.releaseFlights()
+				return true
+			}
 			return false
 		}
-		<-wait
+		t := time.NewTimer(flightWait)
+		select {
+		case <-wait:
+			t.Stop()
+		case <-t.C:
+			return false // the leader is slow (a long stream): do not wait longer
+		}
 	}
 	return false // the leaders' answers were not cacheable: go upstream
+}
+
+// flightWait bounds how long a request waits for an identical one in flight.
+const flightWait = 30 * time.Second
+
+// hit answers from the cache entry of key, if there is one.
+func (f *Forwarder) hit(x *Exchange, key string) bool {
+	b, err := f.Cache.Get(key)
+	if err != nil || b == nil {
+		return false
+	}
+	e, err := cache.Decode(b)
+	if err != nil {
+		return false
+	}
+	x.replay(e)
+	return true
+}
+
+// releaseFlights lets the requests waiting on this exchange's keys go: its answer is
+// stored, or it will not be (a failed step, a failed request).
+func (x *Exchange) releaseFlights() {
+	for _, done := range x.flights {
+		done()
+	}
+	x.flights = nil
+}
+
+// failedStream reports an event stream that carried an error event inside its 2xx
+// answer (Anthropic's "event: error", the Responses API's response.failed / error).
+func failedStream(body []byte) bool {
+	return bytes.Contains(body, []byte("event: error")) || bytes.Contains(body, []byte(`"type":"error"`)) ||
+		bytes.Contains(body, []byte(`"type":"response.failed"`))
+}
+
+// uncachedHeader: response headers about the caller or the moment, not the answer.
+func uncachedHeader(k string) bool {
+	k = strings.ToLower(k)
+	return k == "set-cookie" || k == "date" || k == "openai-organization" || k == "openai-project" ||
+		k == "x-request-id" || k == "request-id" || k == "cf-ray" || strings.HasPrefix(k, "x-ratelimit-") ||
+		strings.HasPrefix(k, "anthropic-ratelimit-")
 }
 
 // replay turns a cache entry into the exchange's answer.
@@ -111,12 +160,7 @@ func (x *Exchange) keepForCache(chunk []byte) {
 // headers the entry keeps) is released.
 func (x *Exchange) storeInCache() {
 	store := x.cacheStore
-	defer func() {
-		for _, done := range x.flights {
-			done()
-		}
-		x.flights = nil
-	}()
+	defer x.releaseFlights()
 	if x.cacheKey == "" || x.Cached || x.cacheOver || store == nil || !x.Success() || x.Req.Method == "HEAD" {
 		return
 	}
@@ -124,11 +168,14 @@ func (x *Exchange) storeInCache() {
 		Model: x.Req.Model, TokensIn: x.Usage.In, TokensOut: x.Usage.Out, TokensCached: x.TokensCached,
 		StoredAt: time.Now().UTC()}
 	x.VisitResponseHeaders(func(k, v []byte) {
-		if !strings.EqualFold(string(k), "set-cookie") && !strings.EqualFold(string(k), "date") {
+		if !uncachedHeader(string(k)) {
 			e.Header = append(e.Header, [2]string{string(k), string(v)})
 		}
 	})
 	if e.Stream {
+		if failedStream(x.cacheBody) {
+			return
+		}
 		e.Body = x.cacheBody
 	} else {
 		e.Body = x.Body

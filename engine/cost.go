@@ -15,13 +15,19 @@ func (x *Exchange) Cost() (*float64, bool) {
 		return &zero, false
 	}
 	u := pricing.Usage{In: x.Usage.In, Out: x.Usage.Out, CachedIn: x.TokensCached}
-	if p := x.Req.CustomCost; p != nil {
-		c := p.Cost(u)
-		return &c, true
+	custom := x.Req.CustomCost != nil
+	var p pricing.Price
+	if custom {
+		p = *x.Req.CustomCost
+	} else {
+		var ok bool
+		if p, ok = prices.Lookup(x.Req.Slug, x.Req.Model); !ok {
+			return nil, false
+		}
 	}
-	c, ok := prices.Cost(x.Req.Slug, x.Req.Model, u)
-	if !ok {
-		return nil, false
+	if x.Status < 200 || x.Status >= 300 {
+		p.Request = 0 // a refused request pays for the tokens it used, not the per-request fee
 	}
-	return &c, false
+	c := p.Cost(u)
+	return &c, custom
 }

@@ -59,9 +59,9 @@ func TestModelListShowsPrices(t *testing.T) {
 			"input_per_million": "0.15", "output_per_million": "0.6", "cached_input_per_million": "0.075"},
 		"anthropic/claude-sonnet-4-5": {"input": "0.000003", "output": "0.000015", "cached_input": "3e-7",
 			"input_per_million": "3", "output_per_million": "15", "cached_input_per_million": "0.3"},
-		"groq/llama-3.3-70b-versatile": {"input_per_million": "0.59", "cached_input_per_million": "0.59"},
-		"perplexity-ai/sonar":          {"request": "0.005", "input_per_million": "1"},
-		"parallel/speed":               {"request": "0.005", "input": "0", "output": "0"},
+		"groq/llama-3.3-70b-versatile":                         {"input_per_million": "0.59", "cached_input_per_million": "0.59"},
+		"perplexity-ai/sonar":                                  {"request": "0.005", "input_per_million": "1"},
+		"parallel/speed":                                       {"request": "0.005", "input": "0", "output": "0"},
 		"aws-bedrock/anthropic.claude-3-5-haiku-20241022-v1:0": {"input_per_million": "0.8", "output_per_million": "4"},
 	}
 	for _, m := range list.Data {

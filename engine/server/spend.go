@@ -34,19 +34,24 @@ type spendGuard struct {
 	seen map[string]spendReading
 }
 
-// spent is the gateway's spend since from, read at most every spendReuse.
-func (g *spendGuard) spent(r SpendReader, acct, gw, rule string, from, now time.Time) float64 {
+// spent is the gateway's spend since from, read at most every spendReuse. A fixed
+// period's reading is reused only within the same period; a sliding one's moves with
+// now, so any recent reading is reused. The store is read outside the lock.
+func (g *spendGuard) spent(r SpendReader, acct, gw, rule string, sliding bool, from, now time.Time) float64 {
 	key := acct + "/" + gw + "/" + rule
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	if v, ok := g.seen[key]; ok && v.from.Equal(from) && now.Sub(v.at) < spendReuse {
+	v, ok := g.seen[key]
+	g.mu.Unlock()
+	if ok && (sliding || v.from.Equal(from)) && now.Sub(v.at) < spendReuse {
 		return v.spent
 	}
+	v = spendReading{from: from, at: now, spent: r.Spend(acct, gw, from, now.Add(time.Minute))}
+	g.mu.Lock()
 	if g.seen == nil {
 		g.seen = map[string]spendReading{}
 	}
-	v := spendReading{from: from, at: now, spent: r.Spend(acct, gw, from, now.Add(time.Minute))}
 	g.seen[key] = v
+	g.mu.Unlock()
 	return v.spent
 }
 
@@ -69,7 +74,7 @@ func (s *Server) overSpend(g *config.Gateway, now time.Time) *engine.GatewayErro
 		if id == "" {
 			id = fmt.Sprint(i)
 		}
-		spent := s.spend.spent(s.opts.Spend, g.AccountID, g.ID, id, from, now)
+		spent := s.spend.spent(s.opts.Spend, g.AccountID, g.ID, id, r.Technique == "sliding", from, now)
 		if spent < r.Limit {
 			continue
 		}

@@ -27,7 +27,9 @@ func unifiedFail(req *engine.Request, code int, e *compat.Error) *engine.Request
 
 // unifiedGatewayFail carries a gateway error to a unified-API client in the OpenAI shape.
 func unifiedGatewayFail(req *engine.Request, g *engine.GatewayError) *engine.Request {
-	return unifiedFail(req, g.Code, openAIShape(g))
+	unifiedFail(req, g.Code, openAIShape(g))
+	req.Fail.RetryAfter = g.RetryAfter
+	return req
 }
 
 // openAIShape is a gateway error as an OpenAI error.

@@ -195,6 +195,9 @@ func (k *socket) run(eventID string, raw []byte) {
 		return
 	}
 	fail := requestOptions(k.client, g, req)
+	if fail == nil {
+		fail = k.s.overSpend(g, now)
+	}
 	var st universalStep
 	if fail == nil {
 		st, fail = decodeStep("request", raw)
