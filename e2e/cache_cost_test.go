@@ -10,7 +10,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"strings"
@@ -298,19 +297,13 @@ func TestMetadataAndCollectLogHeaders(t *testing.T) {
 	// Metadata groups analytics.
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		req, _ := http.NewRequest("GET", g.URL+"/client/v4/accounts/"+account+"/ai-gateway/gateways/"+gateway+"/analytics?group_by=metadata.team", nil)
-		req.Header.Set("Authorization", "Bearer "+token)
-		r, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(r.Body)
-		r.Body.Close()
-		if r.StatusCode == 200 && bytes.Contains(b, []byte(`"group":"search"`)) {
+		code, env := apiCall(t, g, token, "GET", "/ai-gateway/gateways/"+gateway+"/analytics?group_by=metadata.team", nil)
+		b, _ := json.Marshal(env)
+		if code == 200 && bytes.Contains(b, []byte(`"group":"search"`)) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("analytics never grouped by metadata.team: %d %s", r.StatusCode, b)
+			t.Fatalf("analytics never grouped by metadata.team: %d %s", code, b)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -323,15 +316,8 @@ func TestMetadataAndCollectLogHeaders(t *testing.T) {
 	if _, err := g.API().AIGateway.Logs.Get(context.Background(), gateway, unlogged.Header.Get("cf-aig-log-id"), ai_gateway.LogGetParams{AccountID: cloudflare.F(account)}); err == nil {
 		t.Error("a request with cf-aig-collect-log: false was logged")
 	}
-	req, _ := http.NewRequest("GET", g.URL+"/client/v4/accounts/"+account+"/ai-gateway/gateways/"+gateway+"/logs/"+bare.Header.Get("cf-aig-log-id")+"/request", nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	r, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.Body.Close()
-	if r.StatusCode != 404 {
-		t.Errorf("payload of a cf-aig-collect-log-payload: false request: %d, want 404", r.StatusCode)
+	if code, _ := apiCall(t, g, token, "GET", "/ai-gateway/gateways/"+gateway+"/logs/"+bare.Header.Get("cf-aig-log-id")+"/request", nil); code != 404 {
+		t.Errorf("payload of a cf-aig-collect-log-payload: false request: %d, want 404", code)
 	}
 }
 
@@ -343,16 +329,8 @@ func TestSpendLimit(t *testing.T) {
 	setLimit := func(limit float64) {
 		t.Helper()
 		body := fmt.Sprintf(`{"spend_limits":{"enabled":true,"rules":[{"id":"daily","limit":%g,"limitType":"cost","window":86400}]}}`, limit)
-		req, _ := http.NewRequest("PATCH", g.URL+"/client/v4/accounts/"+account+"/ai-gateway/gateways/"+gateway, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+token)
-		r, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(r.Body)
-		r.Body.Close()
-		if r.StatusCode != 200 {
-			t.Fatalf("set spend limit: %d %s", r.StatusCode, b)
+		if code, env := patchGateway(t, g, body); code != 200 {
+			t.Fatalf("set spend limit: %d %v", code, env)
 		}
 	}
 	setLimit(0.00001) // a couple of gpt-4o-mini requests
@@ -386,16 +364,8 @@ func TestSpendLimit(t *testing.T) {
 		t.Fatalf("after raising the limit: %d %s", resp.StatusCode, b)
 	}
 	// A bad rule is refused when it is set.
-	req, _ := http.NewRequest("PATCH", g.URL+"/client/v4/accounts/"+account+"/ai-gateway/gateways/"+gateway,
-		strings.NewReader(`{"spend_limits":{"enabled":true,"rules":[{"limit":1,"limitType":"requests","window":86400}]}}`))
-	req.Header.Set("Authorization", "Bearer "+token)
-	r, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.Body.Close()
-	if r.StatusCode != 400 {
-		t.Errorf("limitType requests: %d, want 400", r.StatusCode)
+	if code, _ := patchGateway(t, g, `{"spend_limits":{"enabled":true,"rules":[{"limit":1,"limitType":"requests","window":86400}]}}`); code != 400 {
+		t.Errorf("limitType requests: %d, want 400", code)
 	}
 }
 
@@ -405,15 +375,8 @@ func TestCacheGatewayTTLAndInvalidateOnUpdate(t *testing.T) {
 	g := startGateway(t, "", []string{"SWITCHYARD_UPSTREAM_OPENAI=" + up.URL})
 	patch := func(body string) {
 		t.Helper()
-		req, _ := http.NewRequest("PATCH", g.URL+"/client/v4/accounts/"+account+"/ai-gateway/gateways/"+gateway, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+token)
-		r, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r.Body.Close()
-		if r.StatusCode != 200 {
-			t.Fatalf("PATCH gateway %s: %d", body, r.StatusCode)
+		if code, env := patchGateway(t, g, body); code != 200 {
+			t.Fatalf("PATCH gateway %s: %d %v", body, code, env)
 		}
 	}
 	url := g.Base("openai") + "/chat/completions"
@@ -438,4 +401,10 @@ func TestCacheGatewayTTLAndInvalidateOnUpdate(t *testing.T) {
 	if b := status(); a != "MISS" || b != "HIT" {
 		t.Fatalf("without invalidate_on_update: %s then %s, want MISS then HIT across a change", a, b)
 	}
+}
+
+// patchGateway changes the test gateway's settings with a raw JSON body.
+func patchGateway(t *testing.T, g *Gateway, body string) (int, map[string]any) {
+	t.Helper()
+	return apiCall(t, g, token, "PATCH", "/ai-gateway/gateways/"+gateway, json.RawMessage(body))
 }

@@ -28,10 +28,39 @@ type spendReading struct {
 	spent float64
 }
 
-// spendGuard caches spend readings per gateway and rule period.
+// spendGuard caches spend readings per gateway and rule period, and each gateway's parsed
+// spend_limits (reparsed only when the setting's bytes change with a config update).
 type spendGuard struct {
-	mu   sync.Mutex
-	seen map[string]spendReading
+	mu     sync.Mutex
+	seen   map[string]spendReading
+	parsed map[string]parsedLimits
+}
+
+type parsedLimits struct {
+	raw *byte // first byte of the spend_limits value parsed
+	sl  *config.SpendLimits
+}
+
+// limits is the gateway's parsed spend_limits, nil when absent, off or invalid.
+func (g *spendGuard) limits(gw *config.Gateway) *config.SpendLimits {
+	key := gw.AccountID + "/" + gw.ID
+	g.mu.Lock()
+	p, ok := g.parsed[key]
+	g.mu.Unlock()
+	if ok && p.raw == &gw.SpendLimits[0] {
+		return p.sl
+	}
+	sl, err := config.ParseSpendLimits(gw.SpendLimits)
+	if err != nil || sl == nil || !sl.Enabled {
+		sl = nil
+	}
+	g.mu.Lock()
+	if g.parsed == nil {
+		g.parsed = map[string]parsedLimits{}
+	}
+	g.parsed[key] = parsedLimits{raw: &gw.SpendLimits[0], sl: sl}
+	g.mu.Unlock()
+	return sl
 }
 
 // spent is the gateway's spend since from, read at most every spendReuse. A fixed
@@ -60,8 +89,8 @@ func (s *Server) overSpend(g *config.Gateway, now time.Time) *engine.GatewayErro
 	if len(g.SpendLimits) == 0 || s.opts.Spend == nil {
 		return nil
 	}
-	sl, err := config.ParseSpendLimits(g.SpendLimits)
-	if err != nil || sl == nil || !sl.Enabled {
+	sl := s.spend.limits(g)
+	if sl == nil {
 		return nil
 	}
 	for i := range sl.Rules {
