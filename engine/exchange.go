@@ -35,6 +35,9 @@ type Forwarder struct {
 	// cacheable requests in flight.
 	Cache   cache.Store
 	Flights cache.Flights
+	// Limiter decides gateway rate limits and dynamic routes' rate_limit elements (nil:
+	// no limits are enforced).
+	Limiter Limiter
 }
 
 // Exchange is one request in flight. The front end reads Status, the headers and either
