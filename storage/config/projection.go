@@ -147,6 +147,7 @@ func (p *Projection) apply(next, cur *Snapshot, c events.ConfigChanged) error {
 				}
 			}
 			next.dropGatewayEvals(c.AccountID, c.ResourceID)
+			next.dropGatewayRoutes(c.AccountID, c.ResourceID)
 			return nil
 		}
 		var g Gateway
@@ -198,6 +199,8 @@ func (p *Projection) apply(next, cur *Snapshot, c events.ConfigChanged) error {
 		return next.applyDataset(c)
 	case ResEvaluation:
 		return next.applyEvaluation(c)
+	case ResRoute, ResRouteVersion, ResRouteDeployment:
+		return next.applyRoute(c)
 	default:
 		return fmt.Errorf("unknown resource %q", c.Resource)
 	}

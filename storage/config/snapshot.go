@@ -15,6 +15,8 @@ type Snapshot struct {
 	customSlug map[string]*CustomProvider // acct/slug
 	datasets   map[string]*Dataset        // dataset id (datasets.go)
 	evals      map[string]*Evaluation     // evaluation id (evaluations.go)
+	routes     map[string]*Route          // route id (routes.go)
+	routeNames map[string]*Route          // acct/gw/name (routes.go)
 }
 
 func emptySnapshot() *Snapshot {
@@ -22,6 +24,7 @@ func emptySnapshot() *Snapshot {
 		gateways: map[string]*Gateway{}, tokens: map[string]*Token{}, keys: map[string]*ProviderKey{},
 		keyAlias: map[string]*ProviderKey{}, customs: map[string]*CustomProvider{}, customSlug: map[string]*CustomProvider{},
 		datasets: map[string]*Dataset{}, evals: map[string]*Evaluation{},
+		routes: map[string]*Route{}, routeNames: map[string]*Route{},
 	}
 }
 
@@ -31,6 +34,7 @@ func (s *Snapshot) clone() *Snapshot {
 		Seq: s.Seq, gateways: cloneMap(s.gateways), tokens: cloneMap(s.tokens), keys: cloneMap(s.keys),
 		keyAlias: cloneMap(s.keyAlias), customs: cloneMap(s.customs), customSlug: cloneMap(s.customSlug),
 		datasets: cloneMap(s.datasets), evals: cloneMap(s.evals),
+		routes: cloneMap(s.routes), routeNames: cloneMap(s.routeNames),
 	}
 }
 
