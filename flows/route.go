@@ -128,10 +128,20 @@ type Node struct {
 	Limit *LimitSpec // rate_limit nodes
 	// Outputs are the node's edges: sorted by name, with "else" last on a percentage node.
 	Outputs []Edge
+	// Condition is a conditional node's compiled condition.
+	Condition *Condition
+
+	// The walk's shortcuts: next is "next", "true" or "success"; alt is "false" or
+	// "fallback"; elseTo is a percentage node's "else".
+	next, alt, elseTo *Node
 }
 
 // Edge is one output of a node.
 type Edge struct {
 	Name string
 	To   *Node
+	// Weight is a percentage output's weight in percent ("12.5%" is 12.5); 0 otherwise.
+	Weight float64
+
+	upTo float64 // percentage outputs: the cumulative weight up to this one, as a fraction
 }
