@@ -205,6 +205,8 @@ func (s *Server) routeFor(ctx *fasthttp.RequestCtx, who principal, acct string, 
 			}
 		case (p[3] == "datasets" || p[3] == "evaluations") && len(p) <= 5:
 			return s.evalRoute(ctx, who, acct, gw, p[3:])
+		case p[3] == "routes" && len(p) <= 7:
+			return s.dynRouteEndpoint(ctx, who, acct, gw, p[3:])
 		case len(p) == 5 && p[3] == "url" && m == "GET":
 			return read(gw, func() { s.gatewayURL(ctx, acct, gw, p[4]) })
 		case p[3] == "provider_configs" && len(p) == 4:
