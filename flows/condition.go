@@ -98,7 +98,7 @@ func ParseCondition(raw []byte) (*Condition, error) {
 	if firstByte(raw) != '{' {
 		return nil, errors.New("condition must be a JSON object of request paths and operators")
 	}
-	root, err := parseExpr(raw)
+	root, err := parseExpr(raw, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -131,16 +131,23 @@ func sortedObject(raw []byte) ([]string, map[string]json.RawMessage, error) {
 	return keys, members, nil
 }
 
+// MaxConditionDepth is how deeply $and, $or and $not may nest. Each level decodes its
+// part of the JSON again, so the bound also bounds the work a condition costs to compile.
+const MaxConditionDepth = 32
+
 // parseExpr compiles a condition object: every key is a request path or $and, $or, $not;
-// several keys are ANDed.
-func parseExpr(raw []byte) (condExpr, error) {
+// several keys are ANDed. depth counts the enclosing $and, $or and $not.
+func parseExpr(raw []byte, depth int) (condExpr, error) {
+	if depth > MaxConditionDepth {
+		return condExpr{}, fmt.Errorf("condition nests $and, $or and $not more than %d deep", MaxConditionDepth)
+	}
 	keys, members, err := sortedObject(raw)
 	if err != nil {
 		return condExpr{}, errors.New("condition " + err.Error())
 	}
 	kids := make([]condExpr, 0, len(keys))
 	for _, key := range keys {
-		kid, err := parseMember(key, members[key])
+		kid, err := parseMember(key, members[key], depth)
 		if err != nil {
 			return condExpr{}, err
 		}
@@ -152,7 +159,7 @@ func parseExpr(raw []byte) (condExpr, error) {
 	return condExpr{kind: exprAnd, kids: kids}, nil
 }
 
-func parseMember(key string, raw json.RawMessage) (condExpr, error) {
+func parseMember(key string, raw json.RawMessage, depth int) (condExpr, error) {
 	switch key {
 	case "$and", "$or":
 		var items []json.RawMessage
@@ -164,7 +171,7 @@ func parseMember(key string, raw json.RawMessage) (condExpr, error) {
 			e.kind = exprOr
 		}
 		for i, item := range items {
-			kid, err := parseExpr(item)
+			kid, err := parseExpr(item, depth+1)
 			if err != nil {
 				return condExpr{}, fmt.Errorf("%s[%d]: %w", key, i, err)
 			}
@@ -172,7 +179,7 @@ func parseMember(key string, raw json.RawMessage) (condExpr, error) {
 		}
 		return e, nil
 	case "$not":
-		kid, err := parseExpr(raw)
+		kid, err := parseExpr(raw, depth+1)
 		if err != nil {
 			return condExpr{}, fmt.Errorf("$not: %w", err)
 		}
@@ -186,7 +193,7 @@ func parseMember(key string, raw json.RawMessage) (condExpr, error) {
 	}
 	e := condExpr{kind: exprField, path: key, header: strings.HasPrefix(key, rootHeaders+".")}
 	if firstByte(raw) == '{' {
-		tests, err := parseOperators(raw)
+		tests, err := parseOperators(raw, depth)
 		if err != nil {
 			return condExpr{}, fmt.Errorf("%q: %w", key, err)
 		}
@@ -203,7 +210,10 @@ func parseMember(key string, raw json.RawMessage) (condExpr, error) {
 
 // parseOperators compiles an operator object such as {"$gte": 18, "$lt": 65}: all of its
 // operators must hold.
-func parseOperators(raw []byte) ([]fieldTest, error) {
+func parseOperators(raw []byte, depth int) ([]fieldTest, error) {
+	if depth > MaxConditionDepth {
+		return nil, fmt.Errorf("$not nests more than %d deep", MaxConditionDepth)
+	}
 	keys, members, err := sortedObject(raw)
 	if err != nil {
 		return nil, err
@@ -222,7 +232,7 @@ func parseOperators(raw []byte) ([]fieldTest, error) {
 			}
 			continue
 		}
-		test, err := parseOperator(key, members[key], members["$options"])
+		test, err := parseOperator(key, members[key], members["$options"], depth)
 		if err != nil {
 			return nil, err
 		}
@@ -231,7 +241,7 @@ func parseOperators(raw []byte) ([]fieldTest, error) {
 	return tests, nil
 }
 
-func parseOperator(op string, raw, options json.RawMessage) (fieldTest, error) {
+func parseOperator(op string, raw, options json.RawMessage, depth int) (fieldTest, error) {
 	switch op {
 	case "$eq", "$ne":
 		operand, err := parseScalar(raw)
@@ -291,7 +301,7 @@ func parseOperator(op string, raw, options json.RawMessage) (fieldTest, error) {
 		if firstByte(raw) != '{' {
 			return fieldTest{}, errors.New("$not on a field takes an operator object such as {\"$gt\": 5}")
 		}
-		not, err := parseOperators(raw)
+		not, err := parseOperators(raw, depth+1)
 		if err != nil {
 			return fieldTest{}, fmt.Errorf("$not: %w", err)
 		}

@@ -182,6 +182,11 @@ func TestConditionErrors(t *testing.T) {
 		{`{"metadata.plan":{"$not":{"paid":1}}}`, `$not: value is an object with key "paid"`},
 		{`{"metadata.plan":{"$size":1}}`, `unknown operator "$size"`},
 	}
+	deep := strings.Repeat(`{"$not":`, MaxConditionDepth+1) + `{"metadata.a":1}` + strings.Repeat("}", MaxConditionDepth+1)
+	deepField := `{"metadata.a":` + strings.Repeat(`{"$not":`, MaxConditionDepth+2) + `{"$eq":1}` + strings.Repeat("}", MaxConditionDepth+3)
+	cases = append(cases,
+		struct{ condition, message string }{deep, "condition nests $and, $or and $not more than 32 deep"},
+		struct{ condition, message string }{deepField, "$not nests more than 32 deep"})
 	for _, tc := range cases {
 		_, err := ParseCondition([]byte(tc.condition))
 		if err == nil || !strings.Contains(err.Error(), tc.message) {
@@ -226,5 +231,15 @@ func TestNumericText(t *testing.T) {
 		if ok != tc.ok || got != tc.want {
 			t.Errorf("numericText(%q) = %v, %v; want %v, %v", tc.text, got, ok, tc.want, tc.ok)
 		}
+	}
+}
+
+func TestConditionDepthLimitAllowsItsDepth(t *testing.T) {
+	c, err := ParseCondition([]byte(strings.Repeat(`{"$not":`, MaxConditionDepth) + `{"metadata.a":1}` + strings.Repeat("}", MaxConditionDepth)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := MaxConditionDepth%2 == 1; c.Match(NewView(map[string]any{"a": 1.0}, nil, nil)) != want {
+		t.Fatalf("%d nested $not should match %v", MaxConditionDepth, want)
 	}
 }

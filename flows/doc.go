@@ -39,7 +39,8 @@
 // ($options may add i, m and s). An empty condition {} always holds. Operands are strings,
 // numbers, booleans or null; $gt and friends take a number or a string; $in and $nin take
 // an array of operands; $exists takes true or false; $regex takes an RE2 pattern (Go's
-// regexp), compiled once when the route compiles.
+// regexp), compiled once when the route compiles. $and, $or and $not nest at most
+// MaxConditionDepth (32) deep.
 //
 // Type rules:
 //
