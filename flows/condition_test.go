@@ -239,7 +239,7 @@ func TestConditionDepthLimitAllowsItsDepth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := MaxConditionDepth%2 == 1; c.Match(NewView(map[string]any{"a": 1.0}, nil, nil)) != want {
+	if want := MaxConditionDepth%2 == 0; c.Match(NewView(map[string]any{"a": 1.0}, nil, nil)) != want {
 		t.Fatalf("%d nested $not should match %v", MaxConditionDepth, want)
 	}
 }
