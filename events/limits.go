@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"time"
+	"unicode/utf8"
 
 	json "github.com/goccy/go-json"
 )
@@ -117,4 +119,93 @@ func DecodeLimitUsage(e Envelope) (LimitUsage, error) {
 		return u, fmt.Errorf("%s: %w", e.Type, errLimitUsage)
 	}
 	return u, nil
+}
+
+// EncodeLimitUsage is Encode for the limiter events, written out by hand: a limiter actor
+// encodes one per admitted request, and the reflective encoder costs several times the
+// decision itself (its deep stack is grown afresh on each actor goroutine). The output
+// decodes to the same envelope and data as Encode's. Amounts and limits that are not
+// finite numbers are written as 0.
+func EncodeLimitUsage(t Type, version int, u LimitUsage) []byte {
+	b := make([]byte, 0, 384+2*len(u.LimiterID)+len(u.Key))
+	b = append(b, `{"type":`...)
+	b = appendJSONString(b, string(t))
+	b = append(b, `,"v":`...)
+	b = strconv.AppendInt(b, int64(version), 10)
+	b = append(b, `,"id":`...)
+	b = appendJSONString(b, u.EventID)
+	b = append(b, `,"time":`...)
+	b = appendJSONTime(b, u.At)
+	b = append(b, `,"data":{"event_id":`...)
+	b = appendJSONString(b, u.EventID)
+	b = append(b, `,"limiter_id":`...)
+	b = appendJSONString(b, u.LimiterID)
+	b = append(b, `,"key":`...)
+	b = appendJSONString(b, u.Key)
+	b = append(b, `,"cost":`...)
+	b = strconv.AppendBool(b, u.Cost)
+	b = append(b, `,"sliding":`...)
+	b = strconv.AppendBool(b, u.Sliding)
+	b = append(b, `,"interval_s":`...)
+	b = strconv.AppendInt(b, u.IntervalSeconds, 10)
+	b = append(b, `,"bucket_start":`...)
+	b = appendJSONTime(b, u.BucketStart)
+	b = append(b, `,"bucket_s":`...)
+	b = strconv.AppendInt(b, u.BucketSeconds, 10)
+	b = append(b, `,"amount":`...)
+	b = appendJSONNumber(b, u.Amount)
+	b = append(b, `,"limit":`...)
+	b = appendJSONNumber(b, u.Limit)
+	b = append(b, `,"at":`...)
+	b = appendJSONTime(b, u.At)
+	return append(b, "}}"...)
+}
+
+// appendJSONTime writes t as time.Time's JSON form (RFC 3339 with nanoseconds, quoted).
+func appendJSONTime(b []byte, t time.Time) []byte {
+	b = append(b, '"')
+	b = t.AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"')
+}
+
+func appendJSONNumber(b []byte, x float64) []byte {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return append(b, '0')
+	}
+	return strconv.AppendFloat(b, x, 'g', -1, 64)
+}
+
+// appendJSONString writes s as a JSON string: quotes, backslashes and control characters
+// escaped, invalid UTF-8 replaced by U+FFFD.
+func appendJSONString(b []byte, s string) []byte {
+	const hexDigits = "0123456789abcdef"
+	b = append(b, '"')
+	plain := 0 // the leading bytes written as they are
+	for plain < len(s) && s[plain] >= 0x20 && s[plain] < utf8.RuneSelf && s[plain] != '"' && s[plain] != '\\' {
+		plain++
+	}
+	b = append(b, s[:plain]...)
+	for i := plain; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c < 0x20:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, `\ufffd`...)
+		} else {
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(b, '"')
 }

@@ -2,6 +2,7 @@
 package events_test
 
 import (
+	stdjson "encoding/json"
 	"math"
 	"reflect"
 	"strings"
@@ -99,5 +100,70 @@ func TestDecodeLimitUsage(t *testing.T) {
 				t.Fatalf("bucket end %v", got.BucketEnd())
 			}
 		})
+	}
+}
+
+// EncodeLimitUsage must decode exactly as Encode's output does, whatever the strings hold.
+func TestEncodeLimitUsageMatchesEncode(t *testing.T) {
+	at := time.Date(2026, 11, 21, 12, 9, 3, 123456789, time.UTC)
+	for _, c := range []struct {
+		name string
+		key  string
+		want string // the key decoded, when not the key itself
+	}{
+		{"plain", "route/acc/gw/r1/e1/user-42", ""},
+		{"quotes and backslashes", `route/"a"\b`, ""},
+		{"control characters", "k\x00\x01\n\t\x1f", ""},
+		{"unicode", "ключ/用户/🙂", ""},
+		{"html characters", "<a&b>", ""},
+		{"invalid utf-8", "bad\xff\xfebytes", "bad\uFFFD\uFFFDbytes"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			u := events.LimitUsage{
+				EventID: "lim-0a1b-" + c.name, LimiterID: "count/sliding/600s/" + c.key, Key: c.key, Sliding: true,
+				IntervalSeconds: 600, BucketStart: at.Truncate(10 * time.Second), BucketSeconds: 10,
+				Amount: 0.000123456789, Limit: 1e21, At: at,
+			}
+			fast := events.EncodeLimitUsage(events.TypeLimitCharged, events.VersionLimitCharged, u)
+			slow, err := events.Encode(events.TypeLimitCharged, events.VersionLimitCharged, u.EventID, u.At, u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !stdjson.Valid(fast) {
+				t.Fatalf("not JSON: %s", fast)
+			}
+			decode := func(b []byte) (events.Envelope, events.LimitUsage) {
+				env, err := events.Decode(b)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := events.DecodeLimitUsage(env)
+				if err != nil {
+					t.Fatal(err)
+				}
+				env.Data = nil
+				return env, got
+			}
+			fe, fu := decode(fast)
+			se, su := decode(slow)
+			if !reflect.DeepEqual(fe, se) || !reflect.DeepEqual(fu, su) {
+				t.Fatalf("hand-written %+v %+v\nreflective %+v %+v", fe, fu, se, su)
+			}
+			if c.want == "" {
+				c.want = c.key
+			}
+			if fu.Key != c.want {
+				t.Fatalf("key %q came back as %q", c.key, fu.Key)
+			}
+		})
+	}
+	// Numbers that JSON cannot hold are written as zero rather than breaking the event.
+	b := events.EncodeLimitUsage(events.TypeLimitConsumed, 1, events.LimitUsage{LimiterID: "x", BucketSeconds: 1, Amount: math.NaN(), Limit: math.Inf(1)})
+	env, err := events.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, err := events.DecodeLimitUsage(env); err != nil || u.Amount != 0 || u.Limit != 0 {
+		t.Fatalf("non-finite numbers: %+v %v", u, err)
 	}
 }

@@ -1,0 +1,548 @@
+// limiter.go runs rate limits and budgets as actors: one limiter actor per limiter
+// identity (key, interval, technique, count or cost), spawned on demand, stopped when idle,
+// its window rebuilt from the counters projection when it starts. Limiters implements
+// engine.Limiter: it asks the limiter's actor with a protoactor future; the actor decides,
+// answers, then publishes the consume or charge as an event (limit.consumed, limit.charged)
+// that the counters projection sums, so the limit holds across restarts.
+package actors
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"math"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/switchyard/switchyard/engine"
+	"github.com/switchyard/switchyard/events"
+)
+
+// CounterReader is what a limiter actor rebuilds its window from: the counters projection
+// (storage.Counters satisfies it). Buckets returns the limiter's buckets starting at or
+// after from, oldest first.
+type CounterReader interface {
+	Buckets(limiterID string, from time.Time) ([]events.LimitBucket, error)
+}
+
+// LimiterOptions configures the limiter actors.
+type LimiterOptions struct {
+	// Counters is read when a limiter actor starts (nil: windows start empty).
+	Counters CounterReader
+	// CaughtUp waits until the counters projection has applied every limit event in the
+	// stream; an actor waits for it, at most rebuildWait, before reading Counters. Nil:
+	// Counters is read at once.
+	CaughtUp func(ctx context.Context) error
+	// Idle stops a limiter actor after this long without messages (DefaultLimiterIdle
+	// when zero); the next request for its limiter starts a new one, which rebuilds.
+	Idle time.Duration
+	// Publisher receives the limit.consumed and limit.charged events (nil: none are
+	// published, for tests and benchmarks).
+	Publisher Publisher
+	Logger    *slog.Logger
+}
+
+// DefaultLimiterIdle is how long an unused limiter actor lives.
+const DefaultLimiterIdle = 2 * time.Minute
+
+const (
+	// rebuildWait bounds how long a starting actor waits for the counters projection.
+	rebuildWait = 2 * time.Second
+	// askTimeout bounds one decision; it is only reached when the actor system is gone
+	// or stuck, and the request is then refused.
+	askTimeout = 5 * time.Second
+	// askAttempts is how often a message is sent again after it reached a stopped actor.
+	askAttempts = 3
+	// failedRetryAfter is the Retry-After of a refusal made because no actor answered.
+	failedRetryAfter = time.Second
+)
+
+// Limiters is the registry of limiter actors and the engine's Limiter.
+type Limiters struct {
+	root *actor.RootContext
+	o    LimiterOptions
+	log  *slog.Logger
+	// dispatch runs the actors' mailboxes on reused goroutines.
+	dispatch *workerDispatcher
+
+	mu   sync.RWMutex
+	live map[string]*limiterEntry
+
+	// eventPrefix and eventSeq make event ids unique: a random prefix per Limiters (per
+	// process) and a counter.
+	eventPrefix string
+	eventSeq    atomic.Uint64
+}
+
+// limiterEntry is one live limiter actor. users counts the callers that hold its PID and
+// wait for an answer: an idle actor stops only when there is none, so no message is ever
+// left in the mailbox of a stopped actor.
+type limiterEntry struct {
+	pid   *actor.PID
+	users atomic.Int32
+}
+
+var _ engine.Limiter = (*Limiters)(nil)
+
+// NewLimiters starts the limiter registry on the actor system s.
+func NewLimiters(s *System, o LimiterOptions) *Limiters {
+	if o.Idle <= 0 {
+		o.Idle = DefaultLimiterIdle
+	}
+	o.Idle = max(o.Idle, time.Millisecond) // protoactor ignores shorter receive timeouts
+	if o.Logger == nil {
+		o.Logger = s.opts.Logger
+	}
+	var r [6]byte
+	_, _ = rand.Read(r[:])
+	return &Limiters{root: s.sys.Root, o: o, log: o.Logger, live: map[string]*limiterEntry{}, dispatch: newWorkerDispatcher(),
+		eventPrefix: "lim-" + hex.EncodeToString(r[:]) + "-"}
+}
+
+// Take decides one request against l at now: on a count limit it consumes one request
+// when used+1 ≤ limit; on a cost limit it admits while the window's spend is under the
+// limit and consumes nothing.
+func (ls *Limiters) Take(l engine.Limit, now time.Time) engine.LimitDecision {
+	res, err := ls.ask(l, &limitTake{limit: l, now: now})
+	if err != nil {
+		ls.log.Error("limiter did not answer; request refused", limiterAttrs(l, err)...)
+		return engine.LimitDecision{RetryAfter: failedRetryAfter}
+	}
+	return res.(engine.LimitDecision)
+}
+
+// Charge adds a request's real cost in USD to a cost limit's window. Charges on a count
+// limit, and amounts that are not positive numbers, change nothing.
+func (ls *Limiters) Charge(l engine.Limit, amount float64, now time.Time) {
+	if !l.Cost || !(amount > 0) || math.IsInf(amount, 0) {
+		return
+	}
+	if _, err := ls.ask(l, &limitCharge{limit: l, amount: amount, now: now}); err != nil {
+		ls.log.Error("limiter did not take a charge", limiterAttrs(l, err)...)
+	}
+}
+
+// limiterAttrs describes a limiter for a log line without its key, which may hold a
+// request's value (a header, a user id): a hash of the key stands in for it.
+func limiterAttrs(l engine.Limit, err error) []any {
+	h := fnv.New64a()
+	h.Write([]byte(l.Key))
+	return []any{"limiter_key_hash", fmt.Sprintf("%016x", h.Sum64()), "cost", l.Cost, "sliding", l.Sliding,
+		"interval_s", intervalSeconds(l.Interval), "err", err}
+}
+
+// ask sends msg to the limiter's actor and waits for its answer. A message that reached
+// an actor which had stopped (a dead letter) was not acted on, so it is sent again to a
+// new actor; a timeout is not retried, since the actor may have acted.
+func (ls *Limiters) ask(l engine.Limit, msg any) (any, error) {
+	id := LimiterID(l)
+	var err error
+	for range askAttempts {
+		e := ls.acquire(id, l)
+		var res any
+		res, err = ls.root.RequestFuture(e.pid, msg, askTimeout).Result()
+		e.users.Add(-1)
+		if err == nil {
+			return res, nil
+		}
+		if !errors.Is(err, actor.ErrDeadLetter) {
+			return nil, err
+		}
+		ls.forget(id, e)
+	}
+	return nil, err
+}
+
+// acquire returns the live actor of a limiter, spawning it if there is none, and counts
+// the caller as one of its users.
+func (ls *Limiters) acquire(id string, l engine.Limit) *limiterEntry {
+	ls.mu.RLock()
+	if e := ls.live[id]; e != nil {
+		e.users.Add(1)
+		ls.mu.RUnlock()
+		return e
+	}
+	ls.mu.RUnlock()
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	e := ls.live[id]
+	if e == nil {
+		e = &limiterEntry{}
+		props := actor.PropsFromProducer(func() actor.Actor { return newLimiterActor(ls, id, e, l) },
+			actor.WithDispatcher(ls.dispatch))
+		e.pid = ls.root.Spawn(props)
+		ls.live[id] = e
+	}
+	e.users.Add(1)
+	return e
+}
+
+// retire removes an idle actor from the registry unless a caller holds it; it reports
+// whether the actor may stop.
+func (ls *Limiters) retire(id string, e *limiterEntry) bool {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if ls.live[id] != e {
+		return true
+	}
+	if e.users.Load() > 0 {
+		return false
+	}
+	delete(ls.live, id)
+	return true
+}
+
+// forget drops an actor found stopped, so the next acquire spawns a new one.
+func (ls *Limiters) forget(id string, e *limiterEntry) {
+	ls.mu.Lock()
+	if ls.live[id] == e {
+		delete(ls.live, id)
+	}
+	ls.mu.Unlock()
+}
+
+// active is how many limiter actors are live.
+func (ls *Limiters) active() int {
+	ls.mu.RLock()
+	defer ls.mu.RUnlock()
+	return len(ls.live)
+}
+
+func (ls *Limiters) nextEventID() string {
+	return ls.eventPrefix + strconv.FormatUint(ls.eventSeq.Add(1), 36)
+}
+
+// LimiterID names a limiter: kind, technique, interval in seconds and key, e.g.
+// "count/sliding/600s/route/acc/gw/r1/e1/user-42". Two limits with the same id share one
+// window: raising a limit keeps its count, changing its interval or technique starts anew.
+func LimiterID(l engine.Limit) string {
+	kind, technique := "count", "fixed"
+	if l.Cost {
+		kind = "cost"
+	}
+	if l.Sliding {
+		technique = "sliding"
+	}
+	return kind + "/" + technique + "/" + strconv.FormatInt(intervalSeconds(l.Interval), 10) + "s/" + l.Key
+}
+
+// intervalSeconds is a limit's interval in whole seconds, rounded up, at least one.
+func intervalSeconds(d time.Duration) int64 {
+	s := int64(d / time.Second)
+	if d%time.Second > 0 {
+		s++
+	}
+	return max(s, 1)
+}
+
+// bucketSeconds is the width of a limiter's buckets: the whole interval for fixed
+// windows; for sliding ones a sixtieth of it rounded up to a whole second, at least one
+// second and at most the interval.
+func bucketSeconds(interval int64, sliding bool) int64 {
+	if !sliding {
+		return interval
+	}
+	return min(max((interval+59)/60, 1), interval)
+}
+
+// The messages a limiter actor handles, and its answer to a charge.
+type (
+	limitTake struct {
+		limit engine.Limit
+		now   time.Time
+	}
+	limitCharge struct {
+		limit  engine.Limit
+		amount float64
+		now    time.Time
+	}
+	limitCharged struct{}
+)
+
+// limiterActor owns one limiter's window.
+type limiterActor struct {
+	ls      *Limiters
+	id      string
+	entry   *limiterEntry
+	limit   engine.Limit // the limit it was spawned for: its key, interval and kind
+	cost    bool
+	sliding bool
+	win     window
+	built   bool
+}
+
+func newLimiterActor(ls *Limiters, id string, e *limiterEntry, l engine.Limit) *limiterActor {
+	interval := intervalSeconds(l.Interval)
+	return &limiterActor{ls: ls, id: id, entry: e, limit: l, cost: l.Cost, sliding: l.Sliding,
+		win: newWindow(interval, bucketSeconds(interval, l.Sliding), l.Sliding)}
+}
+
+func (a *limiterActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		ctx.SetReceiveTimeout(a.ls.o.Idle)
+	case *actor.ReceiveTimeout:
+		if a.ls.retire(a.id, a.entry) {
+			ctx.Stop(ctx.Self())
+		} else {
+			ctx.SetReceiveTimeout(a.ls.o.Idle) // a caller is on its way: wait for it
+		}
+	case *limitTake:
+		a.rebuild(m.now)
+		d, start := a.take(m.limit, m.now)
+		ctx.Respond(d)
+		if d.Admitted && !a.cost {
+			a.publish(events.TypeLimitConsumed, events.VersionLimitConsumed, m.limit, start, 1, m.now)
+		}
+	case *limitCharge:
+		a.rebuild(m.now)
+		start := a.win.add(m.now.UnixNano(), events.LimitUnits(true, m.amount))
+		ctx.Respond(limitCharged{})
+		a.publish(events.TypeLimitCharged, events.VersionLimitCharged, m.limit, start, m.amount, m.now)
+	}
+}
+
+// take decides a request and returns the decision and, when it consumed, the bucket.
+func (a *limiterActor) take(l engine.Limit, now time.Time) (engine.LimitDecision, int64) {
+	t := now.UnixNano()
+	used := a.win.used(t)
+	room := limitRoom{cost: a.cost, limit: l.Limit}
+	if !room.fits(used) {
+		return engine.LimitDecision{Used: events.LimitAmount(a.cost, used), RetryAfter: a.win.retryAfter(t, room)}, 0
+	}
+	if a.cost {
+		return engine.LimitDecision{Admitted: true, Used: events.LimitAmount(true, used)}, 0
+	}
+	start := a.win.add(t, 1)
+	return engine.LimitDecision{Admitted: true, Used: float64(used + 1)}, start
+}
+
+// limitRoom says whether a window holding some units has room for one more request: a
+// count limit admits while used+1 ≤ limit, a cost limit while the spend is under it.
+type limitRoom struct {
+	cost  bool
+	limit float64
+}
+
+func (r limitRoom) fits(units int64) bool {
+	if r.cost {
+		return events.LimitAmount(true, units) < r.limit
+	}
+	return float64(units+1) <= r.limit
+}
+
+// rebuild fills the window from the counters projection, once, before the first decision
+// (whose clock says which buckets can still count).
+func (a *limiterActor) rebuild(now time.Time) {
+	if a.built {
+		return
+	}
+	a.built = true
+	o := a.ls.o
+	if o.Counters == nil {
+		return
+	}
+	if o.CaughtUp != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), rebuildWait)
+		err := o.CaughtUp(ctx)
+		cancel()
+		if err != nil {
+			a.ls.log.Warn("counters projection not caught up; limiter rebuilt from what it has",
+				limiterAttrs(a.limit, err)...)
+		}
+	}
+	from := time.Unix(0, a.win.oldestCounting(now.UnixNano()))
+	buckets, err := o.Counters.Buckets(a.id, from)
+	if err != nil {
+		a.ls.log.Error("limiter window not rebuilt", limiterAttrs(a.limit, err)...)
+		return
+	}
+	for _, b := range buckets {
+		a.win.addAt(b.Start.UnixNano(), b.Units)
+	}
+}
+
+// publish appends the event of a consume or charge, without waiting for its ack.
+func (a *limiterActor) publish(t events.Type, v int, l engine.Limit, start int64, amount float64, now time.Time) {
+	pub := a.ls.o.Publisher
+	if pub == nil {
+		return
+	}
+	id := a.ls.nextEventID()
+	at := now.UTC()
+	u := events.LimitUsage{
+		EventID: id, LimiterID: a.id, Key: l.Key, Cost: a.cost, Sliding: a.sliding,
+		IntervalSeconds: a.win.interval / int64(time.Second), BucketStart: time.Unix(0, start).UTC(),
+		BucketSeconds: a.win.width / int64(time.Second), Amount: amount, Limit: l.Limit, At: at,
+	}
+	if err := pub.PublishAsync(t, id, events.EncodeLimitUsage(t, v, u)); err != nil {
+		a.ls.log.Error("publish limit event", limiterAttrs(l, err)...)
+	}
+}
+
+// window is one limiter's recent sums in buckets of width nanoseconds aligned on the Unix
+// epoch, oldest first. A fixed window has one bucket per window (width = interval) and
+// counts the bucket holding now. A sliding window counts every bucket that overlaps the
+// trailing interval (now-interval, now]: an amount leaves at most one bucket late, never
+// early, so the limit is never exceeded.
+type window struct {
+	interval, width int64 // nanoseconds
+	sliding         bool
+	buckets         []windowBucket
+}
+
+type windowBucket struct {
+	start int64 // Unix nanoseconds
+	units int64
+}
+
+func newWindow(intervalSeconds, bucketSeconds int64, sliding bool) window {
+	return window{interval: intervalSeconds * int64(time.Second), width: bucketSeconds * int64(time.Second), sliding: sliding}
+}
+
+// bucketStart is the start of the bucket holding t.
+func (w *window) bucketStart(t int64) int64 {
+	q := t / w.width
+	if t%w.width < 0 {
+		q--
+	}
+	return q * w.width
+}
+
+// oldestCounting is the earliest bucket start that can count at t.
+func (w *window) oldestCounting(t int64) int64 {
+	if !w.sliding {
+		return w.bucketStart(t)
+	}
+	return w.bucketStart(t - w.interval)
+}
+
+// counts reports whether the bucket starting at start counts at t.
+func (w *window) counts(start, t int64) bool {
+	if !w.sliding {
+		return start == w.bucketStart(t)
+	}
+	return start+w.width > t-w.interval
+}
+
+// used drops the buckets that can no longer count and sums those that count at t.
+func (w *window) used(t int64) int64 {
+	oldest := w.oldestCounting(t)
+	drop := 0
+	for drop < len(w.buckets) && w.buckets[drop].start < oldest {
+		drop++
+	}
+	if drop > 0 {
+		w.buckets = append(w.buckets[:0], w.buckets[drop:]...)
+	}
+	var sum int64
+	for _, b := range w.buckets {
+		if w.counts(b.start, t) {
+			sum += b.units
+		}
+	}
+	return sum
+}
+
+// add adds units at t and returns the bucket's start.
+func (w *window) add(t, units int64) int64 {
+	start := w.bucketStart(t)
+	w.addAt(start, units)
+	return start
+}
+
+// addAt adds units to the bucket starting at start, keeping the buckets in order.
+func (w *window) addAt(start, units int64) {
+	n := len(w.buckets)
+	if n > 0 && w.buckets[n-1].start == start {
+		w.buckets[n-1].units += units
+		return
+	}
+	if n == 0 || w.buckets[n-1].start < start {
+		w.buckets = append(w.buckets, windowBucket{start, units})
+		return
+	}
+	i := sort.Search(n, func(i int) bool { return w.buckets[i].start >= start })
+	if w.buckets[i].start == start {
+		w.buckets[i].units += units
+		return
+	}
+	w.buckets = append(w.buckets, windowBucket{})
+	copy(w.buckets[i+1:], w.buckets[i:])
+	w.buckets[i] = windowBucket{start, units}
+}
+
+// retryAfter is how long from t until room fits: the end of the current window when
+// fixed; when sliding, the moment enough of the oldest buckets have left the trailing
+// interval (a bucket leaves at start + width + interval). A limit nothing ever fits
+// reports one interval.
+func (w *window) retryAfter(t int64, room limitRoom) time.Duration {
+	if !w.sliding {
+		return time.Duration(w.bucketStart(t) + w.width - t)
+	}
+	var rest int64
+	for _, b := range w.buckets {
+		if w.counts(b.start, t) {
+			rest += b.units
+		}
+	}
+	for _, b := range w.buckets {
+		if !w.counts(b.start, t) {
+			continue
+		}
+		rest -= b.units
+		if room.fits(rest) {
+			return time.Duration(b.start + w.width + w.interval - t)
+		}
+	}
+	return time.Duration(w.interval)
+}
+
+// workerDispatcher runs mailboxes on long-lived goroutines instead of a new goroutine per
+// run: a fresh goroutine grows (copies) its stack to the depth of a decision every time,
+// which cost more than the decision. A run goes to a waiting worker when there is one and
+// to a new worker otherwise, so a blocked actor (one waiting for the counters projection)
+// never holds up another; a worker with nothing to do for workerIdle exits.
+type workerDispatcher struct {
+	work chan func()
+}
+
+const (
+	workerIdle       = 10 * time.Second
+	workerThroughput = 300 // messages a mailbox run handles before yielding, as protoactor's default
+)
+
+func newWorkerDispatcher() *workerDispatcher { return &workerDispatcher{work: make(chan func())} }
+
+func (d *workerDispatcher) Schedule(fn func()) {
+	select {
+	case d.work <- fn:
+	default:
+		go d.worker(fn)
+	}
+}
+
+func (d *workerDispatcher) Throughput() int { return workerThroughput }
+
+func (d *workerDispatcher) worker(fn func()) {
+	fn()
+	idle := time.NewTimer(workerIdle)
+	defer idle.Stop()
+	for {
+		select {
+		case fn := <-d.work:
+			fn()
+			idle.Reset(workerIdle)
+		case <-idle.C:
+			return
+		}
+	}
+}
