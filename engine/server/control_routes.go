@@ -399,6 +399,14 @@ func (s *Server) deleteDynRoute(ctx *fasthttp.RequestCtx, who principal, acct, g
 
 // listRouteVersions lists a route's versions by created_at, newest first by default.
 func (s *Server) listRouteVersions(ctx *fasthttp.RequestCtx, acct, gw, id string) {
+	listOfRoute(s, ctx, acct, gw, id, "versions", (*config.Route).Versions,
+		func(v *config.RouteVersion) time.Time { return v.CreatedAt }, versionJSON)
+}
+
+// listOfRoute serves a list of one route's versions or deployments (named name in the
+// answer's data), ordered by created_at.
+func listOfRoute[T, J any](s *Server, ctx *fasthttp.RequestCtx, acct, gw, id, name string,
+	items func(*config.Route) []T, createdAt func(T) time.Time, answer func(*config.Route, T) J) {
 	l, good := listArgs(ctx, "created_at")
 	if !good {
 		return
@@ -407,13 +415,13 @@ func (s *Server) listRouteVersions(ctx *fasthttp.RequestCtx, acct, gw, id string
 	if r == nil {
 		return
 	}
-	versions := slices.Clone(r.Versions())
-	sortByTime(versions, func(v *config.RouteVersion) time.Time { return v.CreatedAt }, l.OrderByDirection == "desc")
-	out := make([]*routeVersionJSON, len(versions))
-	for i, v := range versions {
-		out[i] = versionJSON(r, v)
+	all := slices.Clone(items(r))
+	sortByTime(all, createdAt, l.OrderByDirection == "desc")
+	out := make([]J, len(all))
+	for i, v := range all {
+		out[i] = answer(r, v)
 	}
-	answerList(ctx, out, l, "versions")
+	answerList(ctx, out, l, name)
 }
 
 func (s *Server) getRouteVersion(ctx *fasthttp.RequestCtx, acct, gw, id, versionID string) {
@@ -462,21 +470,9 @@ func (s *Server) createRouteVersion(ctx *fasthttp.RequestCtx, who principal, acc
 
 // listRouteDeployments lists a route's deployments by created_at, newest first by default.
 func (s *Server) listRouteDeployments(ctx *fasthttp.RequestCtx, acct, gw, id string) {
-	l, good := listArgs(ctx, "created_at")
-	if !good {
-		return
-	}
-	r := s.routeOf(ctx, s.snap(), acct, gw, id)
-	if r == nil {
-		return
-	}
-	deployments := slices.Clone(r.Deployments())
-	sortByTime(deployments, func(d *config.RouteDeployment) time.Time { return d.CreatedAt }, l.OrderByDirection == "desc")
-	out := make([]*routeDeploymentJSON, len(deployments))
-	for i, d := range deployments {
-		out[i] = deploymentJSON(d)
-	}
-	answerList(ctx, out, l, "deployments")
+	listOfRoute(s, ctx, acct, gw, id, "deployments", (*config.Route).Deployments,
+		func(d *config.RouteDeployment) time.Time { return d.CreatedAt },
+		func(_ *config.Route, d *config.RouteDeployment) *routeDeploymentJSON { return deploymentJSON(d) })
 }
 
 // deployRouteVersion deploys {version_id}: from the next request on, the route walks it.
