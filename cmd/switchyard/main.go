@@ -49,10 +49,12 @@ func main() {
 		err = tokenCmd(args)
 	case "audit":
 		err = auditCmd(args)
+	case "route":
+		os.Exit(routeCmd(args, os.Stdin, os.Stdout, os.Stderr))
 	case "version":
 		fmt.Println("switchyard", version)
 	default:
-		err = fmt.Errorf("unknown command %q (serve, replay, token, audit, version)", cmd)
+		err = fmt.Errorf("unknown command %q (serve, replay, token, audit, route, version)", cmd)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "switchyard:", err)
@@ -179,6 +181,22 @@ func lastLogSeq(ctx context.Context, bus *events.Bus) (uint64, error) {
 	return last, nil
 }
 
+// counterTypes are the events the counters projection applies (limiter consumes and charges).
+var counterTypes = []events.Type{events.TypeLimitConsumed, events.TypeLimitCharged}
+
+// lastCounterSeq is the newest limit event the counters projection has to reach.
+func lastCounterSeq(ctx context.Context, bus *events.Bus) (uint64, error) {
+	var last uint64
+	for _, t := range counterTypes {
+		seq, err := bus.LastSeqOf(ctx, t)
+		if err != nil {
+			return 0, err
+		}
+		last = max(last, seq)
+	}
+	return last, nil
+}
+
 // logLimits reads a gateway's log_management and log_management_strategy from the
 // current configuration snapshot.
 func logLimits(svc *config.Service) storage.LogLimits {
@@ -262,6 +280,18 @@ func serve(args []string) error {
 	go func() {
 		analyzed <- lg.bus.Consume(consumeCtx, "analytics-"+node, analytics.Applied(), analytics.Apply, events.TypeRequestFinished)
 	}()
+	counters, err := storage.NewCounters(store)
+	if err != nil {
+		return err
+	}
+	countersSeq, err := lastCounterSeq(ctx, lg.bus)
+	if err != nil {
+		return err
+	}
+	counted := make(chan error, 1)
+	go func() {
+		counted <- lg.bus.Consume(consumeCtx, "counters-"+node, counters.Applied(), counters.Apply, counterTypes...)
+	}()
 
 	cfg, err := startConfig(ctx, c, lg.bus, log)
 	if err != nil {
@@ -288,6 +318,16 @@ func serve(args []string) error {
 	}
 	sys := actors.New(actors.Options{Forwarder: fwd, Events: lg.bus, Durable: c.DurableEvents,
 		InlinePayload: c.InlinePayloadKB << 10, Logger: log})
+	// Limiter actors rebuild their windows from the counters projection once it has
+	// applied every limit event in the log.
+	fwd.Limiter = actors.NewLimiters(sys, actors.LimiterOptions{Counters: counters, Publisher: lg.bus, Logger: log,
+		CaughtUp: func(ctx context.Context) error {
+			last, err := lastCounterSeq(ctx, lg.bus)
+			if err != nil {
+				return err
+			}
+			return counters.WaitFor(ctx, last)
+		}})
 	front := server.New(server.Options{Dispatcher: sys, Sessions: sys, Providers: providers.NewTable(nil), Logs: logs, Analytics: analytics, Spend: analytics,
 		Payloads: lg.bus, Events: lg.bus, LogsApplied: logs.WaitFor, Config: cfg.service, AdminToken: token, MaxBody: c.MaxBodyMB << 20, Logger: log,
 		Compat: &compat.Env{Vertex: compat.NewVertexTokens(upstream.HTTPClient(30*time.Second),
@@ -312,7 +352,7 @@ func serve(args []string) error {
 	go func() {
 		wctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 		defer cancel()
-		if logs.WaitFor(wctx, logsSeq) == nil && analytics.WaitFor(wctx, startSeq) == nil {
+		if logs.WaitFor(wctx, logsSeq) == nil && analytics.WaitFor(wctx, startSeq) == nil && counters.WaitFor(wctx, countersSeq) == nil {
 			front.SetReady(true)
 			log.Info("ready", "projection_seq", logs.Applied())
 		}
@@ -326,6 +366,8 @@ func serve(args []string) error {
 		return fmt.Errorf("logs projection stopped: %w", err)
 	case err := <-analyzed:
 		return fmt.Errorf("analytics projection stopped: %w", err)
+	case err := <-counted:
+		return fmt.Errorf("counters projection stopped: %w", err)
 	case err := <-cfg.stopped:
 		return fmt.Errorf("config projection stopped: %w", err)
 	}
@@ -352,14 +394,21 @@ func serve(args []string) error {
 			log.Warn("analytics projection did not catch up before shutdown", "applied", analytics.Applied(), "last", last)
 		}
 	}
+	if last, err := lastCounterSeq(sctx, lg.bus); err == nil {
+		if err := counters.WaitFor(sctx, last); err != nil {
+			log.Warn("counters projection did not catch up before shutdown", "applied", counters.Applied(), "last", last)
+		}
+	}
 	stopConsume()
 	<-consumed
 	<-analyzed
+	<-counted
 	log.Info("stopped cleanly")
 	return nil
 }
 
-// replay rebuilds the logs and analytics projections from the event log into a fresh store.
+// replay rebuilds the logs, analytics and counters projections from the event log into a
+// fresh store.
 func replay(args []string) error {
 	c, err := loadConfig("replay", args)
 	if err != nil {
@@ -401,11 +450,18 @@ func replay(args []string) error {
 	if err != nil {
 		return err
 	}
+	counters, err := storage.NewCounters(store)
+	if err != nil {
+		return err
+	}
 	last, err := lg.bus.Replay(ctx, func(b []events.Msg) error {
 		if err := logs.Apply(b); err != nil {
 			return err
 		}
-		return analytics.Apply(b)
+		if err := analytics.Apply(b); err != nil {
+			return err
+		}
+		return counters.Apply(b)
 	})
 	if err != nil {
 		return err
