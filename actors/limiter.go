@@ -15,6 +15,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"math"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"sync"
@@ -286,6 +287,21 @@ func newLimiterActor(ls *Limiters, id string, e *limiterEntry, l engine.Limit) *
 }
 
 func (a *limiterActor) Receive(ctx actor.Context) {
+	answered := false
+	defer func() {
+		// A bug must not leave a caller waiting askTimeout: it is logged and answered.
+		if r := recover(); r != nil {
+			a.ls.log.Error("limiter actor panicked", append(limiterAttrs(a.limit, fmt.Errorf("%v", r)), "stack", string(debug.Stack()))...)
+			if !answered {
+				switch ctx.Message().(type) {
+				case *limitTake:
+					ctx.Respond(engine.LimitDecision{RetryAfter: failedRetryAfter})
+				case *limitCharge:
+					ctx.Respond(limitCharged{})
+				}
+			}
+		}
+	}()
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		ctx.SetReceiveTimeout(a.ls.o.Idle)
@@ -299,6 +315,7 @@ func (a *limiterActor) Receive(ctx actor.Context) {
 		a.rebuild(m.now)
 		d, start := a.take(m.limit, m.now)
 		ctx.Respond(d)
+		answered = true
 		if d.Admitted && !a.cost {
 			a.publish(events.TypeLimitConsumed, events.VersionLimitConsumed, m.limit, start, 1, m.now)
 		}
@@ -306,6 +323,7 @@ func (a *limiterActor) Receive(ctx actor.Context) {
 		a.rebuild(m.now)
 		start := a.win.add(m.now.UnixNano(), events.LimitUnits(true, m.amount))
 		ctx.Respond(limitCharged{})
+		answered = true
 		a.publish(events.TypeLimitCharged, events.VersionLimitCharged, m.limit, start, m.amount, m.now)
 	}
 }

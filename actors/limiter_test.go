@@ -512,3 +512,26 @@ func TestWindow(t *testing.T) {
 		})
 	}
 }
+
+// panickyCounters fails the way a bug would.
+type panickyCounters struct{}
+
+func (panickyCounters) Buckets(string, time.Time) ([]events.LimitBucket, error) {
+	panic("counters bug")
+}
+
+// A panic inside a limiter actor is answered at once with a refusal, and the actor goes on.
+func TestLimiterPanicIsAnswered(t *testing.T) {
+	_, ls, _ := startLimiters(t, LimiterOptions{Counters: panickyCounters{}})
+	l := engine.Limit{Key: "k", Limit: 5, Interval: time.Minute}
+	started := time.Now()
+	if d := ls.Take(l, noon); d.Admitted || d.RetryAfter != failedRetryAfter {
+		t.Fatalf("after a panic: %+v", d)
+	}
+	if waited := time.Since(started); waited >= askTimeout {
+		t.Fatalf("the caller waited %v for a panicked actor", waited)
+	}
+	if d := ls.Take(l, noon); !d.Admitted || d.Used != 1 {
+		t.Fatalf("the actor did not go on: %+v", d)
+	}
+}
