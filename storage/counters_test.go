@@ -98,7 +98,8 @@ func lb(start time.Time, units int64) events.LimitBucket {
 }
 
 func TestCountersSums(t *testing.T) {
-	now := time.Now().UTC().Truncate(time.Hour)
+	// The start of the current 10-minute window: every bucket below is still live.
+	now := time.Now().UTC().Truncate(10 * time.Minute)
 	at := func(d time.Duration) time.Time { return now.Add(d) }
 	s, p := openCounters(t)
 	var seq uint64
