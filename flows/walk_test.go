@@ -375,3 +375,34 @@ func TestPickEdges(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentWalks walks one graph from many goroutines: a compiled graph and its
+// conditions are shared read-only (run with -race).
+func TestConcurrentWalks(t *testing.T) {
+	g := compile(t, everyKind)
+	done := make(chan string, 8)
+	for i := 0; i < 8; i++ {
+		go func(seed int64) {
+			rng := rand.New(rand.NewSource(seed))
+			last := ""
+			for j := 0; j < 200; j++ {
+				plan := "free"
+				if j%2 == 0 {
+					plan = "paid"
+				}
+				w := g.Walk(NewView(map[string]any{"plan": plan, "user_id": float64(j)}, nil, nil), rng.Float64)
+				step := w.Next(OutcomeNone)
+				for step.Kind != StepEnd {
+					step = w.Next(Outcome(1 + rng.Intn(2)))
+				}
+				last = step.Node.ID
+			}
+			done <- last
+		}(int64(i))
+	}
+	for i := 0; i < 8; i++ {
+		if id := <-done; g.Node(id) == nil {
+			t.Errorf("walk ended at %q", id)
+		}
+	}
+}
