@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/storage/config"
+	"github.com/switchyard/switchyard/storage/config/configtest"
 )
 
 // elementsTo is a valid-looking route graph whose model element names model.
@@ -426,5 +427,28 @@ func TestRoutesReplay(t *testing.T) {
 	audit := p.Audit(config.AuditQuery{ResourceType: "route_version"})
 	if len(audit) != 6 || audit[0].Action.Info != "route version created" {
 		t.Errorf("route_version audit entries: %d %+v", len(audit), audit)
+	}
+}
+
+// BenchmarkDeployedRouteLookup is what the data plane does per "dynamic/<name>" request:
+// find the route by name and its deployed version, on a gateway with 1,000 routes.
+func BenchmarkDeployedRouteLookup(b *testing.B) {
+	svc, _ := configtest.New()
+	if _, err := svc.CreateGateway(bg, actor, acct, []byte(`{"id":"gw"}`)); err != nil {
+		b.Fatal(err)
+	}
+	for i := range 1000 {
+		if _, err := svc.CreateRoute(bg, actor, acct, "gw", "route-"+strconv.Itoa(i), elementsTo("m"), true); err != nil {
+			b.Fatal(err)
+		}
+	}
+	s := svc.Projection().Current()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		r := s.RouteNamed(acct, "gw", "route-500")
+		if v, _ := s.DeployedVersion(acct, "gw", r.ID); v == nil {
+			b.Fatal("no deployed version")
+		}
 	}
 }
