@@ -139,6 +139,7 @@ func (a *requestActor) onCall(ctx actor.Context, m *call) {
 	a.publish(events.TypeRequestStarted, events.VersionRequestStarted, startedEvent(m.req), false)
 	a.sys.opts.Forwarder.Do(a.x)
 	a.publishAttempts()
+	a.publishRouteSteps()
 	a.replied = true
 	m.reply <- a.x
 }
@@ -158,6 +159,21 @@ func (a *requestActor) publishAttempts() {
 				events.RequestFallback{LogID: r.LogID, AccountID: r.AccountID, GatewayID: r.GatewayID,
 					FromStep: s.Step, ToStep: s.Step + 1, Status: s.Status, Reason: fallbackReason(s)})
 		}
+	}
+}
+
+// publishRouteSteps appends an event per node of the dynamic route the request walked.
+func (a *requestActor) publishRouteSteps() {
+	rt := a.x.Route
+	if rt == nil {
+		return
+	}
+	r := a.x.Req
+	at := r.ReceivedAt.UTC()
+	for i, n := range rt.Nodes {
+		a.publishID(events.TypeRouteStep, events.VersionRouteStep, fmt.Sprintf("%s.route.%d", r.LogID, i),
+			events.RouteStep{LogID: r.LogID, AccountID: r.AccountID, GatewayID: r.GatewayID, RouteID: rt.ID,
+				VersionID: rt.VersionID, Index: i, StartedAt: at, RouteNode: n})
 	}
 }
 
@@ -239,6 +255,9 @@ func (a *requestActor) finishedEvent(x *engine.Exchange) events.RequestFinished 
 		Step: x.Step, Cached: x.Cached, Metadata: r.Metadata, NoLog: r.NoLog,
 	}
 	f.Cost, f.CustomCost = x.Cost()
+	if rt := x.Route; rt != nil {
+		f.Route = &events.RouteWalk{ID: rt.ID, Name: rt.Name, VersionID: rt.VersionID, Nodes: rt.Nodes}
+	}
 	if len(x.Attempts) > 1 || r.Steps != nil {
 		f.Attempts = x.Attempts
 	}

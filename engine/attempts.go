@@ -29,6 +29,9 @@ func (f *Forwarder) Do(x *Exchange) {
 		x.Fail(req.Fail)
 		return
 	}
+	if !f.takeGatewayLimit(x) {
+		return
+	}
 	steps := len(req.Steps)
 	if steps == 0 {
 		steps = 1
@@ -38,6 +41,12 @@ func (f *Forwarder) Do(x *Exchange) {
 			req.Target = *req.Steps[i]
 		}
 		x.Step = i
+		if r := req.Route; r != nil {
+			if !f.walkRoute(x, r, i == steps-1) {
+				return
+			}
+			continue
+		}
 		if !f.tryStep(x, i == steps-1) {
 			return
 		}
@@ -57,7 +66,7 @@ func (f *Forwarder) tryStep(x *Exchange, lastStep bool) bool {
 	}
 	for n := 1; ; n++ {
 		timeout := pol.Timeout
-		if lastStep && n == pol.MaxAttempts && n > 1 {
+		if lastStep && n == pol.MaxAttempts && n > 1 && !pol.Strict {
 			// The reference: "On the final retry attempt, your gateway will wait until the
 			// request completes, regardless of how long it takes."
 			timeout = 0

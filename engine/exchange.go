@@ -84,6 +84,12 @@ type Exchange struct {
 	cachedHeader [][2]string
 	flights      map[string]func() // keys this exchange leads; released in Done
 
+	// Route is the dynamic route the request walked, nil when none; charges are the
+	// cost limits it passed, charged through limiter with the answer's cost in Done.
+	Route   *RouteRun
+	charges []Limit
+	limiter Limiter
+
 	onDone func(*Exchange)
 	once   sync.Once
 }
@@ -329,6 +335,7 @@ func (x *Exchange) Done() {
 	x.once.Do(func() {
 		x.End = time.Now()
 		x.storeInCache()
+		x.chargeRoute()
 		x.release()
 		if x.onDone != nil {
 			x.onDone(x)

@@ -55,6 +55,8 @@ type Request struct {
 	// NoLog: no log record is kept (cf-aig-collect-log: false or the gateway's
 	// collect_logs off); NoPayload: the record keeps no bodies (cf-aig-collect-log-payload).
 	NoLog, NoPayload bool
+	// RateLimit is the gateway's own rate limit (rate_limiting_* settings), nil when off.
+	RateLimit *Limit
 }
 
 // Target is one upstream destination: the provider, the path and headers to send, and the
@@ -83,6 +85,10 @@ type Target struct {
 
 	// Refused, when set, fails this target without a call (a stored key over its limit).
 	Refused *GatewayError
+
+	// Route, when set, is a dynamic route (model "dynamic/{name}") walked in place of a
+	// single call: each of its model nodes becomes the target in turn.
+	Route *RouteRun
 
 	Retry RetryPolicy
 }

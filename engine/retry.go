@@ -35,6 +35,9 @@ type RetryPolicy struct {
 	Delay       time.Duration // base wait before a retry
 	Backoff     Backoff
 	Timeout     time.Duration // to the first byte of the answer; 0 waits as long as the upstream client allows
+	// Strict keeps Timeout on the last try too (a dynamic route's model node: its
+	// fallback runs on timeout), where the reference otherwise waits without limit.
+	Strict bool
 }
 
 // Wait is the pause after the n-th failed try (n ≥ 1) before the next one.

@@ -29,6 +29,8 @@ const (
 	// TypeLogsDeleted is a DELETE .../logs: the records matching its filters go.
 	TypeLogFeedback Type = "log.feedback"
 	TypeLogsDeleted Type = "logs.deleted"
+	// TypeRouteStep is one node of a dynamic route a request went through.
+	TypeRouteStep Type = "route.step"
 )
 
 // Current schema versions. Removing or renaming a field needs a new version and a
@@ -42,6 +44,7 @@ const (
 	VersionRealtimeEnded   = 1
 	VersionLogFeedback     = 1
 	VersionLogsDeleted     = 1
+	VersionRouteStep       = 1
 )
 
 // Envelope is what is written to the stream for every event.
@@ -127,6 +130,45 @@ type RequestFinished struct {
 	// NoLog: the gateway or the request (cf-aig-collect-log: false) asked for no log
 	// record. The event still counts in analytics, costs and spend limits.
 	NoLog bool `json:"no_log,omitempty"`
+	// Route is the dynamic route the request walked (model "dynamic/{name}"), nil otherwise.
+	Route *RouteWalk `json:"route,omitempty"`
+}
+
+// RouteWalk is a request's walk through a dynamic route: the route, the deployed version
+// it started on, and every node it went through, in order.
+type RouteWalk struct {
+	ID        string      `json:"id"`
+	Name      string      `json:"name"`
+	VersionID string      `json:"version_id"`
+	Nodes     []RouteNode `json:"nodes"`
+}
+
+// RouteNode is one node a request went through and what happened there.
+type RouteNode struct {
+	ElementID string `json:"element_id"`
+	Type      string `json:"type"`
+	// Output is the output taken: "next", "true", "false", "10%", "else", "success",
+	// "fallback"; empty at an end node and where the walk stopped.
+	Output string `json:"output,omitempty"`
+	// LimitKey is a rate_limit node's key value; Used the window's total after the decision.
+	LimitKey string   `json:"limit_key,omitempty"`
+	Used     *float64 `json:"used,omitempty"`
+	// Provider and Model are a model node's; Status is its answer's status.
+	Provider string `json:"provider,omitempty"`
+	Model    string `json:"model,omitempty"`
+	Status   int    `json:"status,omitempty"`
+}
+
+// RouteStep is the route.step event: one node of a request's walk.
+type RouteStep struct {
+	LogID     string    `json:"log_id"`
+	AccountID string    `json:"account_id"`
+	GatewayID string    `json:"gateway_id"`
+	RouteID   string    `json:"route_id"`
+	VersionID string    `json:"version_id"`
+	Index     int       `json:"index"`
+	StartedAt time.Time `json:"started_at"`
+	RouteNode
 }
 
 // Metadata is custom metadata: string, number (float64) and boolean values.

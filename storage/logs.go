@@ -69,6 +69,9 @@ type LogRecord struct {
 	// Attempts lists the upstream calls made when there was more than one, or on the
 	// universal endpoint: step, try, status, outcome (retry, fallback, answered, failed).
 	Attempts []events.AttemptSummary `json:"attempts,omitempty"`
+	// Route is the dynamic route walked (model "dynamic/{name}"): its name, id, the
+	// version the request ran on and every node it went through.
+	Route *events.RouteWalk `json:"route,omitempty"`
 	// EventSeq is the stream sequence of the request.finished event, which carries the
 	// request and response bodies: they are read from the log, not copied into Badger.
 	EventSeq uint64 `json:"event_seq"`
@@ -687,7 +690,7 @@ func RecordFromEvent(f events.RequestFinished) LogRecord {
 		EventID: f.EventID, AccountID: f.AccountID, GatewayID: f.GatewayID, Method: f.Method,
 		Stream: f.Stream, TTFB: f.TTFBMs, ErrorCode: f.ErrorCode, ErrorMessage: f.ErrorMessage,
 		KeyID: f.KeyID, KeyAlias: f.KeyAlias, TokensCached: f.TokensCached, TokensEstimated: f.TokensEstimated,
-		Attempts: f.Attempts, Cost: f.Cost, CustomCost: f.CustomCost,
+		Attempts: f.Attempts, Cost: f.Cost, CustomCost: f.CustomCost, Route: f.Route,
 	}
 	if len(f.Metadata) > 0 {
 		if b, err := json.Marshal(f.Metadata); err == nil {

@@ -96,20 +96,42 @@ func Parse(body []byte) (*Plan, *Error) {
 			Message: "model must be {provider}/{model}, e.g. openai/gpt-5-mini; supported providers: " + strings.Join(Prefixes(), ", ")}
 	}
 	p := &Plan{Req: req, Prefix: prefix, Model: model}
-	switch {
-	case prefix == DynamicPrefix:
-		return p, nil
-	case strings.HasPrefix(prefix, CustomPrefix) && len(prefix) > len(CustomPrefix):
-		p.target = customTarget
-		return p, nil
+	if err := p.resolve(); err != nil {
+		return nil, err
 	}
-	t, ok := targets[prefix]
-	if !ok {
+	return p, nil
+}
+
+// Retarget is the plan for the same request sent to model on provider (a prefix as in
+// "provider/model"): a dynamic route's model node. A route cannot lead to another route.
+func (p *Plan) Retarget(provider, model string) (*Plan, *Error) {
+	q := &Plan{Req: p.Req, Prefix: provider, Model: model}
+	if provider == DynamicPrefix {
 		return nil, &Error{Status: 400, Type: "invalid_request_error", Code: "unknown_provider", Param: "model",
-			Message: "unknown provider " + strconv.Quote(prefix) + " in model; supported providers: " + strings.Join(Prefixes(), ", ")}
+			Message: "a dynamic route's model node cannot name another dynamic route"}
+	}
+	if err := q.resolve(); err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+// resolve finds the provider the plan's prefix names.
+func (p *Plan) resolve() *Error {
+	switch {
+	case p.Prefix == DynamicPrefix:
+		return nil
+	case strings.HasPrefix(p.Prefix, CustomPrefix) && len(p.Prefix) > len(CustomPrefix):
+		p.target = customTarget
+		return nil
+	}
+	t, ok := targets[p.Prefix]
+	if !ok {
+		return &Error{Status: 400, Type: "invalid_request_error", Code: "unknown_provider", Param: "model",
+			Message: "unknown provider " + strconv.Quote(p.Prefix) + " in model; supported providers: " + strings.Join(Prefixes(), ", ")}
 	}
 	p.target, p.Slug = t, t.slug
-	return p, nil
+	return nil
 }
 
 // Prefixes lists the model prefixes the unified API accepts, sorted.

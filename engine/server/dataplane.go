@@ -72,6 +72,7 @@ func (s *Server) parse(ctx *fasthttp.RequestCtx, path []byte) *engine.Request {
 	if fail == nil {
 		fail = s.overSpend(g, now)
 	}
+	req.RateLimit = gatewayRateLimit(g)
 	if len(parts) < 3 || parts[2] == "" {
 		return s.parseUniversal(ctx, snap, req, retry, fail)
 	}
@@ -135,6 +136,17 @@ func (s *Server) parse(ctx *fasthttp.RequestCtx, path []byte) *engine.Request {
 		req.BodyStream = &engine.StreamedBody{R: rs, Max: int64(s.opts.MaxBody)}
 	}
 	return req
+}
+
+// gatewayRateLimit is the gateway's own rate limit (rate_limiting_limit requests per
+// rate_limiting_interval seconds, fixed or sliding), nil when off. Every node counts
+// against the same limiter key.
+func gatewayRateLimit(g *config.Gateway) *engine.Limit {
+	if g.RateLimitingLimit == nil || g.RateLimitingInterval == nil || *g.RateLimitingLimit <= 0 || *g.RateLimitingInterval <= 0 {
+		return nil
+	}
+	return &engine.Limit{Key: "gw/" + g.AccountID + "/" + g.ID, Limit: float64(*g.RateLimitingLimit),
+		Interval: time.Duration(*g.RateLimitingInterval) * time.Second, Sliding: g.RateLimitingTechnique == "sliding"}
 }
 
 // clientHeader reads the client's request headers.
@@ -237,6 +249,10 @@ func (s *Server) writeExchange(ctx *fasthttp.RequestCtx, x *engine.Exchange) {
 	}
 	if x.CacheStatus != "" {
 		h.Set("cf-aig-cache-status", x.CacheStatus)
+	}
+	if r := x.Route; r != nil {
+		h.Set("cf-aig-route", r.Name)
+		h.Set("cf-aig-route-version", r.VersionID)
 	}
 	if x.Streaming() {
 		ctx.SetBodyStreamWriter(func(w *bufio.Writer) {

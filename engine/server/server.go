@@ -70,6 +70,7 @@ type Server struct {
 	ready    atomic.Bool
 	keyLimit engine.KeyLimiter
 	spend    spendGuard
+	routes   compiledRoutes
 	srv      *fasthttp.Server
 }
 

@@ -86,8 +86,14 @@ func (s *Server) planUnified(snap *config.Snapshot, req *engine.Request, t *engi
 	}
 	t.Model, t.Stream = plan.Req.Model, plan.Req.Stream
 	if plan.Dynamic() {
-		return s.dynamicRoute(req, plan)
+		return s.dynamicRoute(snap, req, t, plan, body, header)
 	}
+	return s.planCall(snap, req, t, plan, header)
+}
+
+// planCall plans the native call of a unified-API plan whose provider is known: the
+// provider, the credentials and the translated request.
+func (s *Server) planCall(snap *config.Snapshot, req *engine.Request, t *engine.Target, plan *compat.Plan, header func(string) string) *engine.GatewayError {
 	slug := plan.Slug
 	if plan.Custom() {
 		slug = plan.Prefix
@@ -121,13 +127,6 @@ func (s *Server) planUnified(snap *config.Snapshot, req *engine.Request, t *engi
 	t.Compat = call
 	t.Rest, t.Query, t.Model = call.Rest, call.Query, call.Model
 	return nil
-}
-
-// dynamicRoute is where dynamic/{route} models are resolved: the gateway's deployed
-// routes. None exist yet on any gateway, so the name is unknown.
-func (s *Server) dynamicRoute(req *engine.Request, plan *compat.Plan) *engine.GatewayError {
-	return unifiedError(engine.CodeBadRequest, &compat.Error{Status: 404, Type: "invalid_request_error", Code: "route_not_found", Param: "model",
-		Message: "no dynamic route named " + strconv.Quote(plan.Model) + " is deployed on gateway " + req.GatewayID})
 }
 
 // isGatewayToken reports whether a bearer value is one of the gateway's own tokens: an

@@ -1,0 +1,223 @@
+// route.go walks a dynamic route for one request. The flows walker says which node comes
+// next; the engine asks the Limiter at rate_limit nodes and calls the model at model nodes
+// (each a unified-API call the front end plans), until the walk ends with an answer, a
+// refusal or the last failure. Cost limits passed on the way are charged with the
+// answer's real cost once it has been relayed (Exchange.Done).
+package engine
+
+import (
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/switchyard/switchyard/events"
+	"github.com/switchyard/switchyard/flows"
+)
+
+// Gateway error codes of dynamic routes and rate limits (see README "Error codes").
+const (
+	// CodeRouteNoAnswer: the route reached its end without any model answering.
+	CodeRouteNoAnswer = 2020
+)
+
+// RouteRun is one request's dynamic route: the deployed version it walks (fixed when the
+// request arrived, so a deployment mid-request does not change it) and how to plan a
+// model node's call.
+type RouteRun struct {
+	ID, Name, VersionID string
+	Graph               *flows.Graph
+	View                flows.View
+	// Plan sets t to the call of m: provider, translated body, credentials. A refusal
+	// (unknown provider, no key) counts as the model failing.
+	Plan func(m *flows.ModelSpec, t *Target) *GatewayError
+	// Random draws percentage splits in [0,1); nil is math/rand/v2.
+	Random func() float64
+	// Nodes is the walk once it is over: every node visited and what happened there.
+	Nodes []events.RouteNode
+}
+
+// LimitKey is the limiter key of a route's rate_limit node for one key value; a request
+// without the value shares one bucket with the others that lack it.
+func (r *RouteRun) LimitKey(acct, gw string, st flows.Step) string {
+	k := "route/" + acct + "/" + gw + "/" + r.ID + "/" + st.Node.ID
+	if st.KeyMissing {
+		return k
+	}
+	return k + "/" + st.LimitKey
+}
+
+// walkRoute runs the current target's route. Like tryStep it reports whether the route
+// failed and the next step should be tried; on false the exchange holds the answer.
+func (f *Forwarder) walkRoute(x *Exchange, r *RouteRun, lastStep bool) bool {
+	x.Route = r
+	rnd := r.Random
+	if rnd == nil {
+		rnd = rand.Float64
+	}
+	w := r.Graph.Walk(r.View, rnd)
+	notes := map[string]events.RouteNode{}
+	var refusal *GatewayError
+	o := flows.OutcomeNone
+	for {
+		st := w.Next(o)
+		switch st.Kind {
+		case flows.StepLimit:
+			o, refusal = f.routeLimit(x, r, st, notes)
+		case flows.StepModel:
+			o = f.routeModel(x, r, st.Node, lastStep, notes)
+		default:
+			r.Nodes = walked(w.Visits(), notes)
+			return endRoute(x, r, st, refusal, lastStep)
+		}
+	}
+}
+
+// routeLimit asks the limiter about a rate_limit node.
+func (f *Forwarder) routeLimit(x *Exchange, r *RouteRun, st flows.Step, notes map[string]events.RouteNode) (flows.Outcome, *GatewayError) {
+	spec := st.Node.Limit
+	l := Limit{Key: r.LimitKey(x.Req.AccountID, x.Req.GatewayID, st), Cost: spec.Cost, Limit: spec.Limit,
+		Interval: spec.Interval, Sliding: spec.Sliding}
+	d := LimitDecision{Admitted: true}
+	if f.Limiter != nil {
+		d = f.Limiter.Take(l, time.Now())
+	}
+	used := d.Used
+	notes[st.Node.ID] = events.RouteNode{LimitKey: st.LimitKey, Used: &used}
+	if !d.Admitted {
+		what := "requests"
+		if spec.Cost {
+			what = "USD"
+		}
+		msg := "dynamic route " + strconv.Quote(r.Name) + ": rate limit " + strconv.Quote(st.Node.ID) + " of " +
+			strconv.FormatFloat(spec.Limit, 'f', -1, 64) + " " + what + " per " + strconv.FormatFloat(spec.Interval.Seconds(), 'f', -1, 64) + " s reached"
+		if !st.KeyMissing {
+			msg += " for " + spec.Key + " " + strconv.Quote(st.LimitKey)
+		}
+		return flows.OutcomeFallback, RateLimited(msg, d.RetryAfter)
+	}
+	if spec.Cost {
+		x.charges = append(x.charges, l)
+		x.limiter = f.Limiter
+	}
+	return flows.OutcomeSuccess, nil
+}
+
+// RateLimited is the 429 of a refused limit, with its Retry-After in whole seconds.
+func RateLimited(msg string, retryAfter time.Duration) *GatewayError {
+	e := Errorf(429, CodeRateLimited, msg)
+	e.RetryAfter = max(1, int(math.Ceil(retryAfter.Seconds())))
+	return e
+}
+
+// routeModel calls a model node: its provider and model, its timeout on every try and its
+// retries. A node without a fallback on the last step keeps its failed answer, which is
+// then the request's answer.
+func (f *Forwarder) routeModel(x *Exchange, r *RouteRun, n *flows.Node, lastStep bool, notes map[string]events.RouteNode) flows.Outcome {
+	req := x.Req
+	final := lastStep && !hasOutput(n, "fallback")
+	note := events.RouteNode{Provider: n.Model.Provider, Model: n.Model.Model}
+	var t Target
+	if fail := r.Plan(n.Model, &t); fail != nil {
+		x.Fail(fail)
+		x.Body = openAIError(x.Err)
+		x.RespBody = x.Body
+		note.Status = fail.Status
+		notes[n.ID] = note
+		if !final {
+			x.discard()
+		}
+		return flows.OutcomeFallback
+	}
+	t.Retry = RetryPolicy{MaxAttempts: n.Model.Retries + 1, Delay: req.Retry.Delay, Backoff: req.Retry.Backoff,
+		Timeout: n.Model.Timeout, Strict: true}
+	if t.Retry.Delay == 0 {
+		t.Retry.Delay = DefaultRetryDelay
+	}
+	req.Target = t
+	failed := f.tryStep(x, final)
+	if k := len(x.Attempts); k > 0 {
+		note.Status = x.Attempts[k-1].Status
+	}
+	notes[n.ID] = note
+	if failed || x.Err != nil || Failed(x.Status) {
+		return flows.OutcomeFallback
+	}
+	return flows.OutcomeSuccess
+}
+
+// endRoute finishes a walk: the model's answer, the refusal, the last failure, or an
+// error when no model answered.
+func endRoute(x *Exchange, r *RouteRun, st flows.Step, refusal *GatewayError, lastStep bool) bool {
+	switch {
+	case st.Answered:
+		return false
+	case st.Failed != nil && x.Status != 0:
+		return !lastStep // the failed answer is kept on the last step, discarded otherwise
+	case !lastStep:
+		return true
+	case st.Refused != nil && refusal != nil:
+		x.Fail(refusal)
+	default:
+		x.Fail(Errorf(502, CodeRouteNoAnswer, "dynamic route "+strconv.Quote(r.Name)+" ended at "+strconv.Quote(st.Node.ID)+" without a model answer"))
+	}
+	x.Body = openAIError(x.Err)
+	x.RespBody = x.Body
+	return false
+}
+
+// walked merges the walker's visits with what happened at limit and model nodes.
+func walked(visits []flows.Visit, notes map[string]events.RouteNode) []events.RouteNode {
+	out := make([]events.RouteNode, len(visits))
+	for i, v := range visits {
+		n := notes[v.ElementID]
+		n.ElementID, n.Type, n.Output = v.ElementID, v.Type, v.Output
+		out[i] = n
+	}
+	return out
+}
+
+func hasOutput(n *flows.Node, name string) bool {
+	for _, e := range n.Outputs {
+		if e.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// takeGatewayLimit applies the gateway's own rate limit; false means refused (and the
+// exchange holds the 429).
+func (f *Forwarder) takeGatewayLimit(x *Exchange) bool {
+	req := x.Req
+	if req.RateLimit == nil || f.Limiter == nil {
+		return true
+	}
+	l := *req.RateLimit
+	d := f.Limiter.Take(l, time.Now())
+	if d.Admitted {
+		return true
+	}
+	x.Fail(RateLimited("gateway "+req.GatewayID+" rate limit of "+strconv.FormatFloat(l.Limit, 'f', -1, 64)+
+		" requests per "+strconv.FormatFloat(l.Interval.Seconds(), 'f', -1, 64)+" s reached", d.RetryAfter))
+	if req.Compat != nil || req.Route != nil {
+		x.Body = openAIError(x.Err)
+		x.RespBody = x.Body
+	}
+	return false
+}
+
+// chargeRoute adds the answer's cost to the cost limits the walk passed.
+func (x *Exchange) chargeRoute() {
+	if len(x.charges) == 0 || x.limiter == nil {
+		return
+	}
+	c, _ := x.Cost()
+	if c == nil || *c <= 0 {
+		return
+	}
+	now := time.Now()
+	for _, l := range x.charges {
+		x.limiter.Charge(l, *c, now)
+	}
+}
