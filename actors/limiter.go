@@ -60,7 +60,8 @@ const (
 	// askTimeout bounds one decision; it is only reached when the actor system is gone
 	// or stuck, and the request is then refused.
 	askTimeout = 5 * time.Second
-	// askAttempts is how often a message is sent again after it reached a stopped actor.
+	// askAttempts is how many times a message is sent at most while it keeps reaching
+	// actors that had stopped (dead letters).
 	askAttempts = 3
 	// failedRetryAfter is the Retry-After of a refusal made because no actor answered.
 	failedRetryAfter = time.Second
