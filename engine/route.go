@@ -6,9 +6,12 @@
 package engine
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"math"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/switchyard/switchyard/events"
@@ -44,7 +47,17 @@ func (r *RouteRun) LimitKey(acct, gw string, st flows.Step) string {
 	if st.KeyMissing {
 		return k
 	}
-	return k + "/" + st.LimitKey
+	return k + "/" + limitValue(st)
+}
+
+// limitValue is a rate_limit node's key value as limiter keys, events and logs carry it:
+// a header's value may be a credential, so it is kept only as a SHA-256 prefix.
+func limitValue(st flows.Step) string {
+	if !strings.HasPrefix(st.Node.Limit.Key, "headers.") {
+		return st.LimitKey
+	}
+	sum := sha256.Sum256([]byte(st.LimitKey))
+	return "sha256:" + hex.EncodeToString(sum[:12])
 }
 
 // walkRoute runs the current target's route. Like tryStep it reports whether the route
@@ -83,7 +96,7 @@ func (f *Forwarder) routeLimit(x *Exchange, r *RouteRun, st flows.Step, notes ma
 		d = f.Limiter.Take(l, time.Now())
 	}
 	used := d.Used
-	notes[st.Node.ID] = events.RouteNode{LimitKey: st.LimitKey, Used: &used}
+	notes[st.Node.ID] = events.RouteNode{LimitKey: limitValue(st), Used: &used}
 	if !d.Admitted {
 		what := "requests"
 		if spec.Cost {
@@ -92,7 +105,7 @@ func (f *Forwarder) routeLimit(x *Exchange, r *RouteRun, st flows.Step, notes ma
 		msg := "dynamic route " + strconv.Quote(r.Name) + ": rate limit " + strconv.Quote(st.Node.ID) + " of " +
 			strconv.FormatFloat(spec.Limit, 'f', -1, 64) + " " + what + " per " + strconv.FormatFloat(spec.Interval.Seconds(), 'f', -1, 64) + " s reached"
 		if !st.KeyMissing {
-			msg += " for " + spec.Key + " " + strconv.Quote(st.LimitKey)
+			msg += " for " + spec.Key + " " + strconv.Quote(limitValue(st))
 		}
 		return flows.OutcomeFallback, RateLimited(msg, d.RetryAfter)
 	}

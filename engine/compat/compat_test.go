@@ -259,3 +259,30 @@ func BenchmarkTranslateStream(b *testing.B) {
 		s.Close()
 	}
 }
+
+func TestRetargetForRouteModelNodes(t *testing.T) {
+	plan, perr := Parse([]byte(`{"model":"dynamic/support","messages":[{"role":"user","content":"hi"}]}`))
+	if perr != nil || !plan.Dynamic() {
+		t.Fatalf("parse: %v", perr)
+	}
+	cases := []struct {
+		provider, model, slug, code string
+	}{
+		{"openai", "gpt-4o-mini", "openai", ""},
+		{"anthropic", "claude-sonnet-4-5", "anthropic", ""},
+		{"custom-acme", "acme-large", "", ""},
+		{"acme", "x", "", "unknown_provider"},
+		{"dynamic", "other", "", "unknown_provider"},
+	}
+	for _, tc := range cases {
+		q, err := plan.Retarget(tc.provider, tc.model)
+		switch {
+		case tc.code != "":
+			if err == nil || err.Code != tc.code {
+				t.Fatalf("%s/%s: %v, want %s", tc.provider, tc.model, err, tc.code)
+			}
+		case err != nil || q.Slug != tc.slug || q.Model != tc.model || q.Req != plan.Req:
+			t.Fatalf("%s/%s: %+v %v", tc.provider, tc.model, q, err)
+		}
+	}
+}
