@@ -394,3 +394,32 @@ func TestGatewayRateLimit(t *testing.T) {
 		t.Fatalf("limit off: %d %s", a.StatusCode, body)
 	}
 }
+
+func TestDynamicRouteCostBudgetOnUniversalEndpoint(t *testing.T) {
+	g, _ := startRoutes(t)
+	createRoute(t, g, "budget", []map[string]any{
+		el("start", "start", nil, map[string]string{"next": "spend"}),
+		el("spend", "rate_limit", map[string]any{"limitType": "cost", "key": "metadata.team", "limit": 0.000001,
+			"interval": 3600, "technique": "fixed"}, map[string]string{"success": "big", "fallback": "small"}),
+		modelEl("big", "gpt-4o", 0, 0, map[string]string{"success": "end"}),
+		modelEl("small", "gpt-4o-mini", 0, 0, map[string]string{"success": "end"}),
+		el("end", "end", nil, nil),
+	})
+	team := map[string]string{"cf-aig-metadata": `{"team":"red"}`}
+	// a streamed answer under the budget: its cost (from the stream's usage) is charged after it
+	a, body := send(t, g.Base("compat")+"/chat/completions", chatBody("dynamic/budget", "Route me", true), team)
+	if a.StatusCode != 200 || a.Header.Get("cf-aig-model") != "gpt-4o" || !strings.Contains(string(body), "[DONE]") {
+		t.Fatalf("first request: %d %s %s", a.StatusCode, a.Header.Get("cf-aig-model"), body)
+	}
+	g.WaitLog(a.Header.Get("cf-aig-log-id")) // the charge is made before the record's event
+	// the budget is spent: the universal endpoint's compat step takes the fallback model
+	resp, got := postUniversal(t, g, `[`+step("compat", "dynamic/budget", false, "")+`]`, team)
+	if resp.StatusCode != 200 || resp.Header.Get("cf-aig-model") != "gpt-4o-mini" || resp.Header.Get("cf-aig-route") != "budget" {
+		t.Fatalf("universal compat step over budget: %d %s %s", resp.StatusCode, resp.Header.Get("cf-aig-model"), got)
+	}
+	// another team has its own budget
+	a, _ = routeCall(t, g, "budget", map[string]any{"team": "blue"})
+	if a.Header.Get("cf-aig-model") != "gpt-4o" {
+		t.Fatalf("blue team: %s", a.Header.Get("cf-aig-model"))
+	}
+}
