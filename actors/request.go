@@ -154,8 +154,8 @@ func (a *requestActor) publishAttempts() {
 	for i, s := range a.x.Attempts {
 		a.publishID(events.TypeRequestAttempt, events.VersionRequestAttempt, fmt.Sprintf("%s.attempt.%d", r.LogID, i),
 			events.RequestAttempt{LogID: r.LogID, AccountID: r.AccountID, GatewayID: r.GatewayID, StartedAt: at, AttemptSummary: s})
-		if s.Outcome == engine.OutcomeFallback {
-			a.publishID(events.TypeRequestFallback, events.VersionRequestFallback, fmt.Sprintf("%s.fallback.%d", r.LogID, s.Step),
+		if s.Outcome == engine.OutcomeFallback && s.Element == "" { // a route's moves are route.step events
+			a.publishID(events.TypeRequestFallback, events.VersionRequestFallback, fmt.Sprintf("%s.fallback.%d", r.LogID, i),
 				events.RequestFallback{LogID: r.LogID, AccountID: r.AccountID, GatewayID: r.GatewayID,
 					FromStep: s.Step, ToStep: s.Step + 1, Status: s.Status, Reason: fallbackReason(s)})
 		}
@@ -164,16 +164,16 @@ func (a *requestActor) publishAttempts() {
 
 // publishRouteSteps appends an event per node of the dynamic route the request walked.
 func (a *requestActor) publishRouteSteps() {
-	rt := a.x.Route
-	if rt == nil {
-		return
-	}
 	r := a.x.Req
 	at := r.ReceivedAt.UTC()
-	for i, n := range rt.Nodes {
-		a.publishID(events.TypeRouteStep, events.VersionRouteStep, fmt.Sprintf("%s.route.%d", r.LogID, i),
-			events.RouteStep{LogID: r.LogID, AccountID: r.AccountID, GatewayID: r.GatewayID, RouteID: rt.ID,
-				VersionID: rt.VersionID, Index: i, StartedAt: at, RouteNode: n})
+	i := 0
+	for _, rt := range a.x.Walks {
+		for _, n := range rt.Nodes {
+			a.publishID(events.TypeRouteStep, events.VersionRouteStep, fmt.Sprintf("%s.route.%d", r.LogID, i),
+				events.RouteStep{LogID: r.LogID, AccountID: r.AccountID, GatewayID: r.GatewayID, RouteID: rt.ID,
+					VersionID: rt.VersionID, Index: i, StartedAt: at, RouteNode: n})
+			i++
+		}
 	}
 }
 

@@ -84,9 +84,10 @@ type Exchange struct {
 	cachedHeader [][2]string
 	flights      map[string]func() // keys this exchange leads; released in Done
 
-	// Route is the dynamic route the request walked, nil when none; charges are the
+	// Route is the dynamic route that answered (or failed last), nil when none; charges are the
 	// cost limits it passed, charged through limiter with the answer's cost in Done.
 	Route   *RouteRun
+	Walks   []*RouteRun // every route walked, the failed universal steps' included
 	charges []Limit
 	limiter Limiter
 

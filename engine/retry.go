@@ -38,18 +38,26 @@ type RetryPolicy struct {
 	// Strict keeps Timeout on the last try too (a dynamic route's model node: its
 	// fallback runs on timeout), where the reference otherwise waits without limit.
 	Strict bool
+	// MaxWait, when set, caps each wait between tries (a route's model node allows more
+	// tries than a request's retries, so an exponential backoff would grow for hours).
+	MaxWait time.Duration
 }
 
 // Wait is the pause after the n-th failed try (n ≥ 1) before the next one.
 func (p RetryPolicy) Wait(n int) time.Duration {
+	var d time.Duration
 	switch p.Backoff {
 	case BackoffLinear:
-		return p.Delay * time.Duration(n)
+		d = p.Delay * time.Duration(n)
 	case BackoffExponential:
-		return p.Delay << (n - 1)
+		d = p.Delay << (n - 1)
 	default:
-		return p.Delay
+		d = p.Delay
 	}
+	if p.MaxWait > 0 && d > p.MaxWait {
+		d = p.MaxWait
+	}
+	return d
 }
 
 // RetrySettings is one layer of request-handling settings; nil fields are not set there.

@@ -132,3 +132,16 @@ func TestFailureRules(t *testing.T) {
 		}
 	}
 }
+
+func TestRetryWaitCap(t *testing.T) {
+	p := RetryPolicy{Delay: 5 * time.Second, Backoff: BackoffExponential, MaxWait: RetryDelayLimit}
+	for n, want := range map[int]time.Duration{1: 5 * time.Second, 2: 5 * time.Second, 10: 5 * time.Second} {
+		if got := p.Wait(n); got != want {
+			t.Fatalf("wait %d: %v, want %v", n, got, want)
+		}
+	}
+	p.MaxWait = 0
+	if got := p.Wait(3); got != 20*time.Second {
+		t.Fatalf("uncapped wait 3: %v", got)
+	}
+}

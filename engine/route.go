@@ -50,10 +50,15 @@ func (r *RouteRun) LimitKey(acct, gw string, st flows.Step) string {
 	return k + "/" + limitValue(st)
 }
 
+// maxLimitValue is the longest key value kept as sent; a client could otherwise put
+// megabytes into every limiter key, event and log record.
+const maxLimitValue = 128
+
 // limitValue is a rate_limit node's key value as limiter keys, events and logs carry it:
-// a header's value may be a credential, so it is kept only as a SHA-256 prefix.
+// a header's value may be a credential, and a long value is the client's to choose, so
+// those are kept only as a SHA-256 prefix.
 func limitValue(st flows.Step) string {
-	if !strings.HasPrefix(st.Node.Limit.Key, "headers.") {
+	if len(st.LimitKey) <= maxLimitValue && !strings.HasPrefix(st.Node.Limit.Key, "headers.") {
 		return st.LimitKey
 	}
 	sum := sha256.Sum256([]byte(st.LimitKey))
@@ -64,6 +69,7 @@ func limitValue(st flows.Step) string {
 // failed and the next step should be tried; on false the exchange holds the answer.
 func (f *Forwarder) walkRoute(x *Exchange, r *RouteRun, lastStep bool) bool {
 	x.Route = r
+	x.Walks = append(x.Walks, r)
 	rnd := r.Random
 	if rnd == nil {
 		rnd = rand.Float64
@@ -81,7 +87,11 @@ func (f *Forwarder) walkRoute(x *Exchange, r *RouteRun, lastStep bool) bool {
 			o = f.routeModel(x, r, st.Node, lastStep, notes)
 		default:
 			r.Nodes = walked(w.Visits(), notes)
-			return endRoute(x, r, st, refusal, lastStep)
+			failed := endRoute(x, r, st, refusal, lastStep)
+			if failed { // the next universal step answers: not this route, nor its budgets
+				x.Route, x.charges = nil, nil
+			}
+			return failed
 		}
 	}
 }
@@ -133,8 +143,10 @@ func (f *Forwarder) routeModel(x *Exchange, r *RouteRun, n *flows.Node, lastStep
 	var t Target
 	if fail := r.Plan(n.Model, &t); fail != nil {
 		x.Fail(fail)
-		x.Body = openAIError(x.Err)
-		x.RespBody = x.Body
+		if fail.Body == nil {
+			x.Body = openAIError(x.Err)
+			x.RespBody = x.Body
+		}
 		note.Status = fail.Status
 		notes[n.ID] = note
 		if !final {
@@ -143,12 +155,16 @@ func (f *Forwarder) routeModel(x *Exchange, r *RouteRun, n *flows.Node, lastStep
 		return flows.OutcomeFallback
 	}
 	t.Retry = RetryPolicy{MaxAttempts: n.Model.Retries + 1, Delay: req.Retry.Delay, Backoff: req.Retry.Backoff,
-		Timeout: n.Model.Timeout, Strict: true}
+		Timeout: n.Model.Timeout, Strict: true, MaxWait: RetryDelayLimit}
 	if t.Retry.Delay == 0 {
 		t.Retry.Delay = DefaultRetryDelay
 	}
 	req.Target = t
+	tried := len(x.Attempts)
 	failed := f.tryStep(x, final)
+	for i := tried; i < len(x.Attempts); i++ {
+		x.Attempts[i].Element = n.ID
+	}
 	if k := len(x.Attempts); k > 0 {
 		note.Status = x.Attempts[k-1].Status
 	}
@@ -213,7 +229,7 @@ func (f *Forwarder) takeGatewayLimit(x *Exchange) bool {
 	}
 	x.Fail(RateLimited("gateway "+req.GatewayID+" rate limit of "+strconv.FormatFloat(l.Limit, 'f', -1, 64)+
 		" requests per "+strconv.FormatFloat(l.Interval.Seconds(), 'f', -1, 64)+" s reached", d.RetryAfter))
-	if req.Compat != nil || req.Route != nil {
+	if req.Steps == nil && (req.Compat != nil || req.Route != nil) {
 		x.Body = openAIError(x.Err)
 		x.RespBody = x.Body
 	}

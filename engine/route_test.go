@@ -180,3 +180,48 @@ func TestGatewayRateLimitRefusesBeforeTheUpstream(t *testing.T) {
 		t.Fatalf("upstream calls %d, want 1", calls)
 	}
 }
+
+func TestFailedRouteStepLeavesNoRouteOrCharge(t *testing.T) {
+	ok := upstreamServer(t, status(200, `{"id":"x","usage":{"prompt_tokens":1000,"completion_tokens":1000}}`))
+	broken := upstreamServer(t, status(500, `{"error":{"message":"down"}}`))
+	lim := &fakeLimiter{room: map[string]int{"route/a/g/r1/q/u1": 1}, charged: map[string]float64{}}
+	f := forwarder(&recordingClock{})
+	f.Limiter = lim
+	routeStep := &engine.Target{Route: &engine.RouteRun{ID: "r1", Name: "budget", VersionID: "v1",
+		Graph: routeGraph(t, elements("q", limitNode("q", "cost", "m", ""), modelNode("m", "bad", ""))),
+		View:  flows.NewView(map[string]any{"user": "u1"}, nil, nil),
+		Plan: func(m *flows.ModelSpec, t *engine.Target) *engine.GatewayError {
+			*t = *target(broken, engine.RetryPolicy{})
+			return nil
+		}}}
+	req := &engine.Request{LogID: "L", AccountID: "a", GatewayID: "g", Method: "POST", Body: []byte(`{}`), ReceivedAt: time.Now(),
+		CustomCost: &pricing.Price{Input: 2e-6, Output: 4e-6}, Steps: []*engine.Target{routeStep, target(ok, engine.RetryPolicy{})}}
+	x := engine.NewExchange(req, nil)
+	f.Do(x)
+	x.Done()
+	if x.Status != 200 || x.Step != 1 {
+		t.Fatalf("status %d step %d", x.Status, x.Step)
+	}
+	if x.Route != nil || len(x.Walks) != 1 || lim.charged["route/a/g/r1/q/u1"] != 0 {
+		t.Fatalf("the failed route step still counts: route %v walks %d charged %v", x.Route, len(x.Walks), lim.charged)
+	}
+	if a := x.Attempts[0]; a.Element != "m" || a.Outcome != engine.OutcomeFallback {
+		t.Fatalf("route attempt: %+v", a)
+	}
+}
+
+func TestLongOrHeaderLimitValuesAreHashed(t *testing.T) {
+	g := routeGraph(t, elements("q", limitNode("q", "count", "m", ""), modelNode("m", "good", "")))
+	run := &engine.RouteRun{ID: "r1"}
+	for _, tc := range []struct {
+		value  string
+		hashed bool
+	}{{"alice", false}, {strings.Repeat("x", 128), false}, {strings.Repeat("x", 129), true}} {
+		w := g.Walk(flows.NewView(map[string]any{"user": tc.value}, nil, nil), nil)
+		st := w.Next(flows.OutcomeNone)
+		key := run.LimitKey("a", "g", st)
+		if got := strings.Contains(key, "/sha256:"); got != tc.hashed || len(key) > 200 {
+			t.Fatalf("value of %d bytes: key %q", len(tc.value), key)
+		}
+	}
+}

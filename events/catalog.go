@@ -220,6 +220,9 @@ type AttemptSummary struct {
 	Outcome string `json:"outcome"`
 	// DelayMs is the wait before the retry that followed, when Outcome is "retry".
 	DelayMs int64 `json:"delay_ms,omitempty"`
+	// Element is the dynamic route's model element the try was made for; its "fallback"
+	// is then the route's fallback output, not the next step.
+	Element string `json:"element,omitempty"`
 }
 
 // RequestAttempt is emitted for every upstream call of a request.

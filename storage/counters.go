@@ -115,6 +115,9 @@ func (c *Counters) applyChunk(batch []events.Msg) error {
 		if dup {
 			continue
 		}
+		if len(u.LimiterID) > maxLimiterID {
+			continue // Badger refuses long keys: one odd event must not wedge the projection
+		}
 		k := string(counterBucketKey(u.LimiterID, u.BucketStart))
 		b := dirty[k]
 		if b == nil {
@@ -183,6 +186,10 @@ func counterLimiterPrefix(limiterID string) []byte {
 	k = binary.AppendUvarint(k, uint64(len(limiterID)))
 	return append(k, limiterID...)
 }
+
+// maxLimiterID bounds a limiter id kept as a key (Badger's limit is 65,000 bytes); the
+// engine keeps key values short, so only a malformed event can be longer.
+const maxLimiterID = 4096
 
 func counterBucketKey(limiterID string, start time.Time) []byte {
 	return binary.BigEndian.AppendUint64(counterLimiterPrefix(limiterID), uint64(max(start.Unix(), 0)))

@@ -198,6 +198,7 @@ func (k *socket) run(eventID string, raw []byte) {
 	if fail == nil {
 		fail = k.s.overSpend(g, now)
 	}
+	req.RateLimit = gatewayRateLimit(g)
 	var st universalStep
 	if fail == nil {
 		st, fail = decodeStep("request", raw)
