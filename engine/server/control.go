@@ -246,6 +246,12 @@ func (s *Server) routeFor(ctx *fasthttp.RequestCtx, who principal, acct string, 
 	return nil
 }
 
+// gatewayScoped builds endpoints of gateway gw that need read and edit permission.
+func gatewayScoped(gw string) (read, edit func(handle func()) *route) {
+	return func(h func()) *route { return &route{perm: config.PermRead, gateway: gw, handle: h} },
+		func(h func()) *route { return &route{perm: config.PermEdit, gateway: gw, handle: h} }
+}
+
 // writeCtx bounds a control-plane write (ack plus projection).
 func writeCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 30*time.Second)

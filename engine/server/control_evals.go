@@ -28,8 +28,7 @@ import (
 // "datasets" or "evaluations") onto their handlers.
 func (s *Server) evalRoute(ctx *fasthttp.RequestCtx, who principal, acct, gw string, p []string) *route {
 	m := string(ctx.Method())
-	read := func(h func()) *route { return &route{perm: config.PermRead, gateway: gw, handle: h} }
-	edit := func(h func()) *route { return &route{perm: config.PermEdit, gateway: gw, handle: h} }
+	read, edit := gatewayScoped(gw)
 	body := func() []byte { return ctx.Request.Body() }
 	switch {
 	case len(p) == 1 && p[0] == "datasets":
