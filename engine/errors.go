@@ -27,7 +27,7 @@ func (e *GatewayError) Error() string { return strconv.Itoa(e.Code) + ": " + e.M
 const (
 	CodeMalformedPath   = 2001 // 404: the URL is not a data-plane shape
 	CodeUnknownProvider = 2002 // 400: the provider slug is not registered
-	CodeRateLimited     = 2003 // 429: a rate limit (here: a stored key's own) is exhausted
+	CodeRateLimited     = 2003 // 429: a rate limit is exhausted (a stored key's, the gateway's, a route's)
 	CodeGatewayNotFound = 2004 // 404: no gateway with that id in the account
 	CodeStoredKey       = 2005 // 400: the stored key named by cf-aig-byok-alias is missing or unusable
 	CodeBadRequest      = 2006 // 400: the request cannot be forwarded as sent
@@ -38,6 +38,7 @@ const (
 	CodeInternal        = 2015 // 500: a bug in the gateway; the request is logged as failed
 	CodeShuttingDown    = 2018 // 503: the gateway is stopping and takes no new requests
 	CodeSpendLimit      = 2019 // 429: a gateway spend limit is reached until its period resets
+	CodeRouteNoAnswer   = 2020 // 502: a dynamic route reached its end without any model answering
 	CodeGuardrailPrompt = 2016
 	CodeGuardrailAnswer = 2017
 	CodeDLPRequest      = 2029

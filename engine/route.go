@@ -18,12 +18,6 @@ import (
 	"github.com/switchyard/switchyard/flows"
 )
 
-// Gateway error codes of dynamic routes and rate limits (see README "Error codes").
-const (
-	// CodeRouteNoAnswer: the route reached its end without any model answering.
-	CodeRouteNoAnswer = 2020
-)
-
 // RouteRun is one request's dynamic route: the deployed version it walks (fixed when the
 // request arrived, so a deployment mid-request does not change it) and how to plan a
 // model node's call.
@@ -108,16 +102,11 @@ func (f *Forwarder) routeLimit(x *Exchange, r *RouteRun, st flows.Step, notes ma
 	used := d.Used
 	notes[st.Node.ID] = events.RouteNode{LimitKey: limitValue(st), Used: &used}
 	if !d.Admitted {
-		what := "requests"
-		if spec.Cost {
-			what = "USD"
-		}
-		msg := "dynamic route " + strconv.Quote(r.Name) + ": rate limit " + strconv.Quote(st.Node.ID) + " of " +
-			strconv.FormatFloat(spec.Limit, 'f', -1, 64) + " " + what + " per " + strconv.FormatFloat(spec.Interval.Seconds(), 'f', -1, 64) + " s reached"
+		msg := "dynamic route " + strconv.Quote(r.Name) + ": rate limit " + strconv.Quote(st.Node.ID) + " of " + l.text() + " reached"
 		if !st.KeyMissing {
 			msg += " for " + spec.Key + " " + strconv.Quote(limitValue(st))
 		}
-		return flows.OutcomeFallback, RateLimited(msg, d.RetryAfter)
+		return flows.OutcomeFallback, rateLimited(msg, d.RetryAfter)
 	}
 	if spec.Cost {
 		x.charges = append(x.charges, l)
@@ -126,8 +115,17 @@ func (f *Forwarder) routeLimit(x *Exchange, r *RouteRun, st flows.Step, notes ma
 	return flows.OutcomeSuccess, nil
 }
 
-// RateLimited is the 429 of a refused limit, with its Retry-After in whole seconds.
-func RateLimited(msg string, retryAfter time.Duration) *GatewayError {
+// text is the limit in words: "10 requests per 600 s".
+func (l Limit) text() string {
+	what := "requests"
+	if l.Cost {
+		what = "USD"
+	}
+	return strconv.FormatFloat(l.Limit, 'f', -1, 64) + " " + what + " per " + strconv.FormatFloat(l.Interval.Seconds(), 'f', -1, 64) + " s"
+}
+
+// rateLimited is the 429 of a refused limit, with its Retry-After in whole seconds.
+func rateLimited(msg string, retryAfter time.Duration) *GatewayError {
 	e := Errorf(429, CodeRateLimited, msg)
 	e.RetryAfter = max(1, int(math.Ceil(retryAfter.Seconds())))
 	return e
@@ -142,11 +140,7 @@ func (f *Forwarder) routeModel(x *Exchange, r *RouteRun, n *flows.Node, lastStep
 	note := events.RouteNode{Provider: n.Model.Provider, Model: n.Model.Model}
 	var t Target
 	if fail := r.Plan(n.Model, &t); fail != nil {
-		x.Fail(fail)
-		if fail.Body == nil {
-			x.Body = openAIError(x.Err)
-			x.RespBody = x.Body
-		}
+		x.failUnified(fail)
 		note.Status = fail.Status
 		notes[n.ID] = note
 		if !final {
@@ -186,12 +180,10 @@ func endRoute(x *Exchange, r *RouteRun, st flows.Step, refusal *GatewayError, la
 	case !lastStep:
 		return true
 	case st.Refused != nil && refusal != nil:
-		x.Fail(refusal)
+		x.failUnified(refusal)
 	default:
-		x.Fail(Errorf(502, CodeRouteNoAnswer, "dynamic route "+strconv.Quote(r.Name)+" ended at "+strconv.Quote(st.Node.ID)+" without a model answer"))
+		x.failUnified(Errorf(502, CodeRouteNoAnswer, "dynamic route "+strconv.Quote(r.Name)+" ended at "+strconv.Quote(st.Node.ID)+" without a model answer"))
 	}
-	x.Body = openAIError(x.Err)
-	x.RespBody = x.Body
 	return false
 }
 
@@ -227,11 +219,11 @@ func (f *Forwarder) takeGatewayLimit(x *Exchange) bool {
 	if d.Admitted {
 		return true
 	}
-	x.Fail(RateLimited("gateway "+req.GatewayID+" rate limit of "+strconv.FormatFloat(l.Limit, 'f', -1, 64)+
-		" requests per "+strconv.FormatFloat(l.Interval.Seconds(), 'f', -1, 64)+" s reached", d.RetryAfter))
+	fail := rateLimited("gateway "+req.GatewayID+" rate limit of "+l.text()+" reached", d.RetryAfter)
 	if req.Steps == nil && (req.Compat != nil || req.Route != nil) {
-		x.Body = openAIError(x.Err)
-		x.RespBody = x.Body
+		x.failUnified(fail)
+	} else {
+		x.Fail(fail)
 	}
 	return false
 }

@@ -89,6 +89,15 @@ func openAIError(e *GatewayError) []byte {
 	return e.Body
 }
 
+// failUnified is Fail for a unified-API client: the error in the OpenAI shape, unless it
+// already has a body of its own (a refusal planned by the unified API).
+func (x *Exchange) failUnified(e *GatewayError) {
+	if e.Body == nil {
+		openAIError(e)
+	}
+	x.Fail(e)
+}
+
 // closeUnified ends a translated stream: the closing chunks on success, an error event
 // when the upstream broke off (nothing more when the client is gone), and the usage.
 func (x *Exchange) closeUnified(w *bufio.Writer) {
