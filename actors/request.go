@@ -136,7 +136,6 @@ func (a *requestActor) onCall(ctx actor.Context, m *call) {
 			}
 		}
 	}()
-	a.publish(events.TypeRequestStarted, events.VersionRequestStarted, startedEvent(m.req), false)
 	a.sys.opts.Forwarder.Do(a.x)
 	a.publishAttempts()
 	a.publishRouteSteps()
@@ -230,14 +229,6 @@ func (a *requestActor) publishAs(t events.Type, v int, id string, data any, dura
 	}
 	if err != nil {
 		a.sys.opts.Logger.Error("publish event", "type", t, "log_id", req.LogID, "err", err)
-	}
-}
-
-func startedEvent(r *engine.Request) events.RequestStarted {
-	return events.RequestStarted{
-		LogID: r.LogID, EventID: r.EventID, AccountID: r.AccountID, GatewayID: r.GatewayID,
-		Provider: r.Slug, Model: r.Model, Method: r.Method, Path: r.Path(),
-		RequestSize: r.BodySize, RequestCType: r.CType, StartedAt: r.ReceivedAt.UTC(),
 	}
 }
 

@@ -120,8 +120,8 @@ func TestRequestActorForwardsAndEmitsEvents(t *testing.T) {
 		if !f.Success || f.TokensIn != 3 || f.TokensOut != 4 || f.Status != 200 || f.LogID != "01JTESTLOG" {
 			t.Fatalf("finished event: %+v", f)
 		}
-		if len(rec.events) != 2 || rec.events[0].Type != events.TypeRequestStarted {
-			t.Fatalf("want started then finished, got %d events", len(rec.events))
+		if len(rec.events) != 1 || rec.events[0].Type != events.TypeRequestFinished {
+			t.Fatalf("want one request.finished event per plain request, got %d events", len(rec.events))
 		}
 		if durable && rec.sync != 1 {
 			t.Fatalf("durable mode must publish the finished event synchronously, got %d sync publishes", rec.sync)

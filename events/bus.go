@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -21,7 +20,13 @@ const (
 	PayloadBucket   = "switchyard-payloads"
 	publishPending  = 8192
 	consumeBatchMax = 512
-	consumeGather   = 2 * time.Millisecond
+	// consumeEventsMax closes a handler batch early once it holds this many events
+	// (a message can hold up to batchMaxEvents of them).
+	consumeEventsMax = 4096
+	consumeGather    = 2 * time.Millisecond
+	// dedupWindow is how long JetStream remembers a batch's message id, so a batch sent
+	// again after a lost acknowledgement (batcher.retry, within about 30 s) is stored once.
+	dedupWindow = time.Minute
 )
 
 // Bus is the connection to the event log.
@@ -31,7 +36,7 @@ type Bus struct {
 	payloads jetstream.ObjectStore
 	secrets  jetstream.KeyValue
 	log      *slog.Logger
-	retries  sync.WaitGroup
+	batches  *batcher
 }
 
 // ConnectOptions says which NATS to use: an embedded server or a URL.
@@ -64,7 +69,7 @@ func Connect(ctx context.Context, o ConnectOptions) (*Bus, error) {
 	}
 	b.js, err = jetstream.New(b.nc,
 		jetstream.WithPublishAsyncMaxPending(publishPending),
-		jetstream.WithPublishAsyncErrHandler(b.republish))
+		jetstream.WithPublishAsyncTimeout(10*time.Second))
 	if err != nil {
 		b.nc.Close()
 		return nil, fmt.Errorf("jetstream: %w", err)
@@ -76,6 +81,7 @@ func Connect(ctx context.Context, o ConnectOptions) (*Bus, error) {
 		Storage:     jetstream.FileStorage,
 		Retention:   jetstream.LimitsPolicy,
 		MaxAge:      o.Retention,
+		Duplicates:  dupWindow(o.Retention),
 	}); err != nil {
 		b.nc.Close()
 		return nil, fmt.Errorf("create stream %s: %w", RequestsStream, err)
@@ -94,66 +100,39 @@ func Connect(ctx context.Context, o ConnectOptions) (*Bus, error) {
 		b.nc.Close()
 		return nil, err
 	}
+	b.batches = newBatcher(b.js, b.log)
 	return b, nil
 }
 
-// republish is called when an asynchronous publish was not acknowledged: the event is
-// sent again synchronously, so a transient failure never loses a record. If the first
-// copy did land, the event is stored twice; projections apply it once.
-func (b *Bus) republish(_ jetstream.JetStream, msg *nats.Msg, err error) {
-	b.retries.Add(1)
-	go func() {
-		defer b.retries.Done()
-		for attempt := 1; attempt <= 5; attempt++ {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			_, perr := b.js.PublishMsg(ctx, msg)
-			cancel()
-			if perr == nil {
-				return
-			}
-			time.Sleep(time.Duration(attempt) * 100 * time.Millisecond)
-		}
-		b.log.Error("event lost after retries", "subject", msg.Subject, "first_error", err)
-	}()
-}
-
-// msg builds the message. Events carry no Nats-Msg-Id: JetStream's duplicate window would
-// hold an id per event in memory (tens of MB under load), and it is not needed, because
-// projections apply events idempotently (a log record is keyed by its log id).
-func (b *Bus) msg(t Type, id string, data []byte) *nats.Msg {
-	return &nats.Msg{Subject: SubjectPrefix + string(t), Data: data}
-}
-
-// PublishAsync appends an encoded event without waiting for the acknowledgement.
+// PublishAsync appends an encoded event without waiting for the acknowledgement: it
+// joins the batch being gathered (see batcher.go). The id is not sent: events carry their
+// id in the envelope, and a batch carries one message id for JetStream's deduplication.
 func (b *Bus) PublishAsync(t Type, id string, data []byte) error {
-	_, err := b.js.PublishMsgAsync(b.msg(t, id, data))
-	return err
+	return b.batches.add(queued{subject: SubjectPrefix + string(t), data: data})
 }
 
-// Publish appends an encoded event and waits for JetStream's acknowledgement.
+// Publish appends an encoded event and waits for JetStream's acknowledgement. It
+// returns the sequence of the message holding the event (shared with the events
+// batched with it).
 func (b *Bus) Publish(ctx context.Context, t Type, id string, data []byte) (uint64, error) {
-	ack, err := b.js.PublishMsg(ctx, b.msg(t, id, data))
-	if err != nil {
+	done := make(chan Ack, 1)
+	if err := b.batches.add(queued{subject: SubjectPrefix + string(t), data: data, done: done}); err != nil {
 		return 0, err
 	}
-	return ack.Sequence, nil
+	select {
+	case a := <-done:
+		return a.Seq, a.Err
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
 }
 
-// Flush waits until every asynchronous publish so far is acknowledged (or ctx ends).
+// Flush waits until every event published so far is acknowledged (or ctx ends).
 func (b *Bus) Flush(ctx context.Context) error {
-	select {
-	case <-b.js.PublishAsyncComplete():
-	case <-ctx.Done():
-		return fmt.Errorf("flush events: %w", ctx.Err())
+	if err := b.batches.flush(ctx); err != nil {
+		return fmt.Errorf("flush events: %w", err)
 	}
-	done := make(chan struct{})
-	go func() { b.retries.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("flush events: %w", ctx.Err())
-	}
+	return nil
 }
 
 // PutPayload stores a large body in the payload object store.
@@ -167,7 +146,8 @@ func (b *Bus) GetPayload(ctx context.Context, name string) ([]byte, error) {
 	return b.payloads.GetBytes(ctx, name)
 }
 
-// EventAt reads the event stored at a sequence of the requests stream.
+// EventAt reads the message stored at a sequence of the requests stream: one event, or
+// several (Split separates them).
 func (b *Bus) EventAt(ctx context.Context, seq uint64) ([]byte, error) {
 	s, err := b.js.Stream(ctx, RequestsStream)
 	if err != nil {
@@ -198,8 +178,9 @@ func (b *Bus) streamLastSeq(ctx context.Context, stream string) (uint64, error) 
 	return info.State.LastSeq, nil
 }
 
-// LastSeqOf is the sequence of the newest event of the given type (0 when there is none):
-// what a consumer filtered to that type has to reach to be caught up.
+// LastSeqOf is the sequence of the newest message holding only an event of the given
+// type (0 when there is none). Batched events travel under BatchSubject, so this says
+// nothing about them: use LastSeq to know what a consumer has to reach.
 func (b *Bus) LastSeqOf(ctx context.Context, t Type) (uint64, error) {
 	s, err := b.js.Stream(ctx, RequestsStream)
 	if err != nil {
@@ -215,10 +196,13 @@ func (b *Bus) LastSeqOf(ctx context.Context, t Type) (uint64, error) {
 	return m.Sequence, nil
 }
 
-// Msg is one event read from the stream, with its stream sequence.
+// Msg is one event read from the stream, with the stream sequence of the message that
+// holds it: the events of one message share a sequence, so a handler that commits part of
+// a batch must cut it where the sequence changes (see Whole).
 type Msg struct {
 	Seq  uint64
 	Data []byte
+	dec  *decoded // shared by copies of the Msg: the event is decoded once for every projection
 }
 
 // BatchHandler applies a batch of events in stream order. An error stops the consumer.
@@ -239,8 +223,14 @@ func (b *Bus) Consume(ctx context.Context, name string, after uint64, h BatchHan
 		MaxAckPending:     consumeBatchMax * 8,
 		InactiveThreshold: 24 * time.Hour,
 	}
-	for _, t := range types {
-		cfg.FilterSubjects = append(cfg.FilterSubjects, SubjectPrefix+string(t))
+	var filter map[Type]bool
+	if len(types) > 0 { // batches hold events of every type: they are filtered here too
+		filter = map[Type]bool{}
+		for _, t := range types {
+			filter[t] = true
+			cfg.FilterSubjects = append(cfg.FilterSubjects, SubjectPrefix+string(t))
+		}
+		cfg.FilterSubjects = append(cfg.FilterSubjects, BatchSubject)
 	}
 	if after > 0 {
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
@@ -250,6 +240,7 @@ func (b *Bus) Consume(ctx context.Context, name string, after uint64, h BatchHan
 	if err != nil {
 		return fmt.Errorf("create consumer %s: %w", name, err)
 	}
+
 	in := make(chan jetstream.Msg, consumeBatchMax*2)
 	done := make(chan struct{})
 	defer close(done)
@@ -277,16 +268,18 @@ func (b *Bus) Consume(ctx context.Context, name string, after uint64, h BatchHan
 		}
 		batch = batch[:0]
 		last := first
-		batch = appendMsg(batch, first)
+		batch = appendMsg(batch, first, filter)
+		msgs := 1
 		// Wait up to consumeGather for more: at low load this turns one transaction per
 		// event into one per few milliseconds; under load the batch fills at once.
 		gather.Reset(consumeGather)
 	drain:
-		for len(batch) < consumeBatchMax {
+		for msgs < consumeBatchMax && len(batch) < consumeEventsMax {
 			select {
 			case m := <-in:
-				batch = appendMsg(batch, m)
+				batch = appendMsg(batch, m, filter)
 				last = m
+				msgs++
 			case <-gather.C:
 				break drain
 			case <-ctx.Done():
@@ -299,19 +292,23 @@ func (b *Bus) Consume(ctx context.Context, name string, after uint64, h BatchHan
 			default:
 			}
 		}
-		if err := h(batch); err != nil {
-			return fmt.Errorf("consumer %s: %w", name, err)
+		if len(batch) > 0 {
+			if err := h(batch); err != nil {
+				return fmt.Errorf("consumer %s: %w", name, err)
+			}
 		}
 		_ = last.Ack()
 	}
 }
 
-func appendMsg(batch []Msg, m jetstream.Msg) []Msg {
+// appendMsg appends the events of a stored message (those of the filter's types, when
+// there is a filter) with its sequence.
+func appendMsg(batch []Msg, m jetstream.Msg, filter map[Type]bool) []Msg {
 	md, err := m.Metadata()
 	if err != nil {
 		return batch
 	}
-	return append(batch, Msg{Seq: md.Sequence.Stream, Data: m.Data()})
+	return Expand(batch, md.Sequence.Stream, m.Data(), filter)
 }
 
 // Replay reads the requests stream from the first event up to the last one present when
@@ -347,8 +344,8 @@ func (b *Bus) Replay(ctx context.Context, h BatchHandler) (uint64, error) {
 			return seq, err
 		}
 		seq = md.Sequence.Stream
-		batch = append(batch, Msg{Seq: seq, Data: m.Data()})
-		if len(batch) == consumeBatchMax || seq >= last {
+		batch = Expand(batch, seq, m.Data(), nil)
+		if len(batch) >= consumeEventsMax || seq >= last {
 			if err := h(batch); err != nil {
 				return seq, err
 			}
@@ -358,8 +355,13 @@ func (b *Bus) Replay(ctx context.Context, h BatchHandler) (uint64, error) {
 	return seq, nil
 }
 
-// Close drains the connection.
+// Close flushes the events published so far and drains the connection.
 func (b *Bus) Close() {
+	if b.batches != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		b.batches.close(ctx)
+		cancel()
+	}
 	if b.nc != nil {
 		_ = b.nc.Drain()
 		for b.nc.IsDraining() {
@@ -367,4 +369,18 @@ func (b *Bus) Close() {
 		}
 		b.nc.Close()
 	}
+}
+
+// DropConsumer deletes a durable consumer of the requests stream, if it exists.
+func (b *Bus) DropConsumer(ctx context.Context, name string) {
+	_ = b.js.DeleteConsumer(ctx, RequestsStream, name)
+}
+
+// dupWindow is dedupWindow, shortened to the retention when that is shorter (JetStream
+// refuses a window longer than the stream's max age).
+func dupWindow(retention time.Duration) time.Duration {
+	if retention > 0 && retention < dedupWindow {
+		return retention
+	}
+	return dedupWindow
 }

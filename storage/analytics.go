@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -71,11 +72,24 @@ func stepWidth(step string) (time.Duration, byte, bool) {
 }
 
 // Analytics is the rollup projection over a Store.
+//
+// Events are rolled up in memory: each bucket an event touches is read once, kept in
+// dirty and written back, with the checkpoint, once per flushEvery (or when maxDirty
+// buckets are waiting, or before a query reads the store). A busy bucket is thus written
+// about once a second rather than once per event, and a restart redoes from the stored
+// checkpoint exactly what the lost memory held: the sums stay exact.
 type Analytics struct {
 	s    *Store
 	prog *progress
-	// maxDirty is how many bucket keys one transaction writes at most.
+	// maxDirty is how many buckets wait in memory at most before they are written.
 	maxDirty int
+	// flushEvery is the longest a rolled-up event waits before it is written.
+	flushEvery time.Duration
+
+	mu        sync.Mutex
+	dirty     map[string]*rollup
+	stored    uint64 // the checkpoint written with the last flush
+	lastFlush time.Time
 }
 
 // NewAnalytics opens the projection, reading its checkpoint.
@@ -84,129 +98,110 @@ func NewAnalytics(s *Store) (*Analytics, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Analytics{s: s, prog: newProgress(seq), maxDirty: 2048}, nil
+	return &Analytics{s: s, prog: newProgress(seq), maxDirty: 2048, flushEvery: time.Second,
+		dirty: map[string]*rollup{}, stored: seq, lastFlush: time.Now()}, nil
 }
 
-// Applied is the last stream sequence applied.
+// Applied is the last stream sequence applied (rolled up, written or not yet).
 func (a *Analytics) Applied() uint64 { seq, _ := a.prog.get(); return seq }
 
 // WaitFor blocks until the projection has applied seq.
 func (a *Analytics) WaitFor(ctx context.Context, seq uint64) error { return a.prog.wait(ctx, seq) }
 
 // Apply adds a batch of events to the rollups. Events at or below the checkpoint are
-// skipped, so a batch delivered twice counts once, and so does a request whose event was
-// stored twice (see seenBefore). The buckets an event touches are
-// read, updated in memory and written back with the checkpoint in one transaction; a
-// batch touching more than maxDirty keys is split between events, never inside one, so
-// each commit holds whole events and the checkpoint of the last. Should Badger still
-// find a transaction too big, the chunk is redone smaller from a fresh transaction.
+// skipped, so a batch delivered twice counts once; an event stored twice is kept once by
+// JetStream's deduplication of the batch it travels in (events/batcher.go). The buckets
+// are written when a flush is due, never part way through a stored message.
 func (a *Analytics) Apply(batch []events.Msg) error {
-	limit := a.maxDirty
-	for len(batch) > 0 {
-		n, err := a.applyChunk(batch, limit)
-		if errors.Is(err, badger.ErrTxnTooBig) && limit > 1 {
-			limit = max(1, limit/4)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	done := a.Applied()
+	txn := a.s.db.NewTransaction(false) // reads the buckets touched for the first time
+	defer func() { txn.Discard() }()
+	var keys []string
+	cur := done
+	for _, m := range batch {
+		if m.Seq <= done {
 			continue
 		}
-		if err != nil {
-			return err
+		if m.Seq != cur {
+			if cur != done && len(a.dirty) >= a.maxDirty {
+				if err := a.flushLocked(cur); err != nil {
+					return err
+				}
+				txn.Discard()
+				txn = a.s.db.NewTransaction(false)
+			}
+			cur = m.Seq
 		}
-		batch = batch[n:]
+		f, at, ok := analyticsEvent(m)
+		if !ok {
+			continue
+		}
+		keys = rollupKeys(keys[:0], f, at)
+		r := eventRollup(f)
+		for _, k := range keys {
+			b := a.dirty[k]
+			if b == nil {
+				var err error
+				if b, err = readRollup(txn, []byte(k)); err != nil {
+					return fmt.Errorf("apply seq %d: %w", m.Seq, err)
+				}
+				a.dirty[k] = b
+			}
+			b.add(r)
+		}
+	}
+	if cur == done {
+		return nil
+	}
+	a.prog.set(cur)
+	if len(a.dirty) >= a.maxDirty || time.Since(a.lastFlush) >= a.flushEvery {
+		return a.flushLocked(cur)
 	}
 	return nil
 }
 
-// applyChunk applies events from the head of batch until limit keys are dirty, commits,
-// and returns how many messages it consumed.
-func (a *Analytics) applyChunk(batch []events.Msg, limit int) (int, error) {
-	done := a.Applied()
-	txn := a.s.db.NewTransaction(true)
-	defer txn.Discard()
-	dirty := map[string]*rollup{}
-	last, n, marks := done, 0, 0
-	var keys []string
-	for _, m := range batch {
-		n++
-		if m.Seq <= done {
-			continue
-		}
-		f, at, ok := analyticsEvent(m)
-		if ok {
-			dup, err := seenBefore(txn, f)
-			if err != nil {
-				return 0, fmt.Errorf("apply seq %d: %w", m.Seq, err)
-			}
-			ok = !dup
-			marks++
-		}
-		if ok {
-			keys = rollupKeys(keys[:0], f, at)
-			r := eventRollup(f)
-			for _, k := range keys {
-				b := dirty[k]
-				if b == nil {
-					var err error
-					if b, err = readRollup(txn, []byte(k)); err != nil {
-						return 0, fmt.Errorf("apply seq %d: %w", m.Seq, err)
-					}
-					dirty[k] = b
-				}
-				b.add(r)
-			}
-		}
-		last = m.Seq
-		if len(dirty)+marks >= limit {
-			break
-		}
-	}
-	if last == done {
-		return n, nil
-	}
-	var buf []byte
-	for k, b := range dirty {
-		buf = b.appendTo(buf[:0])
-		if err := txn.Set([]byte(k), slices.Clone(buf)); err != nil {
-			return 0, err
-		}
-	}
-	if err := putCheckpoint(txn, AnalyticsProjection, last); err != nil {
-		return 0, err
-	}
-	if err := txn.Commit(); err != nil {
-		return 0, err
-	}
-	a.prog.set(last)
-	return n, nil
+// Flush writes the buckets waiting in memory with the checkpoint of the last event
+// applied. Queries flush first (read your writes); shutdown and replay flush at the end.
+func (a *Analytics) Flush() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.flushLocked(a.Applied())
 }
 
-// dupWindow is how long a request's log id is remembered. An event republished after a
-// failed asynchronous publish is stored twice, seconds apart (events/bus.go); the marker
-// makes the second copy count zero times. The markers expire: they are not analytics.
-const dupWindow = time.Hour
-
-// seenBefore reports whether this request was counted already, and marks it if not.
-func seenBefore(txn *badger.Txn, f events.RequestFinished) (bool, error) {
-	if f.LogID == "" {
-		return false, nil
+// flushLocked writes the dirty buckets and the checkpoint upto in one transaction.
+func (a *Analytics) flushLocked(upto uint64) error {
+	if upto == a.stored && len(a.dirty) == 0 {
+		return nil
 	}
-	k := []byte("a" + sep + "s" + sep + clean(f.AccountID) + sep + clean(f.GatewayID) + sep + f.LogID)
-	_, err := txn.Get(k)
-	if err == nil {
-		return true, nil
+	txn := a.s.db.NewTransaction(true)
+	defer txn.Discard()
+	var buf []byte
+	for k, b := range a.dirty {
+		buf = b.appendTo(buf[:0])
+		if err := txn.Set([]byte(k), slices.Clone(buf)); err != nil {
+			return fmt.Errorf("analytics flush: %w", err)
+		}
 	}
-	if !errors.Is(err, badger.ErrKeyNotFound) {
-		return false, err
+	if err := putCheckpoint(txn, AnalyticsProjection, upto); err != nil {
+		return err
 	}
-	return false, txn.SetEntry(badger.NewEntry(k, nil).WithTTL(dupWindow))
+	if err := txn.Commit(); err != nil {
+		return fmt.Errorf("analytics flush: %w", err)
+	}
+	clear(a.dirty)
+	a.stored, a.lastFlush = upto, time.Now()
+	return nil
 }
 
 // analyticsEvent decodes a request.finished event and the time it counts at (its start).
 func analyticsEvent(m events.Msg) (events.RequestFinished, time.Time, bool) {
-	env, err := events.Decode(m.Data)
+	env, err := m.Envelope()
 	if err != nil || env.Type != events.TypeRequestFinished {
 		return events.RequestFinished{}, time.Time{}, false // not ours: skip rather than wedge
 	}
-	f, err := events.DecodeRequestFinished(env)
+	f, err := m.Finished()
 	if err != nil || f.GatewayID == "" {
 		return f, time.Time{}, false
 	}
@@ -620,6 +615,9 @@ func (a *Analytics) Query(q AnalyticsQuery) (AnalyticsResult, error) {
 		}
 		return g
 	}
+	if err := a.Flush(); err != nil {
+		return AnalyticsResult{}, err
+	}
 	err = a.s.db.View(func(txn *badger.Txn) error {
 		gws := []string{q.GatewayID}
 		if q.GatewayID == "" {
@@ -842,6 +840,9 @@ func (a *Analytics) SpendUnits(acct, gw string, from, to time.Time) (int64, erro
 	}
 	if !t.After(f) || f.Unix() < 0 {
 		return 0, nil
+	}
+	if err := a.Flush(); err != nil {
+		return 0, err
 	}
 	var total int64
 	err := a.s.db.View(func(txn *badger.Txn) error {

@@ -68,9 +68,9 @@ func (c *Counters) WaitFor(ctx context.Context, seq uint64) error { return c.pro
 func (c *Counters) Apply(batch []events.Msg) error {
 	size := len(batch)
 	for len(batch) > 0 {
-		n := min(size, len(batch))
+		n := events.Whole(batch, size) // a chunk never ends inside a stored message
 		err := c.applyChunk(batch[:n])
-		if errors.Is(err, badger.ErrTxnTooBig) && n > 1 {
+		if errors.Is(err, badger.ErrTxnTooBig) && events.Whole(batch, n/2) < n {
 			size = n / 2
 			continue
 		}
@@ -153,7 +153,7 @@ func (c *Counters) applyChunk(batch []events.Msg) error {
 
 // counterEvent decodes a limiter event whose bucket can be keyed.
 func counterEvent(m events.Msg) (events.LimitUsage, bool) {
-	env, err := events.Decode(m.Data)
+	env, err := m.Envelope()
 	if err != nil || (env.Type != events.TypeLimitConsumed && env.Type != events.TypeLimitCharged) {
 		return events.LimitUsage{}, false
 	}

@@ -248,7 +248,9 @@ func (a *applier) del(k []byte) error    { return a.write(k, nil, true) }
 
 // Apply writes a batch of events in one transaction with the checkpoint (a bulk delete
 // commits in steps); events at or below the checkpoint are skipped, so a batch delivered
-// twice is applied once.
+// twice is applied once. The events of one stored message share its sequence: the
+// checkpoint moves only past whole messages, so a commit part way through a message is
+// redone from the message's start after a restart (every write here is idempotent).
 func (l *Logs) Apply(batch []events.Msg) error {
 	if len(batch) == 0 {
 		return nil
@@ -256,27 +258,36 @@ func (l *Logs) Apply(batch []events.Msg) error {
 	done := l.Applied()
 	a := &applier{l: l, txn: l.s.db.NewTransaction(true), done: done}
 	defer func() { a.txn.Discard() }()
+	cur := done // the message being applied
 	for _, m := range batch {
 		if m.Seq <= done {
 			continue
 		}
-		if !a.roomy() {
-			if err := a.flush(); err != nil {
-				return err
+		if m.Seq != cur {
+			if cur != done { // the previous message is whole
+				if err := a.set(checkpointKey(LogsProjection), u64(cur)); err != nil {
+					return fmt.Errorf("apply seq %d: %w", cur, err)
+				}
+				a.done = cur
 			}
+			if !a.roomy() {
+				if err := a.flush(); err != nil {
+					return err
+				}
+			}
+			cur = m.Seq
 		}
-		err := l.apply(a, m)
-		if err == nil {
-			err = a.set(checkpointKey(LogsProjection), u64(m.Seq))
-		}
-		if err != nil {
+		if err := l.apply(a, m); err != nil {
 			return fmt.Errorf("apply seq %d: %w", m.Seq, err)
 		}
-		a.done = m.Seq
 	}
-	if a.done == done {
+	if cur == done {
 		return nil
 	}
+	if err := a.set(checkpointKey(LogsProjection), u64(cur)); err != nil {
+		return err
+	}
+	a.done = cur
 	if err := a.txn.Commit(); err != nil {
 		return err
 	}
@@ -285,13 +296,13 @@ func (l *Logs) Apply(batch []events.Msg) error {
 }
 
 func (l *Logs) apply(a *applier, m events.Msg) error {
-	env, err := events.Decode(m.Data)
+	env, err := m.Envelope()
 	if err != nil {
 		return nil // not an event of ours: skip rather than wedge the projection
 	}
 	switch env.Type {
 	case events.TypeRequestFinished:
-		f, err := events.DecodeRequestFinished(env)
+		f, err := m.Finished()
 		if err != nil || f.GatewayID == "" || f.LogID == "" {
 			return nil
 		}

@@ -165,37 +165,63 @@ func startConfig(ctx context.Context, c *Config, bus *events.Bus, log *slog.Logg
 	return n, nil
 }
 
-// logTypes are the events the logs projection applies.
-var logTypes = []events.Type{events.TypeRequestFinished, events.TypeLogFeedback, events.TypeLogsDeleted}
-
-// lastLogSeq is the newest event the logs projection has to reach to be caught up.
-func lastLogSeq(ctx context.Context, bus *events.Bus) (uint64, error) {
-	var last uint64
-	for _, t := range logTypes {
-		seq, err := bus.LastSeqOf(ctx, t)
-		if err != nil {
-			return 0, err
-		}
-		last = max(last, seq)
-	}
-	return last, nil
+// projections are the Badger projections of the requests stream. One durable consumer
+// feeds them all: each stored message is delivered and decoded once, whatever number of
+// projections read its events.
+type projections struct {
+	logs      *storage.Logs
+	analytics *storage.Analytics
+	counters  *storage.Counters
 }
 
-// counterTypes are the events the counters projection applies (limiter consumes and charges).
-var counterTypes = []events.Type{events.TypeLimitConsumed, events.TypeLimitCharged}
-
-// lastCounterSeq is the newest limit event the counters projection has to reach.
-func lastCounterSeq(ctx context.Context, bus *events.Bus) (uint64, error) {
-	var last uint64
-	for _, t := range counterTypes {
-		seq, err := bus.LastSeqOf(ctx, t)
-		if err != nil {
-			return 0, err
-		}
-		last = max(last, seq)
+func openProjections(store *storage.Store) (*projections, error) {
+	logs, err := storage.NewLogs(store)
+	if err != nil {
+		return nil, err
 	}
-	return last, nil
+	analytics, err := storage.NewAnalytics(store)
+	if err != nil {
+		return nil, err
+	}
+	counters, err := storage.NewCounters(store)
+	if err != nil {
+		return nil, err
+	}
+	return &projections{logs: logs, analytics: analytics, counters: counters}, nil
 }
+
+// applied is the position every projection has reached (each skips what it has already).
+func (p *projections) applied() uint64 {
+	return min(p.logs.Applied(), p.analytics.Applied(), p.counters.Applied())
+}
+
+// apply hands a batch to every projection, in the same order on every node and in replay.
+func (p *projections) apply(batch []events.Msg) error {
+	if err := p.logs.Apply(batch); err != nil {
+		return fmt.Errorf("logs: %w", err)
+	}
+	if err := p.analytics.Apply(batch); err != nil {
+		return fmt.Errorf("analytics: %w", err)
+	}
+	if err := p.counters.Apply(batch); err != nil {
+		return fmt.Errorf("counters: %w", err)
+	}
+	return nil
+}
+
+// waitFor blocks until every projection has applied seq.
+func (p *projections) waitFor(ctx context.Context, seq uint64) error {
+	for _, w := range []func(context.Context, uint64) error{p.logs.WaitFor, p.analytics.WaitFor, p.counters.WaitFor} {
+		if err := w(ctx, seq); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lastCounterSeq is what the counters projection has to reach before limiters rebuild
+// their windows: the newest message of the log (limit events travel in batches).
+func lastCounterSeq(ctx context.Context, bus *events.Bus) (uint64, error) { return bus.LastSeq(ctx) }
 
 // logLimits reads a gateway's log_management and log_management_strategy from the
 // current configuration snapshot.
@@ -262,52 +288,31 @@ func serve(args []string) error {
 		return err
 	}
 	defer store.Close()
-	logs, err := storage.NewLogs(store)
+	proj, err := openProjections(store)
 	if err != nil {
 		return err
 	}
-	startSeq, err := lg.bus.LastSeqOf(ctx, events.TypeRequestFinished)
+	logs, analytics, counters := proj.logs, proj.analytics, proj.counters
+	startSeq, err := lg.bus.LastSeq(ctx)
 	if err != nil {
 		return err
 	}
-	consumeCtx, stopConsume := context.WithCancel(context.Background())
-	defer stopConsume()
-	analytics, err := storage.NewAnalytics(store)
-	if err != nil {
-		return err
-	}
-	analyzed := make(chan error, 1)
-	go func() {
-		analyzed <- lg.bus.Consume(consumeCtx, "analytics-"+node, analytics.Applied(), analytics.Apply, events.TypeRequestFinished)
-	}()
-	counters, err := storage.NewCounters(store)
-	if err != nil {
-		return err
-	}
-	countersSeq, err := lastCounterSeq(ctx, lg.bus)
-	if err != nil {
-		return err
-	}
-	counted := make(chan error, 1)
-	go func() {
-		counted <- lg.bus.Consume(consumeCtx, "counters-"+node, counters.Applied(), counters.Apply, counterTypes...)
-	}()
-
 	cfg, err := startConfig(ctx, c, lg.bus, log)
 	if err != nil {
 		return err
 	}
 	defer cfg.stop()
-	// The logs projection starts once the configuration is loaded: it reads each
-	// gateway's log limit from it.
+	// The projections start once the configuration is loaded: the logs projection reads
+	// each gateway's log limit from it.
 	logs.Limits = logLimits(cfg.service)
-	logsSeq, err := lastLogSeq(ctx, lg.bus)
-	if err != nil {
-		return err
+	for _, old := range []string{"logs-", "analytics-", "counters-"} { // one consumer per projection before 0.2
+		lg.bus.DropConsumer(ctx, old+node)
 	}
+	consumeCtx, stopConsume := context.WithCancel(context.Background())
+	defer stopConsume()
 	consumed := make(chan error, 1)
 	go func() {
-		consumed <- lg.bus.Consume(consumeCtx, "logs-"+node, logs.Applied(), logs.Apply, logTypes...)
+		consumed <- lg.bus.Consume(consumeCtx, "projections-"+node, proj.applied(), proj.apply)
 	}()
 
 	fwd := &engine.Forwarder{
@@ -352,7 +357,7 @@ func serve(args []string) error {
 	go func() {
 		wctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 		defer cancel()
-		if logs.WaitFor(wctx, logsSeq) == nil && analytics.WaitFor(wctx, startSeq) == nil && counters.WaitFor(wctx, countersSeq) == nil {
+		if proj.waitFor(wctx, startSeq) == nil {
 			front.SetReady(true)
 			log.Info("ready", "projection_seq", logs.Applied())
 		}
@@ -363,11 +368,7 @@ func serve(args []string) error {
 	case err := <-served:
 		return err
 	case err := <-consumed:
-		return fmt.Errorf("logs projection stopped: %w", err)
-	case err := <-analyzed:
-		return fmt.Errorf("analytics projection stopped: %w", err)
-	case err := <-counted:
-		return fmt.Errorf("counters projection stopped: %w", err)
+		return fmt.Errorf("projections stopped: %w", err)
 	case err := <-cfg.stopped:
 		return fmt.Errorf("config projection stopped: %w", err)
 	}
@@ -384,25 +385,17 @@ func serve(args []string) error {
 	if err := lg.bus.Flush(sctx); err != nil {
 		log.Warn("event flush", "err", err)
 	}
-	if last, err := lastLogSeq(sctx, lg.bus); err == nil {
-		if err := logs.WaitFor(sctx, last); err != nil {
-			log.Warn("logs projection did not catch up before shutdown", "applied", logs.Applied(), "last", last)
-		}
-	}
-	if last, err := lg.bus.LastSeqOf(sctx, events.TypeRequestFinished); err == nil {
-		if err := analytics.WaitFor(sctx, last); err != nil {
-			log.Warn("analytics projection did not catch up before shutdown", "applied", analytics.Applied(), "last", last)
-		}
-	}
-	if last, err := lastCounterSeq(sctx, lg.bus); err == nil {
-		if err := counters.WaitFor(sctx, last); err != nil {
-			log.Warn("counters projection did not catch up before shutdown", "applied", counters.Applied(), "last", last)
+	if last, err := lg.bus.LastSeq(sctx); err == nil {
+		if err := proj.waitFor(sctx, last); err != nil {
+			log.Warn("projections did not catch up before shutdown", "logs", logs.Applied(),
+				"analytics", analytics.Applied(), "counters", counters.Applied(), "last", last)
 		}
 	}
 	stopConsume()
 	<-consumed
-	<-analyzed
-	<-counted
+	if err := analytics.Flush(); err != nil {
+		log.Warn("analytics flush", "err", err)
+	}
 	log.Info("stopped cleanly")
 	return nil
 }
@@ -434,7 +427,7 @@ func replay(args []string) error {
 		return err
 	}
 	defer store.Close()
-	logs, err := storage.NewLogs(store)
+	proj, err := openProjections(store)
 	if err != nil {
 		return err
 	}
@@ -445,27 +438,17 @@ func replay(args []string) error {
 		return err
 	}
 	defer cfg.stop()
-	logs.Limits = logLimits(cfg.service)
-	analytics, err := storage.NewAnalytics(store)
+	proj.logs.Limits = logLimits(cfg.service)
+	started, applied := time.Now(), 0
+	last, err := lg.bus.Replay(ctx, func(b []events.Msg) error { applied += len(b); return proj.apply(b) })
 	if err != nil {
 		return err
 	}
-	counters, err := storage.NewCounters(store)
-	if err != nil {
+	if err := proj.analytics.Flush(); err != nil {
 		return err
 	}
-	last, err := lg.bus.Replay(ctx, func(b []events.Msg) error {
-		if err := logs.Apply(b); err != nil {
-			return err
-		}
-		if err := analytics.Apply(b); err != nil {
-			return err
-		}
-		return counters.Apply(b)
-	})
-	if err != nil {
-		return err
-	}
-	fmt.Printf("replayed %d events into %s\n", last, out)
+	took := time.Since(started)
+	fmt.Printf("replayed %d events (%d messages) into %s in %s (%.0f events/s)\n", applied, last, out,
+		took.Round(time.Millisecond), float64(applied)/max(took.Seconds(), 1e-9))
 	return nil
 }

@@ -400,13 +400,9 @@ func (s *Server) payload(ctx *fasthttp.RequestCtx, acct, gw, id, which string) {
 		apiFail(ctx, 404, codeNotFound, "the event holding the "+which+" body of log "+id+" is no longer in the log")
 		return
 	}
-	env, err := events.Decode(raw)
-	var f events.RequestFinished
-	if err == nil {
-		f, err = events.DecodeRequestFinished(env)
-	}
-	if err != nil {
-		s.opts.Logger.Error("decode event for payload", "seq", rec.EventSeq, "err", err)
+	f, found := events.FindFinished(raw, id)
+	if !found {
+		s.opts.Logger.Error("decode event for payload", "seq", rec.EventSeq, "log_id", id)
 		apiFail(ctx, 500, codeInternal, "stored "+which+" body could not be read")
 		return
 	}

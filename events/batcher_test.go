@@ -1,0 +1,172 @@
+package events_test
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"sync"
+	"testing"
+
+	"github.com/switchyard/switchyard/events"
+)
+
+// Events published together travel in few messages; every event still arrives once, in
+// order, and events of one message share its sequence.
+func TestAsyncEventsAreBatched(t *testing.T) {
+	bus := startBus(t, t.TempDir())
+	const n = 2000
+	sent := publishAsync(t, bus, 1, n)
+	last := lastSeq(t, bus)
+	if last >= n/4 {
+		t.Errorf("%d async events took %d messages; want them batched into far fewer", n, last)
+	}
+	got := consume(t, bus, "batched", 0, last, nil)
+	checkEvents(t, got, sent)
+	c, _ := replay(t, bus)
+	checkEvents(t, c.got(), sent)
+	// Each stored message splits into the events delivered with its sequence.
+	bySeq := map[uint64][][]byte{}
+	for _, m := range got {
+		bySeq[m.Seq] = append(bySeq[m.Seq], m.Data)
+	}
+	for seq, want := range bySeq {
+		raw, err := bus.EventAt(ctxT(t), seq)
+		if err != nil {
+			t.Fatalf("event at %d: %v", seq, err)
+		}
+		var split [][]byte
+		events.Split(raw, func(ev []byte) { split = append(split, ev) })
+		if !reflect.DeepEqual(split, want) {
+			t.Fatalf("message %d splits into %d events, want %d", seq, len(split), len(want))
+		}
+	}
+}
+
+// Durable publishes from many goroutines each learn the sequence of the message holding
+// their event, and each event is found there.
+func TestConcurrentPublishReturnsItsMessage(t *testing.T) {
+	bus := startBus(t, t.TempDir())
+	const n = 200
+	seqs := make([]uint64, n+1)
+	var wg sync.WaitGroup
+	for i := 1; i <= n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id, b := event(t, i)
+			seq, err := bus.Publish(ctxT(t), events.TypeRequestFinished, id, b)
+			if err != nil {
+				t.Errorf("publish %d: %v", i, err)
+			}
+			seqs[i] = seq
+		}()
+	}
+	wg.Wait()
+	for i := 1; i <= n; i++ {
+		raw, err := bus.EventAt(ctxT(t), seqs[i])
+		if err != nil {
+			t.Fatalf("event at %d: %v", seqs[i], err)
+		}
+		logID := fmt.Sprintf("LOG%06d", i)
+		f, ok := events.FindFinished(raw, logID)
+		if !ok || f.TokensIn != int64(i) {
+			t.Errorf("request.finished of %s not in message %d", logID, seqs[i])
+		}
+	}
+}
+
+func TestPublishAfterCloseFails(t *testing.T) {
+	bus := startBus(t, t.TempDir())
+	publishAsync(t, bus, 1, 3)
+	bus.Close()
+	id, b := event(t, 4)
+	if err := bus.PublishAsync(events.TypeRequestFinished, id, b); err == nil {
+		t.Error("publish after close: no error")
+	}
+	if err := bus.Flush(context.Background()); err == nil {
+		t.Error("flush after close: no error")
+	}
+}
+
+func TestSplit(t *testing.T) {
+	cases := []struct {
+		name string
+		in   string
+		want []string
+	}{
+		{"empty", "", nil},
+		{"one event", `{"a":1}`, []string{`{"a":1}`}},
+		{"two events", "{\"a\":1}\n{\"b\":2}", []string{`{"a":1}`, `{"b":2}`}},
+		{"escaped newline stays inside", "{\"a\":\"x\\ny\"}\n{\"b\":2}", []string{`{"a":"x\ny"}`, `{"b":2}`}},
+		{"blank lines skipped", "\n{\"a\":1}\n\n{\"b\":2}\n", []string{`{"a":1}`, `{"b":2}`}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			events.Split([]byte(tc.in), func(ev []byte) { got = append(got, string(ev)) })
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("Split(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestWhole(t *testing.T) {
+	batch := func(seqs ...uint64) []events.Msg {
+		out := make([]events.Msg, len(seqs))
+		for i, s := range seqs {
+			out[i] = events.Msg{Seq: s}
+		}
+		return out
+	}
+	cases := []struct {
+		name  string
+		batch []events.Msg
+		n     int
+		want  int
+	}{
+		{"all fit", batch(1, 2, 3), 5, 3},
+		{"cut between messages", batch(1, 2, 3), 2, 2},
+		{"cut moved back to a message's start", batch(1, 2, 2, 2, 3), 3, 1},
+		{"first message longer than n", batch(4, 4, 4, 5), 2, 3},
+		{"one message only", batch(4, 4, 4), 1, 3},
+		{"n of zero still makes progress", batch(1, 2), 0, 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := events.Whole(tc.batch, tc.n); got != tc.want {
+				t.Errorf("Whole(n=%d) = %d, want %d", tc.n, got, tc.want)
+			}
+		})
+	}
+}
+
+// FuzzSplit: any bytes split without a panic, into pieces with no newline, that are the
+// input's non-empty lines.
+func FuzzSplit(f *testing.F) {
+	f.Add([]byte("{\"a\":1}\n{\"b\":2}"))
+	f.Add([]byte("\n\n"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		total := 0
+		events.Split(in, func(ev []byte) {
+			if len(ev) == 0 {
+				t.Fatal("empty piece")
+			}
+			for _, c := range ev {
+				if c == '\n' {
+					t.Fatal("piece holds a newline")
+				}
+			}
+			total += len(ev)
+		})
+		nl := 0
+		for _, c := range in {
+			if c == '\n' {
+				nl++
+			}
+		}
+		if total != len(in)-nl {
+			t.Fatalf("pieces hold %d bytes of %d non-newline bytes", total, len(in)-nl)
+		}
+	})
+}

@@ -1,0 +1,103 @@
+// msg.go turns stored messages into the events projections apply: Expand splits a
+// message into its events, and Msg decodes each event once however many projections
+// read it.
+package events
+
+import "bytes"
+
+// decoded caches what was decoded of one event. A batch is applied by one goroutine at a
+// time, so it needs no lock.
+type decoded struct {
+	envDone bool
+	env     Envelope
+	envErr  error
+	finDone bool
+	fin     RequestFinished
+	finErr  error
+}
+
+// Expand appends the events of the message stored at seq to batch, each as a Msg with
+// that sequence; with a filter, only events of its types.
+func Expand(batch []Msg, seq uint64, data []byte, filter map[Type]bool) []Msg {
+	Split(data, func(ev []byte) {
+		m := Msg{Seq: seq, Data: ev, dec: &decoded{}}
+		if filter != nil {
+			e, err := m.Envelope()
+			if err == nil && !filter[e.Type] {
+				return
+			}
+		}
+		batch = append(batch, m)
+	})
+	return batch
+}
+
+// Envelope decodes the event's envelope (once, for a Msg made by Expand).
+func (m Msg) Envelope() (Envelope, error) {
+	if m.dec == nil {
+		return Decode(m.Data)
+	}
+	if !m.dec.envDone {
+		m.dec.env, m.dec.envErr = Decode(m.Data)
+		m.dec.envDone = true
+	}
+	return m.dec.env, m.dec.envErr
+}
+
+// Finished decodes a request.finished event (once, for a Msg made by Expand); other
+// events are an error.
+func (m Msg) Finished() (RequestFinished, error) {
+	if m.dec != nil && m.dec.finDone {
+		return m.dec.fin, m.dec.finErr
+	}
+	env, err := m.Envelope()
+	var f RequestFinished
+	if err == nil {
+		f, err = DecodeRequestFinished(env)
+	}
+	if m.dec != nil {
+		m.dec.fin, m.dec.finErr, m.dec.finDone = f, err, true
+	}
+	return f, err
+}
+
+// Whole is the length of the longest head of batch of at most n events that ends where
+// a message ends, so a part committed on its own never holds half a message; it is at
+// least the first message whole, even when that is longer than n.
+func Whole(batch []Msg, n int) int {
+	if n >= len(batch) {
+		return len(batch)
+	}
+	n = max(n, 1)
+	for i := n; i > 0; i-- {
+		if batch[i].Seq != batch[i-1].Seq {
+			return i
+		}
+	}
+	for i := n; i < len(batch); i++ { // the first message alone is longer than n
+		if batch[i].Seq != batch[i-1].Seq {
+			return i
+		}
+	}
+	return len(batch)
+}
+
+// FindFinished reads the request.finished event of a log id from a stored message.
+func FindFinished(data []byte, logID string) (RequestFinished, bool) {
+	var out RequestFinished
+	found := false
+	Split(data, func(ev []byte) {
+		if found || !bytes.Contains(ev, []byte(logID)) {
+			return
+		}
+		m := Msg{Data: ev}
+		env, err := m.Envelope()
+		if err != nil || env.Type != TypeRequestFinished {
+			return
+		}
+		if f, err := DecodeRequestFinished(env); err == nil && f.LogID == logID {
+			out, found = f, true
+		}
+	})
+	return out, found
+}
