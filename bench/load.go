@@ -23,12 +23,14 @@ const warmup = 500 * time.Millisecond
 
 // cell is one measurement: a target at one concurrency in one mode.
 type cell struct {
-	target string // "direct", "bare-proxy" or "switchyard"
-	mode   string // "json", "stream", or "ws" (requests in flight on one WebSocket)
+	target string // "direct", "bare-proxy", "switchyard" or "sy-..." (see README.md)
+	mode   string // "json", "stream", "ws" (requests in flight on one WebSocket), "json-20ms"
 	conc   int
 	url    string
 	body   []byte
-	pid    int // process whose CPU is charged to the requests; 0 for none
+	header [][2]string // extra request headers
+	expect [2]string   // a header a 200 answer must carry (e.g. cf-aig-cache-status: HIT); none when empty
+	pid    int         // process whose CPU is charged to the requests; 0 for none
 }
 
 type result struct {
@@ -42,6 +44,7 @@ type result struct {
 	cpuPerReq  time.Duration // target's CPU time per answered request; -1 if not measured
 	cpuMissing string        // why cpuPerReq is -1, when it was wanted
 	tail       time.Duration // how long the target stayed busy after the last answer
+	ok200      int           // 200 answers, warm-up included: what a gateway should have logged
 }
 
 // tally is one worker's share of a result.
@@ -49,6 +52,7 @@ type tally struct {
 	lat, ttfb    []time.Duration
 	errs, non200 int
 	answered     int // any HTTP answer, warm-up included: the CPU divisor
+	ok           int // 200 answers, warm-up included
 	firstErr     string
 }
 
@@ -88,6 +92,7 @@ func runWorkers(c cell, d time.Duration, worker func(from, to time.Time, t *tall
 	answered := 0
 	for _, t := range tallies {
 		answered += t.answered
+		r.ok200 += t.ok
 		r.lat = append(r.lat, t.lat...)
 		r.ttfb = append(r.ttfb, t.ttfb...)
 		r.errs += t.errs
@@ -144,6 +149,9 @@ func work(client *fasthttp.Client, c cell, from, to time.Time, t *tally) {
 	req.Header.SetMethod(fasthttp.MethodPost)
 	req.Header.SetContentType("application/json")
 	req.Header.Set("Authorization", "Bearer sk-bench-not-a-real-key")
+	for _, h := range c.header {
+		req.Header.Set(h[0], h[1])
+	}
 	req.SetBodyRaw(c.body)
 	buf := make([]byte, 16<<10)
 
@@ -159,12 +167,15 @@ func work(client *fasthttp.Client, c cell, from, to time.Time, t *tally) {
 		if c.mode == "stream" {
 			status, ttfb, snippet, err = doStream(client, req, resp, buf, start)
 		} else {
-			status, err = doJSON(client, req, resp)
+			status, err = doJSON(client, req, resp, c.expect)
 			snippet = resp.Body()
 		}
 		took := time.Since(start)
 		if status != 0 {
 			t.answered++
+		}
+		if status == fasthttp.StatusOK {
+			t.ok++
 		}
 		if start.Before(from) {
 			continue
@@ -189,12 +200,22 @@ func work(client *fasthttp.Client, c cell, from, to time.Time, t *tally) {
 	}
 }
 
-func doJSON(client *fasthttp.Client, req *fasthttp.Request, resp *fasthttp.Response) (int, error) {
+// doJSON sends one request and checks a 200 is a chat.completion carrying the expected
+// header, if any.
+func doJSON(client *fasthttp.Client, req *fasthttp.Request, resp *fasthttp.Response, expect [2]string) (int, error) {
 	if err := client.Do(req, resp); err != nil {
 		return 0, err
 	}
-	if resp.StatusCode() == fasthttp.StatusOK && !bytes.Contains(resp.Body(), []byte(`"chat.completion"`)) {
+	if resp.StatusCode() != fasthttp.StatusOK {
+		return resp.StatusCode(), nil
+	}
+	if !bytes.Contains(resp.Body(), []byte(`"chat.completion"`)) {
 		return resp.StatusCode(), fmt.Errorf("200 without a chat.completion: %.200s", resp.Body())
+	}
+	if expect[0] != "" {
+		if got := string(resp.Header.Peek(expect[0])); got != expect[1] {
+			return resp.StatusCode(), fmt.Errorf("200 with %s %q, not %q", expect[0], got, expect[1])
+		}
 	}
 	return resp.StatusCode(), nil
 }

@@ -2,30 +2,50 @@
 // reverse proxy, both in front of the same mock OpenAI upstream (see README.md and the
 // "Performance budget" section of DESIGN.md). It runs each server as a child process
 // (re-executing itself as `bench mock` and `bench bareproxy`) and drives the load itself.
+// This file reads the flags and runs the cells in order; soak.go is the -soak mode.
 package main
 
 import (
 	"flag"
 	"fmt"
-	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 )
 
 type options struct {
-	duration   time.Duration
-	concs      []int
-	bodyBytes  int
-	chunks     int
-	gatewayBin string
+	duration      time.Duration
+	concs         []int
+	bodyBytes     int
+	chunks        int
+	gatewayBin    string
+	gatewayArgs   []string      // extra `switchyard serve` arguments
+	memoryLimitMB int           // passed as --memory-limit-mb when >= 0
+	soak          time.Duration // soak mode when > 0
+	soakConc      int
 }
 
-// streamConc is the concurrency of the streaming cells.
-const streamConc = 16
+const (
+	// streamConc is the concurrency of the streaming cells and of the sy-* json cells.
+	streamConc = 16
+	// upstreamDelay is the mock's answer time in the json-20ms cells, run at delayConc.
+	upstreamDelay = 20 * time.Millisecond
+	delayConc     = 64
+	delayMode     = "json-20ms"
+)
+
+// bench is one run: its settings, the mock, and what has been measured so far.
+type bench struct {
+	options
+	self, tmp            string // this executable; the temporary directory
+	mock                 *child
+	jsonBody, streamBody []byte
+	results              []result
+	peaks                []peak
+	notes                []string // lines printed under the tables: logs, disk, replay
+	soaks                []soakRun
+}
 
 func main() {
 	sub := ""
@@ -49,15 +69,25 @@ func main() {
 
 func parseOptions() (options, error) {
 	var o options
-	var concs string
+	var concs, gwArgs string
 	flag.DurationVar(&o.duration, "duration", 5*time.Second, "measured time per cell (after a 0.5s warm-up)")
 	flag.StringVar(&concs, "conc", "1,16,64", "comma-separated concurrencies of the json cells")
 	flag.IntVar(&o.bodyBytes, "body-bytes", 600, "size of the chat request body")
 	flag.IntVar(&o.chunks, "stream-chunks", 20, "chat.completion.chunk events per streamed answer")
 	flag.StringVar(&o.gatewayBin, "gateway-bin", "", "switchyard binary to test (default: go build ./cmd/switchyard)")
+	flag.StringVar(&gwArgs, "gateway-args", "", "extra space-separated arguments of `switchyard serve`, e.g. --durable-events")
+	flag.IntVar(&o.memoryLimitMB, "memory-limit-mb", -1, "pass --memory-limit-mb to switchyard (0 turns its limit off; default: not passed)")
+	flag.DurationVar(&o.soak, "soak", 0, "soak mode: only bare-proxy and switchyard, json, for this long each, sampling RSS")
+	flag.IntVar(&o.soakConc, "soak-conc", 64, "concurrency of the soak")
 	flag.Parse()
 	if o.duration <= 0 || o.duration > time.Hour {
 		return o, fmt.Errorf("-duration must be in (0, 1h]")
+	}
+	if o.soak < 0 || o.soak > 24*time.Hour {
+		return o, fmt.Errorf("-soak must be in [0, 24h]")
+	}
+	if o.soakConc < 1 || o.soakConc > 4096 {
+		return o, fmt.Errorf("-soak-conc must be in 1..4096")
 	}
 	for _, s := range strings.Split(concs, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -66,6 +96,7 @@ func parseOptions() (options, error) {
 		}
 		o.concs = append(o.concs, n)
 	}
+	o.gatewayArgs = strings.Fields(gwArgs)
 	return o, nil
 }
 
@@ -86,105 +117,160 @@ func run() error {
 	defer stopAll()
 	stopOnSignal(tmp)
 
-	gw := o.gatewayBin
-	if gw != "" {
-		if _, err := os.Stat(gw); err != nil {
+	if o.gatewayBin != "" {
+		if _, err := os.Stat(o.gatewayBin); err != nil {
 			return fmt.Errorf("-gateway-bin: %w", err)
 		}
-	} else {
-		if gw, err = buildGateway(tmp); err != nil {
-			return err
-		}
+	} else if o.gatewayBin, err = buildGateway(tmp); err != nil {
+		return err
 	}
-	jsonBody, streamBody := chatRequest(o.bodyBytes, false), chatRequest(o.bodyBytes, true)
+	b := &bench{options: o, self: self, tmp: tmp,
+		jsonBody: chatRequest(o.bodyBytes, false), streamBody: chatRequest(o.bodyBytes, true)}
+	per := o.duration
+	if o.soak > 0 {
+		per = o.soak
+	}
 	logf("request %d B (stream %d B), completion %d B, %d stream chunks; %s per cell after %s warm-up",
-		len(jsonBody), len(streamBody), len(chatCompletion), o.chunks, o.duration, warmup)
+		len(b.jsonBody), len(b.streamBody), len(chatCompletion), o.chunks, per, warmup)
+	if len(o.gatewayArgs) > 0 || o.memoryLimitMB >= 0 {
+		logf("switchyard serve %s", strings.Join(b.serveArgs(), " "))
+	}
 
-	mock, err := startChild("mock", tmp, nil, self, "mock", "-listen", "127.0.0.1:0", "-chunks", strconv.Itoa(o.chunks))
+	if b.mock, err = b.startMock("mock", 0); err != nil {
+		return err
+	}
+	if o.soak > 0 {
+		err = b.runSoak()
+	} else {
+		err = b.runCells()
+	}
 	if err != nil {
 		return err
 	}
-	var results []result
-	for _, c := range o.concs {
-		results = append(results, measure(cell{target: "direct", mode: "json", conc: c, url: mock.url + "/chat/completions", body: jsonBody}, o.duration))
-	}
-
-	var peaks []peak
-	proxies := []struct {
-		name  string
-		start func() (*child, error)
-	}{
-		{"bare-proxy", func() (*child, error) {
-			return startChild("bareproxy", tmp, nil, self, "bareproxy", "-listen", "127.0.0.1:0", "-upstream", mock.url)
-		}},
-		{"switchyard", func() (*child, error) {
-			env := []string{"SWITCHYARD_UPSTREAM_OPENAI=" + mock.url, "SWITCHYARD_ADMIN_TOKEN=bench"}
-			c, err := startChild("switchyard", tmp, env, gw, "serve", "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(tmp, "data"))
-			if err == nil {
-				err = c.waitReady(c.url+"/readyz", time.Minute)
-			}
-			if err == nil { // data-plane gateways must exist: create the one the load uses
-				err = createGateway(c.url, "bench", "acct", "gw")
-			}
-			return c, err
-		}},
-	}
-	for _, p := range proxies {
-		proc, err := p.start()
-		if err != nil {
-			return err
-		}
-		pid := proc.cmd.Process.Pid
-		url := proc.url + proxyPrefix + "/chat/completions"
-		for _, c := range o.concs {
-			results = append(results, measure(cell{target: p.name, mode: "json", conc: c, url: url, body: jsonBody, pid: pid}, o.duration))
-		}
-		results = append(results, measure(cell{target: p.name, mode: "stream", conc: streamConc, url: url, body: streamBody, pid: pid}, o.duration))
-		if p.name == "switchyard" { // the same load through the unified API (openai/... passes through)
-			curl := proc.url + compatPrefix + "/chat/completions"
-			results = append(results, measure(cell{target: "sy-compat", mode: "json", conc: streamConc, url: curl, body: compatBody(jsonBody), pid: pid}, o.duration))
-			results = append(results, measure(cell{target: "sy-compat", mode: "stream", conc: streamConc, url: curl, body: compatBody(streamBody), pid: pid}, o.duration))
-			// the universal endpoint (one step), and the WebSocket API on one connection
-			root := proc.url + strings.TrimSuffix(proxyPrefix, "/openai")
-			results = append(results, measure(cell{target: "sy-universal", mode: "json", conc: streamConc, url: root, body: universalBody(jsonBody), pid: pid}, o.duration))
-			for _, c := range []int{16, 64} {
-				results = append(results, measure(cell{target: "sy-socket", mode: "ws", conc: c, url: "ws" + strings.TrimPrefix(root, "http"), body: jsonBody, pid: pid}, o.duration))
-			}
-		}
-		mb, err := peakRSS(pid)
-		peaks = append(peaks, peak{name: p.name, mb: mb, err: err})
-		proc.stop()
-	}
-	mock.stop()
+	b.mock.stop()
 
 	fmt.Println()
-	printReport(os.Stdout, results, peaks)
+	printReport(os.Stdout, b.results, b.peaks, b.notes)
+	printSoak(os.Stdout, b.soaks)
 	return nil
 }
 
-// createGateway creates a gateway (authentication off) through the control API.
-func createGateway(base, adminToken, acct, id string) error {
-	req, err := http.NewRequest("POST", base+"/client/v4/accounts/"+acct+"/ai-gateway/gateways", strings.NewReader(`{"id":"`+id+`"}`))
+// runCells measures every target: direct, the two proxies and the switchyard-only
+// targets against the plain mock, then the json-20ms cells against a slow one.
+func (b *bench) runCells() error {
+	for _, c := range b.concs {
+		b.measure(cell{target: "direct", mode: "json", conc: c, url: b.mock.url + "/chat/completions", body: b.jsonBody})
+	}
+
+	bare, err := b.startBareProxy("bare-proxy", b.mock.url)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	b.proxyCells("bare-proxy", bare.url, bare.cmd.Process.Pid)
+	b.peakOf("bare-proxy", bare.cmd.Process.Pid)
+	bare.stop()
+
+	sy, err := b.startGateway("switchyard", b.mock.url)
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 && resp.StatusCode != 409 {
-		return fmt.Errorf("create gateway %s: HTTP %d", id, resp.StatusCode)
+	b.proxyCells("switchyard", sy.url, sy.pid)
+	if err := b.switchyardCells(sy); err != nil {
+		return err
+	}
+	b.peakOf("switchyard", sy.pid)
+	b.checkLogs(sy, "logs")
+	b.afterStop(sy)
+
+	return b.delayCells()
+}
+
+// proxyCells measures what both proxies serve: json at each -conc, and a stream.
+func (b *bench) proxyCells(target, base string, pid int) {
+	url := base + proxyPrefix + "/chat/completions"
+	for _, c := range b.concs {
+		b.measure(cell{target: target, mode: "json", conc: c, url: url, body: b.jsonBody, pid: pid})
+	}
+	b.measure(cell{target: target, mode: "stream", conc: streamConc, url: url, body: b.streamBody, pid: pid})
+}
+
+// switchyardCells measures the same load through switchyard's other entry points: the
+// unified API, the universal endpoint, the WebSocket API, a dynamic route and the cache.
+func (b *bench) switchyardCells(sy *gateway) error {
+	curl := sy.url + compatPrefix + "/chat/completions" // openai/... passes through
+	b.measure(cell{target: "sy-compat", mode: "json", conc: streamConc, url: curl, body: compatBody(b.jsonBody), pid: sy.pid})
+	b.measure(cell{target: "sy-compat", mode: "stream", conc: streamConc, url: curl, body: compatBody(b.streamBody), pid: sy.pid})
+	// the universal endpoint (one step), and the WebSocket API on one connection
+	root := sy.url + strings.TrimSuffix(proxyPrefix, "/openai")
+	b.measure(cell{target: "sy-universal", mode: "json", conc: streamConc, url: root, body: universalBody(b.jsonBody), pid: sy.pid})
+	for _, c := range []int{16, 64} {
+		b.measure(cell{target: "sy-socket", mode: "ws", conc: c, url: "ws" + strings.TrimPrefix(root, "http"), body: b.jsonBody, pid: sy.pid})
+	}
+	route, err := routeCell(sy, b.jsonBody)
+	if err != nil {
+		return err
+	}
+	b.measure(route)
+	cached, err := cacheCell(sy, b.jsonBody)
+	if err != nil {
+		return err
+	}
+	b.measure(cached)
+	return nil
+}
+
+// delayCells measures direct, bare-proxy and switchyard at delayConc against a second
+// mock that takes upstreamDelay to answer, each proxy a fresh process pointed at it.
+func (b *bench) delayCells() error {
+	slow, err := b.startMock("mock-20ms", upstreamDelay)
+	if err != nil {
+		return err
+	}
+	defer slow.stop()
+	b.measure(cell{target: "direct", mode: delayMode, conc: delayConc, url: slow.url + "/chat/completions", body: b.jsonBody})
+
+	bare, err := b.startBareProxy("bare-proxy-20ms", slow.url)
+	if err != nil {
+		return err
+	}
+	b.measure(cell{target: "bare-proxy", mode: delayMode, conc: delayConc, url: bare.url + proxyPrefix + "/chat/completions", body: b.jsonBody, pid: bare.cmd.Process.Pid})
+	bare.stop()
+
+	sy, err := b.startGateway("switchyard-20ms", slow.url)
+	if err != nil {
+		return err
+	}
+	b.measure(cell{target: "switchyard", mode: delayMode, conc: delayConc, url: sy.url + proxyPrefix + "/chat/completions", body: b.jsonBody, pid: sy.pid})
+	b.checkLogs(sy, "logs ("+sy.name+")")
+	if err := sy.stopGracefully(); err != nil {
+		logf("%v", err)
 	}
 	return nil
 }
 
-// measure runs one cell and logs a one-line summary to stderr.
-func measure(c cell, d time.Duration) result {
+func (b *bench) startMock(name string, delay time.Duration) (*child, error) {
+	return startChild(name, b.tmp, nil, b.self, "mock", "-listen", "127.0.0.1:0", "-chunks", strconv.Itoa(b.chunks), "-delay", delay.String())
+}
+
+func (b *bench) startBareProxy(name, upstream string) (*child, error) {
+	return startChild(name, b.tmp, nil, b.self, "bareproxy", "-listen", "127.0.0.1:0", "-upstream", upstream)
+}
+
+// peakOf records a proxy's peak RSS for the report.
+func (b *bench) peakOf(name string, pid int) {
+	mb, err := peakRSS(pid)
+	b.peaks = append(b.peaks, peak{name: name, mb: mb, err: err})
+}
+
+// measure runs one cell, keeps its result, and logs a one-line summary to stderr.
+func (b *bench) measure(c cell) result {
+	return b.measureFor(c, b.duration)
+}
+
+func (b *bench) measureFor(c cell, d time.Duration) result {
 	r := runCell(c, d)
-	line := fmt.Sprintf("%-10s %-6s c=%-3d %8.0f rps", c.target, c.mode, c.conc, r.rps())
+	b.results = append(b.results, r)
+	line := fmt.Sprintf("%-12s %-9s c=%-3d %8.0f rps", c.target, c.mode, c.conc, r.rps())
 	if len(r.lat) > 0 {
 		line += fmt.Sprintf("  p50 %s ms  p99 %s ms", fmtMS(r.lat, 0.5), fmtMS(r.lat, 0.99))
 	}
@@ -199,23 +285,6 @@ func measure(c cell, d time.Duration) result {
 	}
 	logf("%s", line)
 	return r
-}
-
-// buildGateway builds ./cmd/switchyard of the enclosing module into dir.
-func buildGateway(dir string) (string, error) {
-	gomod, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	root := filepath.Dir(strings.TrimSpace(string(gomod)))
-	bin := filepath.Join(dir, "switchyard")
-	logf("building %s/cmd/switchyard", root)
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/switchyard")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building the gateway: %w\n%s", err, out)
-	}
-	return bin, nil
 }
 
 func logf(format string, args ...any) {

@@ -12,7 +12,7 @@ import (
 // fixed fields need). The streaming variant asks for usage in the final chunk, and keeps
 // the compact `"stream":true` spelling the mock looks for.
 func chatRequest(size int, stream bool) []byte {
-	head := `{"model":"gpt-4o-mini","messages":[{"role":"system","content":"You are a concise assistant for a logistics company. Answer in plain English."},{"role":"user","content":"`
+	head := `{"model":"` + benchModel + `","messages":[{"role":"system","content":"You are a concise assistant for a logistics company. Answer in plain English."},{"role":"user","content":"`
 	tail := `"}],"temperature":0.2,"max_tokens":256,"user":"bench-user-0001"`
 	if stream {
 		tail += `,"stream":true,"stream_options":{"include_usage":true}`
@@ -60,8 +60,14 @@ func streamEvents(n int) [][]byte {
 const compatPrefix = "/v1/acct/gw/compat"
 
 // compatBody is a chat request for the unified API: the model gets its provider prefix.
-func compatBody(b []byte) []byte {
-	return []byte(strings.Replace(string(b), `"model":"gpt-4o-mini"`, `"model":"openai/gpt-4o-mini"`, 1))
+func compatBody(b []byte) []byte { return withModel(b, "openai/"+benchModel) }
+
+// benchModel is the model of every chat request the bench sends.
+const benchModel = "gpt-4o-mini"
+
+// withModel is the chat request b asking for model instead (e.g. dynamic/<route>).
+func withModel(b []byte, model string) []byte {
+	return []byte(strings.Replace(string(b), `"model":"`+benchModel+`"`, `"model":"`+model+`"`, 1))
 }
 
 // universalBody is the same chat request as one universal-endpoint step.

@@ -1,11 +1,12 @@
-// procstat.go reads a process's CPU time and peak RSS from /proc (Linux only; elsewhere
-// the bench reports them as unavailable).
+// procstat.go reads a process's CPU time and memory (peak and current RSS, file-backed
+// and anonymous) from /proc (Linux only; elsewhere the bench reports them as unavailable).
 package main
 
 import (
 	"bytes"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -40,18 +41,35 @@ func cpuTime(pid int) (time.Duration, error) {
 
 // peakRSS returns pid's high-water resident set size (VmHWM) in MB.
 func peakRSS(pid int) (float64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	mb, err := statusMB(pid, "VmHWM")
 	if err != nil {
 		return 0, err
 	}
+	return mb[0], nil
+}
+
+// statusMB reads the named memory fields of /proc/PID/status (VmHWM, VmRSS, RssFile,
+// RssAnon, ...), in MB, in the order asked.
+func statusMB(pid int, fields ...string) ([]float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return nil, err
+	}
+	mb := make([]float64, len(fields))
+	found := 0
 	for line := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		name, v, ok := strings.Cut(line, ":")
+		if i := slices.Index(fields, name); ok && i >= 0 {
 			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
 			if err != nil {
-				return 0, fmt.Errorf("/proc/%d/status: bad VmHWM %q", pid, v)
+				return nil, fmt.Errorf("/proc/%d/status: bad %s %q", pid, name, v)
 			}
-			return kb / 1024, nil
+			mb[i] = kb / 1024
+			found++
 		}
 	}
-	return 0, fmt.Errorf("/proc/%d/status: no VmHWM", pid)
+	if found != len(fields) {
+		return nil, fmt.Errorf("/proc/%d/status: not all of %s", pid, strings.Join(fields, ", "))
+	}
+	return mb, nil
 }

@@ -1,6 +1,7 @@
 // report.go prints the results as markdown: the main table (each row compared with the
-// bare proxy at the same mode and concurrency), time to first byte of the streams, any
-// errors, and the peak RSS of the two proxies.
+// bare proxy at the same mode and concurrency), time to first byte of the streams, the
+// p99 each proxy adds to a 20 ms upstream, any errors, the peak RSS of the two proxies,
+// and the notes of the after-run checks (logs, disk, replay).
 package main
 
 import (
@@ -17,7 +18,7 @@ type peak struct {
 	err  error
 }
 
-func printReport(w io.Writer, rs []result, peaks []peak) {
+func printReport(w io.Writer, rs []result, peaks []peak, notes []string) {
 	fmt.Fprintln(w, "| target | mode | conc | RPS | p50 ms | p90 ms | p99 ms | CPU µs/req | ratio RPS vs bare | Δp50 vs bare (ms) |")
 	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rs {
@@ -45,6 +46,8 @@ func printReport(w io.Writer, rs []result, peaks []peak) {
 		fmt.Fprintf(w, "| %s | %d | %s | %s | %s |\n", r.target, r.conc, fmtMS(r.ttfb, 0.5), fmtMS(r.ttfb, 0.9), fmtMS(r.ttfb, 0.99))
 	}
 
+	printDelay(w, rs)
+
 	fmt.Fprintln(w)
 	for _, r := range rs {
 		if r.errs+r.non200 > 0 {
@@ -67,6 +70,26 @@ func printReport(w io.Writer, rs []result, peaks []peak) {
 		}
 	}
 	fmt.Fprintln(w)
+	for _, n := range notes {
+		fmt.Fprintln(w, n)
+	}
+}
+
+// printDelay prints what each proxy adds to the p99 of the upstream answering in
+// upstreamDelay, against the direct p99 at the same delay and concurrency.
+func printDelay(w io.Writer, rs []result) {
+	for _, r := range rs {
+		if r.mode != delayMode || r.target != "direct" || len(r.lat) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\nUpstream answering in %s (%s, c=%d): direct p99 %s ms", upstreamDelay, r.mode, r.conc, fmtMS(r.lat, 0.99))
+		for _, p := range rs {
+			if p.mode == r.mode && p.conc == r.conc && p.target != "direct" && len(p.lat) > 0 {
+				fmt.Fprintf(w, "; %s adds %+.3f ms to p99", p.target, ms(pct(p.lat, 0.99))-ms(pct(r.lat, 0.99)))
+			}
+		}
+		fmt.Fprintln(w)
+	}
 }
 
 // bareFor finds the bare-proxy result r is compared with.

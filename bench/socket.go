@@ -38,6 +38,9 @@ func socketCell(c cell, d time.Duration) result {
 				return
 			}
 			t.answered++
+			if ok {
+				t.ok++
+			}
 			switch {
 			case !ok:
 				t.non200++
