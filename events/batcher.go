@@ -1,7 +1,8 @@
 // batcher.go gathers the events published on the request path into few JetStream
 // messages: events arriving within a millisecond of each other travel as one message of
-// newline-separated envelopes (see Split), acknowledged once. A message of one event is
-// exactly that event's envelope, so logs written before batching read the same way.
+// newline-separated envelopes, S2-compressed (see Split), acknowledged once. A message of
+// one event is exactly that event's envelope, so logs written before batching read the
+// same way.
 package events
 
 import (
@@ -10,12 +11,14 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -29,6 +32,8 @@ const (
 	batchMaxBytes  = 256 << 10
 	batchQueue     = 8192
 	batchInFlight  = 256
+	// compressFrom: a batch of several events this large or larger is stored compressed.
+	compressFrom = 1 << 10
 	// BatchSubject is the subject of a message holding more than one event.
 	BatchSubject = SubjectPrefix + "batch"
 )
@@ -174,7 +179,16 @@ func (b *batcher) send(subject string, buf *bytes.Buffer, n int, waiters []chan 
 		return
 	}
 	msg := nats.NewMsg(subject)
-	msg.Data = bytes.Clone(buf.Bytes())
+	if n > 1 && buf.Len() >= compressFrom {
+		// JSON events compress about fourfold: fewer bytes in JetStream's write cache,
+		// on disk and on the wire to every consumer.
+		out := make([]byte, len(compressedMagic)+s2.MaxEncodedLen(buf.Len()))
+		copy(out, compressedMagic)
+		enc := s2.Encode(out[len(compressedMagic):], buf.Bytes()) // written in place: out is large enough
+		msg.Data = out[:len(compressedMagic)+len(enc)]
+	} else {
+		msg.Data = bytes.Clone(buf.Bytes())
+	}
 	// The message id lets JetStream drop the copy a retry sends after a lost ack.
 	msg.Header.Set(jetstream.MsgIDHeader, b.idPrefix+strconv.FormatUint(b.next.Add(1), 36))
 	f, err := b.js.PublishMsgAsync(msg)
@@ -253,19 +267,31 @@ func (b *batcher) close(ctx context.Context) {
 	}
 }
 
+// compressedMagic starts a compressed batch: a byte no JSON text starts with, then "s2".
+const compressedMagic = "\x00s2"
+
 // Split calls fn with each event envelope of a stored message, in order: a message
 // holds one envelope, or several separated by newlines (JSON encodes a newline inside a
-// string as \n, so a raw newline only ever separates events).
-func Split(data []byte, fn func(event []byte)) {
+// string as \n, so a raw newline only ever separates events), S2-compressed after
+// compressedMagic. A compressed message that does not decode is an error.
+func Split(data []byte, fn func(event []byte)) error {
+	if len(data) >= len(compressedMagic) && string(data[:len(compressedMagic)]) == compressedMagic {
+		plain, err := s2.Decode(nil, data[len(compressedMagic):])
+		if err != nil {
+			return fmt.Errorf("events: compressed batch: %w", err)
+		}
+		data = plain
+	}
 	for len(data) > 0 {
 		i := bytes.IndexByte(data, '\n')
 		if i < 0 {
 			fn(data)
-			return
+			return nil
 		}
 		if i > 0 {
 			fn(data[:i])
 		}
 		data = data[i+1:]
 	}
+	return nil
 }

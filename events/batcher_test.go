@@ -35,7 +35,9 @@ func TestAsyncEventsAreBatched(t *testing.T) {
 			t.Fatalf("event at %d: %v", seq, err)
 		}
 		var split [][]byte
-		events.Split(raw, func(ev []byte) { split = append(split, ev) })
+		if err := events.Split(raw, func(ev []byte) { split = append(split, ev) }); err != nil {
+			t.Fatalf("split message %d: %v", seq, err)
+		}
 		if !reflect.DeepEqual(split, want) {
 			t.Fatalf("message %d splits into %d events, want %d", seq, len(split), len(want))
 		}
@@ -103,11 +105,37 @@ func TestSplit(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var got []string
-			events.Split([]byte(tc.in), func(ev []byte) { got = append(got, string(ev)) })
+			if err := events.Split([]byte(tc.in), func(ev []byte) { got = append(got, string(ev)) }); err != nil {
+				t.Fatal(err)
+			}
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("Split(%q) = %q, want %q", tc.in, got, tc.want)
 			}
 		})
+	}
+	// A compressed batch that does not decode is an error, not a silent empty message.
+	if err := events.Split([]byte("\x00s2 not s2 at all"), func([]byte) { t.Error("event from a corrupt batch") }); err == nil {
+		t.Error("corrupt compressed batch: no error")
+	}
+}
+
+// Large batches are stored compressed: the stored message is much smaller than its events.
+func TestBatchesAreCompressed(t *testing.T) {
+	bus := startBus(t, t.TempDir())
+	sent := publishAsync(t, bus, 1, 500)
+	plain, stored := 0, 0
+	for _, b := range sent {
+		plain += len(b) + 1
+	}
+	for seq := uint64(1); seq <= lastSeq(t, bus); seq++ {
+		raw, err := bus.EventAt(ctxT(t), seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored += len(raw)
+	}
+	if stored*2 > plain {
+		t.Errorf("500 events stored in %d bytes for %d bytes of JSON; want them compressed", stored, plain)
 	}
 }
 
@@ -146,9 +174,10 @@ func TestWhole(t *testing.T) {
 func FuzzSplit(f *testing.F) {
 	f.Add([]byte("{\"a\":1}\n{\"b\":2}"))
 	f.Add([]byte("\n\n"))
+	f.Add([]byte("\x00s2\x01\x00"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		total := 0
-		events.Split(in, func(ev []byte) {
+		err := events.Split(in, func(ev []byte) {
 			if len(ev) == 0 {
 				t.Fatal("empty piece")
 			}
@@ -159,6 +188,12 @@ func FuzzSplit(f *testing.F) {
 			}
 			total += len(ev)
 		})
+		if len(in) >= 3 && string(in[:3]) == "\x00s2" {
+			return // compressed: decoded or refused (err), never a panic
+		}
+		if err != nil {
+			t.Fatalf("plain input refused: %v", err)
+		}
 		nl := 0
 		for _, c := range in {
 			if c == '\n' {

@@ -4,9 +4,11 @@
 package events
 
 import (
+	"bytes"
 	"fmt"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	json "github.com/goccy/go-json"
 )
@@ -306,7 +308,12 @@ func Encode(t Type, version int, id string, at time.Time, data any) ([]byte, err
 }
 
 // Decode reads an envelope. Its Data is decoded with DecodeRequestFinished and friends.
+// An envelope as Encode writes it is read without a JSON decoder, its Data pointing into
+// b; anything else goes through the decoder.
 func Decode(b []byte) (Envelope, error) {
+	if e, ok := decodeEncoded(b); ok {
+		return e, nil
+	}
 	var e Envelope
 	if err := json.Unmarshal(b, &e); err != nil {
 		return e, fmt.Errorf("decode envelope: %w", err)
@@ -361,4 +368,70 @@ func (p *Payload) Body() []byte {
 		return p.JSON
 	}
 	return p.Inline
+}
+
+// decodeEncoded reads the exact layout Encode writes:
+// {"type":"T","v":N,"id":"ID","time":"RFC3339Nano","data":DATA}. It reports false for
+// anything else (escapes in the type or id included), and the caller decodes in full.
+func decodeEncoded(b []byte) (Envelope, bool) {
+	var e Envelope
+	rest, ok := bytes.CutPrefix(b, []byte(`{"type":"`))
+	if !ok {
+		return e, false
+	}
+	i := bytes.IndexByte(rest, '"')
+	if i < 0 || !plainString(rest[:i]) {
+		return e, false
+	}
+	e.Type, rest = Type(rest[:i]), rest[i+1:]
+	if rest, ok = bytes.CutPrefix(rest, []byte(`,"v":`)); !ok {
+		return e, false
+	}
+	n := 0
+	for n < len(rest) && n < 9 && rest[n] >= '0' && rest[n] <= '9' {
+		e.Version = e.Version*10 + int(rest[n]-'0')
+		n++
+	}
+	if n == 0 {
+		return e, false
+	}
+	if rest, ok = bytes.CutPrefix(rest[n:], []byte(`,"id":"`)); !ok {
+		return e, false
+	}
+	i = bytes.IndexByte(rest, '"')
+	if i < 0 || !plainString(rest[:i]) {
+		return e, false
+	}
+	e.ID, rest = string(rest[:i]), rest[i+1:]
+	if rest, ok = bytes.CutPrefix(rest, []byte(`,"time":"`)); !ok {
+		return e, false
+	}
+	i = bytes.IndexByte(rest, '"')
+	if i < 0 {
+		return e, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(rest[:i]))
+	if err != nil {
+		return e, false
+	}
+	e.Time = t
+	if rest, ok = bytes.CutPrefix(rest[i+1:], []byte(`,"data":`)); !ok || len(rest) < 2 || rest[len(rest)-1] != '}' {
+		return e, false
+	}
+	e.Data = rest[:len(rest)-1]
+	if !json.Valid(e.Data) {
+		return e, false
+	}
+	return e, true
+}
+
+// plainString: a JSON string body that reads as itself (no escapes, no control
+// characters, valid UTF-8).
+func plainString(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c == '\\' {
+			return false
+		}
+	}
+	return utf8.Valid(b)
 }

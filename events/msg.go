@@ -19,7 +19,7 @@ type decoded struct {
 // Expand appends the events of the message stored at seq to batch, each as a Msg with
 // that sequence; with a filter, only events of its types.
 func Expand(batch []Msg, seq uint64, data []byte, filter map[Type]bool) []Msg {
-	Split(data, func(ev []byte) {
+	err := Split(data, func(ev []byte) {
 		m := Msg{Seq: seq, Data: ev, dec: &decoded{}}
 		if filter != nil {
 			e, err := m.Envelope()
@@ -29,6 +29,9 @@ func Expand(batch []Msg, seq uint64, data []byte, filter map[Type]bool) []Msg {
 		}
 		batch = append(batch, m)
 	})
+	if err != nil { // handed on as it is: projections skip what they cannot decode
+		batch = append(batch, Msg{Seq: seq, Data: data, dec: &decoded{}})
+	}
 	return batch
 }
 
@@ -86,7 +89,7 @@ func Whole(batch []Msg, n int) int {
 func FindFinished(data []byte, logID string) (RequestFinished, bool) {
 	var out RequestFinished
 	found := false
-	Split(data, func(ev []byte) {
+	_ = Split(data, func(ev []byte) {
 		if found || !bytes.Contains(ev, []byte(logID)) {
 			return
 		}

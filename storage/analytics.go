@@ -340,6 +340,16 @@ type rollup struct {
 }
 
 func (r *rollup) add(o rollup) { r.combine(o, 1) }
+
+// addBin counts h into the sorted histogram without building a new one.
+func (r *rollup) addBin(h histBin) {
+	i, found := slices.BinarySearchFunc(r.Hist, h.bin, func(b histBin, bin uint8) int { return int(b.bin) - int(bin) })
+	if found {
+		r.Hist[i].n += h.n
+		return
+	}
+	r.Hist = slices.Insert(r.Hist, i, h)
+}
 func (r *rollup) sub(o rollup) { r.combine(o, -1) }
 
 func (r *rollup) combine(o rollup, sign int) {
@@ -358,6 +368,10 @@ func (r *rollup) combine(o rollup, sign int) {
 	s(&r.Priced, o.Priced)
 	r.CostUnits += int64(sign) * o.CostUnits
 	if len(o.Hist) == 0 {
+		return
+	}
+	if sign > 0 && len(o.Hist) == 1 { // one event's duration: count it in place
+		r.addBin(o.Hist[0])
 		return
 	}
 	out := make([]histBin, 0, len(r.Hist)+len(o.Hist))

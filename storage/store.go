@@ -37,14 +37,16 @@ func Open(o Options) (*Store, error) {
 		WithInMemory(o.InMemory).
 		WithMemTableSize(8 << 20).
 		WithNumMemtables(2).
-		WithNumLevelZeroTables(2).
-		WithNumLevelZeroTablesStall(4).
+		WithNumLevelZeroTables(8).
+		WithNumLevelZeroTablesStall(16).
+		WithBaseLevelSize(32 << 20).
+		WithBaseTableSize(2 << 20).
 		WithBlockCacheSize(16 << 20).
 		WithIndexCacheSize(8 << 20).
 		WithValueLogFileSize(64 << 20).
 		WithNumVersionsToKeep(1).
 		WithNumCompactors(2).
-		WithBaseTableSize(1 << 20).
+		WithDetectConflicts(false).
 		WithCompression(options.None).
 		WithLogger(nil)
 	if o.InMemory {
@@ -57,23 +59,31 @@ func Open(o Options) (*Store, error) {
 	s := &Store{db: db, stop: make(chan struct{})}
 	if !o.InMemory {
 		s.wg.Add(1)
-		go s.gcLoop()
+		go s.maintain(o.Dir)
 	}
 	return s, nil
 }
 
-// gcLoop reclaims value-log space; without it the log only grows.
-func (s *Store) gcLoop() {
+// trimEvery is how often the pages of Badger's file mappings are dropped (trim_linux.go).
+const trimEvery = time.Second
+
+// maintain reclaims value-log space (without it the log only grows) and keeps the mapped
+// files' pages out of the resident set.
+func (s *Store) maintain(dir string) {
 	defer s.wg.Done()
-	t := time.NewTicker(5 * time.Minute)
-	defer t.Stop()
+	gc := time.NewTicker(5 * time.Minute)
+	defer gc.Stop()
+	trim := time.NewTicker(trimEvery)
+	defer trim.Stop()
 	for {
 		select {
 		case <-s.stop:
 			return
-		case <-t.C:
+		case <-gc.C:
 			for s.db.RunValueLogGC(0.5) == nil {
 			}
+		case <-trim.C:
+			trimMappings(dir)
 		}
 	}
 }
