@@ -4,6 +4,7 @@ package usage
 
 import (
 	"bytes"
+	"strings"
 
 	"github.com/tidwall/gjson"
 )
@@ -60,16 +61,44 @@ func (c *Counter) ScanJSON(body []byte) {
 }
 
 func (c *Counter) scan(doc []byte) {
-	if v := first(doc, c.Format.In); v > 0 {
+	var m keyMemo
+	if v := first(doc, c.Format.In, &m); v > 0 {
 		c.In = v
 	}
-	if v := first(doc, c.Format.Out); v > 0 {
+	if v := first(doc, c.Format.Out, &m); v > 0 {
 		c.Out = v
 	}
 }
 
-func first(doc []byte, paths []string) int64 {
+// keyMemo remembers, for one document, which first keys hold an object.
+type keyMemo struct {
+	n    int
+	keys [8]string
+	has  [8]bool
+}
+
+func (m *keyMemo) holdsObject(doc []byte, key string) bool {
+	for i := range m.n {
+		if m.keys[i] == key {
+			return m.has[i]
+		}
+	}
+	h := keyHoldsObject(doc, key)
+	if m.n < len(m.keys) {
+		m.keys[m.n], m.has[m.n] = key, h
+		m.n++
+	}
+	return h
+}
+
+func first(doc []byte, paths []string, m *keyMemo) int64 {
 	for _, p := range paths {
+		// Most stream chunks carry "usage":null or no usage at all: a path is only
+		// looked up when its first key holds an object somewhere in the document, so
+		// such a chunk costs a few byte searches instead of a JSON walk per path.
+		if !m.holdsObject(doc, firstKey(p)) {
+			continue
+		}
 		if r := gjson.GetBytes(doc, p); r.Exists() {
 			if v := r.Int(); v > 0 {
 				return v
@@ -122,4 +151,49 @@ func (c *Counter) sseLine(l []byte) {
 		return
 	}
 	c.scan(bytes.TrimSpace(l[len(dataPrefix):]))
+}
+
+// firstKey is the first key of a gjson path ("usage" of "usage.prompt_tokens").
+func firstKey(path string) string {
+	if i := strings.IndexByte(path, '.'); i >= 0 {
+		return path[:i]
+	}
+	return path
+}
+
+// keyHoldsObject reports whether "key" appears in doc followed by a colon and an object.
+// It may say yes for a match inside a string (the lookup then finds nothing), never no
+// where the key holds an object.
+func keyHoldsObject(doc []byte, key string) bool {
+	for off := 0; off < len(doc); {
+		i := bytes.Index(doc[off:], []byte(key))
+		if i < 0 {
+			return false
+		}
+		i += off
+		off = i + 1
+		if i == 0 || doc[i-1] != '"' {
+			continue
+		}
+		j := i + len(key)
+		if j >= len(doc) || doc[j] != '"' {
+			continue
+		}
+		j = skipSpace(doc, j+1)
+		if j >= len(doc) || doc[j] != ':' {
+			continue
+		}
+		j = skipSpace(doc, j+1)
+		if j < len(doc) && doc[j] == '{' {
+			return true
+		}
+	}
+	return false
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
 }

@@ -1,6 +1,12 @@
 package usage
 
-import "testing"
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/tidwall/gjson"
+)
 
 func TestScanJSON(t *testing.T) {
 	cases := []struct {
@@ -70,5 +76,75 @@ func BenchmarkStreamChunk(b *testing.B) {
 	b.SetBytes(int64(len(chunk)))
 	for b.Loop() {
 		c.Write(chunk)
+	}
+}
+
+func TestKeyHoldsObject(t *testing.T) {
+	cases := []struct {
+		doc, key string
+		want     bool
+	}{
+		{`{"usage":{"prompt_tokens":3}}`, "usage", true},
+		{`{"usage" : 	{"prompt_tokens":3}}`, "usage", true},
+		{`{"usage":null}`, "usage", false},
+		{`{"x":"usage"}`, "usage", false},
+		{`{"my_usage":{"a":1}}`, "usage", false},
+		{`{"usageMetadata":{"promptTokenCount":2}}`, "usage", false},
+		{`{"usageMetadata":{"promptTokenCount":2}}`, "usageMetadata", true},
+		{`{"message":{"usage":{"input_tokens":1}}}`, "message", true},
+		{`{"usage":null,"response":{"usage":{"input_tokens":5}}}`, "response", true},
+		{`"usage"`, "usage", false},
+		{``, "usage", false},
+	}
+	for _, tc := range cases {
+		if got := keyHoldsObject([]byte(tc.doc), tc.key); got != tc.want {
+			t.Errorf("keyHoldsObject(%s, %s) = %v, want %v", tc.doc, tc.key, got, tc.want)
+		}
+	}
+}
+
+// FuzzScanAgreesWithGJSON: skipping paths whose first key holds no object never changes
+// the counts a plain lookup of every path finds.
+func FuzzScanAgreesWithGJSON(f *testing.F) {
+	f.Add([]byte(`{"usage":{"prompt_tokens":3,"completion_tokens":4}}`))
+	f.Add([]byte(`{"usage":null,"choices":[]}`))
+	f.Add([]byte(`{"response":{"usage":{"input_tokens":5,"output_tokens":6}}}`))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		for _, fm := range []*Format{OpenAI, Anthropic, Google, Cohere, Bedrock} {
+			c := Counter{Format: fm}
+			c.scan(doc)
+			want := func(paths []string) int64 {
+				for _, p := range paths {
+					if r := gjson.GetBytes(doc, p); r.Exists() && r.Int() > 0 {
+						return r.Int()
+					}
+				}
+				return 0
+			}
+			if w := want(fm.In); w > 0 && c.In != w {
+				t.Fatalf("%s in: %d, gjson %d (%s)", fm.Name, c.In, w, doc)
+			}
+			if w := want(fm.Out); w > 0 && c.Out != w {
+				t.Fatalf("%s out: %d, gjson %d (%s)", fm.Name, c.Out, w, doc)
+			}
+		}
+	})
+}
+
+// BenchmarkStreamChunks: a 20-chunk OpenAI stream, usage on the last chunk only.
+func BenchmarkStreamChunks(b *testing.B) {
+	var sb strings.Builder
+	for i := range 19 {
+		fmt.Fprintf(&sb, "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"word %d \"},\"finish_reason\":null}],\"usage\":null}\n\n", i)
+	}
+	sb.WriteString("data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"choices\":[],\"usage\":{\"prompt_tokens\":19,\"completion_tokens\":20,\"total_tokens\":39}}\n\ndata: [DONE]\n\n")
+	stream := []byte(sb.String())
+	b.ReportAllocs()
+	for b.Loop() {
+		c := Counter{Format: OpenAI}
+		c.Write(stream)
+		if c.In != 19 || c.Out != 20 {
+			b.Fatal(c.In, c.Out)
+		}
 	}
 }
