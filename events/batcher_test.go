@@ -205,3 +205,30 @@ func FuzzSplit(f *testing.F) {
 		}
 	})
 }
+
+// Projections read a request.finished event without its bodies; everything else is there.
+func TestFinishedWithoutBodies(t *testing.T) {
+	f := events.RequestFinished{LogID: "L1", AccountID: "a", GatewayID: "g", Provider: "openai", Status: 200, TokensIn: 7,
+		RequestPayload:  events.InlinePayload([]byte(`{"model":"m"}`), 13, false),
+		ResponsePayload: events.InlinePayload([]byte("data: {\"x\":1}\n\n"), 15, false),
+		Metadata:        events.Metadata{"team": "a"}}
+	b, err := events.Encode(events.TypeRequestFinished, events.VersionRequestFinished, "L1.request.finished", t0, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := events.Expand(nil, 1, b, nil)
+	got, err := batch[0].Finished()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := f
+	want.RequestPayload, want.ResponsePayload = nil, nil
+	want.StartedAt = got.StartedAt
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v\nwant %+v", got, want)
+	}
+	full, ok := events.FindFinished(b, "L1")
+	if !ok || full.ResponsePayload == nil || string(full.ResponsePayload.Body()) != "data: {\"x\":1}\n\n" {
+		t.Errorf("FindFinished lost the bodies: %+v", full.ResponsePayload)
+	}
+}

@@ -3,7 +3,12 @@
 // read it.
 package events
 
-import "bytes"
+import (
+	"bytes"
+	"fmt"
+
+	json "github.com/goccy/go-json"
+)
 
 // decoded caches what was decoded of one event. A batch is applied by one goroutine at a
 // time, so it needs no lock.
@@ -47,8 +52,9 @@ func (m Msg) Envelope() (Envelope, error) {
 	return m.dec.env, m.dec.envErr
 }
 
-// Finished decodes a request.finished event (once, for a Msg made by Expand); other
-// events are an error.
+// Finished decodes a request.finished event without its bodies (once, for a Msg made by
+// Expand): projections never read them, and a streamed answer's body is base64 that would
+// be decoded for nothing. Other events are an error. DecodeRequestFinished reads it all.
 func (m Msg) Finished() (RequestFinished, error) {
 	if m.dec != nil && m.dec.finDone {
 		return m.dec.fin, m.dec.finErr
@@ -56,7 +62,7 @@ func (m Msg) Finished() (RequestFinished, error) {
 	env, err := m.Envelope()
 	var f RequestFinished
 	if err == nil {
-		f, err = DecodeRequestFinished(env)
+		f, err = decodeFinishedNoBodies(env)
 	}
 	if m.dec != nil {
 		m.dec.fin, m.dec.finErr, m.dec.finDone = f, err, true
@@ -103,4 +109,31 @@ func FindFinished(data []byte, logID string) (RequestFinished, bool) {
 		}
 	})
 	return out, found
+}
+
+// skipped is a JSON value read past and not kept.
+type skipped struct{}
+
+func (*skipped) UnmarshalJSON([]byte) error { return nil }
+
+// finishedNoBodies is RequestFinished with its payload fields shadowed (a field of the
+// outer struct wins over the embedded one of the same JSON name).
+type finishedNoBodies struct {
+	RequestFinished
+	RequestPayload  skipped `json:"request_payload"`
+	ResponsePayload skipped `json:"response_payload"`
+}
+
+func decodeFinishedNoBodies(e Envelope) (RequestFinished, error) {
+	if e.Type != TypeRequestFinished {
+		return RequestFinished{}, fmt.Errorf("event %s is not %s", e.Type, TypeRequestFinished)
+	}
+	switch e.Version {
+	case 1:
+		var f finishedNoBodies
+		err := json.Unmarshal(e.Data, &f)
+		return f.RequestFinished, err
+	default:
+		return RequestFinished{}, fmt.Errorf("%s: unknown version %d", e.Type, e.Version)
+	}
 }
