@@ -202,7 +202,10 @@ func (b *Bus) LastSeqOf(ctx context.Context, t Type) (uint64, error) {
 type Msg struct {
 	Seq  uint64
 	Data []byte
-	dec  *decoded // shared by copies of the Msg: the event is decoded once for every projection
+	// Batched: the message holds several events, so it came from the batcher, whose
+	// message ids let JetStream drop a copy sent twice: none of its events is stored twice.
+	Batched bool
+	dec     *decoded // shared by copies of the Msg: the event is decoded once for every projection
 }
 
 // BatchHandler applies a batch of events in stream order. An error stops the consumer.

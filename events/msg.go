@@ -24,7 +24,9 @@ type decoded struct {
 // Expand appends the events of the message stored at seq to batch, each as a Msg with
 // that sequence; with a filter, only events of its types.
 func Expand(batch []Msg, seq uint64, data []byte, filter map[Type]bool) []Msg {
+	from, events := len(batch), 0
 	err := Split(data, func(ev []byte) {
+		events++
 		m := Msg{Seq: seq, Data: ev, dec: &decoded{}}
 		if filter != nil {
 			e, err := m.Envelope()
@@ -36,6 +38,11 @@ func Expand(batch []Msg, seq uint64, data []byte, filter map[Type]bool) []Msg {
 	})
 	if err != nil { // handed on as it is: projections skip what they cannot decode
 		batch = append(batch, Msg{Seq: seq, Data: data, dec: &decoded{}})
+	}
+	if events > 1 {
+		for i := from; i < len(batch); i++ {
+			batch[i].Batched = true
+		}
 	}
 	return batch
 }

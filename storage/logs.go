@@ -103,6 +103,10 @@ const (
 type Logs struct {
 	s    *Store
 	prog *progress
+	// resumed: no batch applied since the projection was opened. The first batch after a
+	// restart may redo part of a message committed before a crash, so its records are
+	// checked for before they are counted.
+	resumed bool
 	// Limits gives each gateway's log limit; set it before the first Apply. Nil means
 	// DefaultLogLimit with StrategyStopInserting for every gateway.
 	Limits LogLimits
@@ -115,7 +119,7 @@ func NewLogs(s *Store) (*Logs, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Logs{s: s, prog: newProgress(seq)}
+	l := &Logs{s: s, prog: newProgress(seq), resumed: true}
 	if err := l.upgrade(); err != nil {
 		return nil, fmt.Errorf("upgrade logs indexes: %w", err)
 	}
@@ -292,6 +296,7 @@ func (l *Logs) Apply(batch []events.Msg) error {
 		return err
 	}
 	l.prog.set(a.done)
+	l.resumed = false
 	return nil
 }
 
@@ -306,7 +311,7 @@ func (l *Logs) apply(a *applier, m events.Msg) error {
 		if err != nil || f.GatewayID == "" || f.LogID == "" {
 			return nil
 		}
-		return l.insert(a, f, m.Seq)
+		return l.insert(a, f, m.Seq, l.resumed || !m.Batched)
 	case events.TypeLogFeedback:
 		var fb events.LogFeedback
 		if env.Version != events.VersionLogFeedback || json.Unmarshal(env.Data, &fb) != nil {
@@ -334,8 +339,12 @@ func (l *Logs) limit(acct, gw string) (int64, string) {
 	return max, strategy
 }
 
-// insert stores a finished request's record, within the gateway's log limit.
-func (l *Logs) insert(a *applier, f events.RequestFinished, seq uint64) error {
+// insert stores a finished request's record, within the gateway's log limit. verify looks
+// for a record already stored under the log id (an event stored or applied twice) so it
+// is not counted twice; it is skipped for batched events, which are stored once (see
+// events.Msg.Batched) and applied once (the checkpoint commits with them), except in the
+// first batch after a restart.
+func (l *Logs) insert(a *applier, f events.RequestFinished, seq uint64, verify bool) error {
 	if f.KeyID != "" {
 		at := f.StartedAt.Add(time.Duration(f.DurationMs * float64(time.Millisecond))).UTC()
 		if err := a.set(keyUsedKey(f.KeyID), []byte(at.Format(time.RFC3339Nano))); err != nil {
@@ -347,9 +356,13 @@ func (l *Logs) insert(a *applier, f events.RequestFinished, seq uint64) error {
 	}
 	rec := RecordFromEvent(f)
 	rec.EventSeq = seq
-	old, found, err := getRecord(a.txn, recordKey(f.AccountID, f.GatewayID, f.LogID))
-	if err != nil {
-		return err
+	var old LogRecord
+	found := false
+	if verify {
+		var err error
+		if old, found, err = getRecord(a.txn, recordKey(f.AccountID, f.GatewayID, f.LogID)); err != nil {
+			return err
+		}
 	}
 	max, strategy := l.limit(f.AccountID, f.GatewayID)
 	if found {
