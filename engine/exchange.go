@@ -6,6 +6,7 @@ package engine
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -236,7 +237,11 @@ func (f *Forwarder) call(x *Exchange, t *Target, timeout time.Duration) {
 	}
 	cl := resp.Header.ContentLength()
 	if !x.sse && cl >= 0 && cl <= f.SmallBody {
-		body, err := io.ReadAll(resp.BodyStream())
+		body := make([]byte, cl) // the length is known: one allocation, no regrowth
+		n, err := io.ReadFull(resp.BodyStream(), body)
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			err = fmt.Errorf("upstream body ended after %d of %d bytes: %w", n, cl, err)
+		}
 		if err != nil {
 			x.upstream = nil
 			fasthttp.ReleaseResponse(resp)
@@ -246,7 +251,11 @@ func (f *Forwarder) call(x *Exchange, t *Target, timeout time.Duration) {
 		x.Body = body
 		x.BytesOut = int64(len(body))
 		x.Usage.ScanJSON(body)
-		x.RespBody = capture(nil, body, f.CaptureMax, &x.RespTrunc)
+		// The log keeps the body itself (nothing writes to it after this), cut to CaptureMax.
+		x.RespBody = body
+		if len(body) > f.CaptureMax {
+			x.RespBody, x.RespTrunc = body[:f.CaptureMax], true
+		}
 		return
 	}
 	x.captureMax = f.CaptureMax

@@ -41,7 +41,7 @@ func Open(o Options) (*Store, error) {
 		WithNumLevelZeroTablesStall(16).
 		WithBaseLevelSize(32 << 20).
 		WithBaseTableSize(2 << 20).
-		WithBlockCacheSize(16 << 20).
+		WithBlockCacheSize(0).
 		WithIndexCacheSize(8 << 20).
 		WithValueLogFileSize(64 << 20).
 		WithNumVersionsToKeep(1).
