@@ -16,6 +16,12 @@ import (
 type dropPublisher struct{}
 
 func (dropPublisher) PublishAsync(events.Type, string, []byte) error { return nil }
+
+// PublishEventAsync encodes the event as the real publisher's goroutine would, and drops it.
+func (dropPublisher) PublishEventAsync(t events.Type, v int, id string, at time.Time, data any) error {
+	_, err := events.Encode(t, v, id, at, data)
+	return err
+}
 func (dropPublisher) Publish(context.Context, events.Type, string, []byte) (uint64, error) {
 	return 0, nil
 }

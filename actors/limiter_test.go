@@ -35,6 +35,15 @@ func newLimitFeed() *limitFeed {
 	return &limitFeed{seen: map[string]bool{}, buckets: map[string]map[int64]int64{}}
 }
 
+// PublishEventAsync: limiter actors publish encoded events only.
+func (f *limitFeed) PublishEventAsync(t events.Type, v int, id string, at time.Time, data any) error {
+	b, err := events.Encode(t, v, id, at, data)
+	if err != nil {
+		return err
+	}
+	return f.PublishAsync(t, id, b)
+}
+
 func (f *limitFeed) PublishAsync(t events.Type, _ string, b []byte) error {
 	env, err := events.Decode(b)
 	if err != nil {

@@ -20,6 +20,9 @@ import (
 // Publisher is what the request actor needs from the event log.
 type Publisher interface {
 	PublishAsync(t events.Type, id string, data []byte) error
+	// PublishEventAsync takes the event unencoded: the publisher encodes it off the
+	// request path. The request actor hands over events it never touches again.
+	PublishEventAsync(t events.Type, version int, id string, at time.Time, data any) error
 	Publish(ctx context.Context, t events.Type, id string, data []byte) (uint64, error)
 	PutPayload(ctx context.Context, name string, data []byte) error
 }
@@ -215,19 +218,20 @@ func (a *requestActor) publishID(t events.Type, v int, id string, data any) {
 
 func (a *requestActor) publishAs(t events.Type, v int, id string, data any, durable bool) {
 	req := a.x.Req
+	if !durable {
+		if err := a.sys.opts.Events.PublishEventAsync(t, v, id, time.Now().UTC(), data); err != nil {
+			a.sys.opts.Logger.Error("publish event", "type", t, "log_id", req.LogID, "err", err)
+		}
+		return
+	}
 	b, err := events.Encode(t, v, id, time.Now().UTC(), data)
 	if err != nil {
 		a.sys.opts.Logger.Error("encode event", "type", t, "log_id", req.LogID, "err", err)
 		return
 	}
-	if durable {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_, err = a.sys.opts.Events.Publish(ctx, t, id, b)
-	} else {
-		err = a.sys.opts.Events.PublishAsync(t, id, b)
-	}
-	if err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err = a.sys.opts.Events.Publish(ctx, t, id, b); err != nil {
 		a.sys.opts.Logger.Error("publish event", "type", t, "log_id", req.LogID, "err", err)
 	}
 }

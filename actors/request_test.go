@@ -33,6 +33,14 @@ func (r *recorder) add(b []byte) {
 	r.mu.Unlock()
 }
 func (r *recorder) PublishAsync(_ events.Type, _ string, b []byte) error { r.add(b); return nil }
+func (r *recorder) PublishEventAsync(t events.Type, v int, id string, at time.Time, data any) error {
+	b, err := events.Encode(t, v, id, at, data)
+	if err != nil {
+		return err
+	}
+	r.add(b)
+	return nil
+}
 func (r *recorder) Publish(_ context.Context, _ events.Type, _ string, b []byte) (uint64, error) {
 	r.add(b)
 	r.mu.Lock()

@@ -45,12 +45,24 @@ type Ack struct {
 	Err error
 }
 
-// queued is one event waiting for its batch; done, when set, receives the batch's Ack.
-// An entry with no data is a flush marker.
+// queued is one event waiting for its batch, encoded (data) or to be encoded by the
+// batcher (ev); done, when set, receives the batch's Ack. An entry with neither is a
+// flush marker.
 type queued struct {
 	subject string
 	data    []byte
+	ev      *unencoded
 	done    chan Ack
+}
+
+// unencoded is an event handed over as a value: the batcher encodes it, off the request
+// path (and on a goroutine whose stack has grown once, not once per request).
+type unencoded struct {
+	t       Type
+	version int
+	id      string
+	at      time.Time
+	data    any
 }
 
 // sent is a batch handed to JetStream, waiting for its acknowledgement.
@@ -119,6 +131,13 @@ func (b *batcher) gather() {
 		take := func(q queued) {
 			if q.done != nil {
 				waiters = append(waiters, q.done)
+			}
+			if q.ev != nil {
+				var err error
+				if q.data, err = Encode(q.ev.t, q.ev.version, q.ev.id, q.ev.at, q.ev.data); err != nil {
+					b.log.Error("encode event", "type", q.ev.t, "id", q.ev.id, "err", err)
+					return
+				}
 			}
 			if q.data == nil {
 				return

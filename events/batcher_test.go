@@ -232,3 +232,30 @@ func TestFinishedWithoutBodies(t *testing.T) {
 		t.Errorf("FindFinished lost the bodies: %+v", full.ResponsePayload)
 	}
 }
+
+// An event handed over as a value is stored exactly as Encode writes it.
+func TestPublishEventAsyncEncodes(t *testing.T) {
+	bus := startBus(t, t.TempDir())
+	var want [][]byte
+	for i := 1; i <= 50; i++ {
+		f := events.RequestFinished{LogID: fmt.Sprintf("LOG%06d", i), AccountID: "acc1", GatewayID: "gw1", Status: 200}
+		id := f.LogID + ".request.finished"
+		b, err := events.Encode(events.TypeRequestFinished, events.VersionRequestFinished, id, t0, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, b)
+		if err := bus.PublishEventAsync(events.TypeRequestFinished, events.VersionRequestFinished, id, t0, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A value that cannot be encoded is dropped (and logged), not stored half-written.
+	if err := bus.PublishEventAsync(events.TypeRequestFinished, 1, "bad", t0, map[string]any{"f": func() {}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := bus.Flush(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := replay(t, bus)
+	checkEvents(t, c.got(), want)
+}

@@ -111,6 +111,12 @@ func (b *Bus) PublishAsync(t Type, id string, data []byte) error {
 	return b.batches.add(queued{subject: SubjectPrefix + string(t), data: data})
 }
 
+// PublishEventAsync appends an event given as a value, without waiting: the publisher
+// encodes it (Encode) off the caller's path. data must not change after the call.
+func (b *Bus) PublishEventAsync(t Type, version int, id string, at time.Time, data any) error {
+	return b.batches.add(queued{subject: SubjectPrefix + string(t), ev: &unencoded{t: t, version: version, id: id, at: at, data: data}})
+}
+
 // Publish appends an encoded event and waits for JetStream's acknowledgement. It
 // returns the sequence of the message holding the event (shared with the events
 // batched with it).
