@@ -103,3 +103,45 @@ func BenchmarkLogsApplyBatched(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*64), "ns/event")
 }
+
+// On disk, records sit in Badger's value log (they are over the value threshold); they
+// read back whole after the store is closed and opened again.
+func TestDiskStoreRecordsInValueLog(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := NewLogs(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]string, 300)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("01K%023d", i)
+	}
+	if err := l.Apply(events.Expand(nil, 1, batchMessage(t, ids...), nil)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	l, err = NewLogs(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{ids[0], ids[150], ids[299]} {
+		r, err := l.Get("acc", "gw", id)
+		if err != nil || r.ID != id || r.Provider != "openai" || r.StatusCode != 200 {
+			t.Errorf("record %s after reopen: %+v, %v", id, r, err)
+		}
+	}
+	if _, total, _ := l.List(LogQuery{AccountID: "acc", GatewayID: "gw"}); total != 300 {
+		t.Errorf("total %d after reopen, want 300", total)
+	}
+}

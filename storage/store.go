@@ -40,7 +40,7 @@ func Open(o Options) (*Store, error) {
 		WithNumLevelZeroTables(8).
 		WithNumLevelZeroTablesStall(16).
 		WithBaseLevelSize(32 << 20).
-		WithBaseTableSize(2 << 20).
+		WithBaseTableSize(1 << 20).
 		WithBlockCacheSize(0).
 		WithIndexCacheSize(8 << 20).
 		WithValueLogFileSize(64 << 20).
@@ -49,8 +49,15 @@ func Open(o Options) (*Store, error) {
 		WithDetectConflicts(false).
 		WithCompression(options.None).
 		WithLogger(nil)
+	// Every level's tables the base size: a compaction builds up to eight tables at a
+	// time, each in memory, so bigger tables further down cost tens of MB of heap.
+	bo.TableSizeMultiplier = 1
 	if o.InMemory {
-		bo.Dir, bo.ValueDir = "", ""
+		bo.Dir, bo.ValueDir = "", "" // and values stay in the tree: there is no value log
+	} else {
+		// Log records (about 700 bytes) go to the value log, written once; the tree keeps
+		// a pointer, so compactions move small entries instead of rewriting every record.
+		bo = bo.WithValueThreshold(256)
 	}
 	db, err := badger.Open(bo)
 	if err != nil {
@@ -65,7 +72,7 @@ func Open(o Options) (*Store, error) {
 }
 
 // trimEvery is how often the pages of Badger's file mappings are dropped (trim_linux.go).
-const trimEvery = time.Second
+const trimEvery = 500 * time.Millisecond
 
 // maintain reclaims value-log space (without it the log only grows) and keeps the mapped
 // files' pages out of the resident set.
