@@ -5,11 +5,11 @@ package engine
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 
+	json "github.com/goccy/go-json"
 	"github.com/switchyard/switchyard/events"
 )
 

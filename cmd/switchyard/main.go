@@ -408,6 +408,9 @@ func replay(args []string) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if c.DebugListen != "" { // profiles of a replay
+		go func() { log.Warn("debug listener stopped", "err", http.ListenAndServe(c.DebugListen, nil)) }()
+	}
 	out := c.Out
 	if out == "" {
 		out = filepath.Join(c.DataDir, "replay-"+time.Now().UTC().Format("20060102T150405"))

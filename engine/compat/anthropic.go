@@ -4,10 +4,10 @@
 package compat
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 
+	json "github.com/goccy/go-json"
 	"github.com/tidwall/gjson"
 )
 

@@ -3,11 +3,11 @@
 package compat
 
 import (
-	"encoding/json"
 	"net/url"
 	"strconv"
 	"strings"
 
+	json "github.com/goccy/go-json"
 	"github.com/oklog/ulid/v2"
 )
 

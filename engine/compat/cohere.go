@@ -4,11 +4,11 @@
 package compat
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 
+	json "github.com/goccy/go-json"
 	"github.com/tidwall/gjson"
 )
 

@@ -5,10 +5,10 @@ package compat
 
 import (
 	_ "embed"
-	"encoding/json"
 	"math"
 	"strings"
 
+	json "github.com/goccy/go-json"
 	"github.com/switchyard/switchyard/engine/pricing"
 )
 

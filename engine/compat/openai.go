@@ -3,8 +3,9 @@
 package compat
 
 import (
-	"encoding/json"
 	"strings"
+
+	json "github.com/goccy/go-json"
 )
 
 // ChatRequest is an OpenAI chat completions request. Fields is the set of top-level keys

@@ -6,9 +6,9 @@ package compat
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 
+	json "github.com/goccy/go-json"
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 )

@@ -6,8 +6,9 @@ package compat
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
+
+	json "github.com/goccy/go-json"
 )
 
 // streamDecoder reads one native stream format.

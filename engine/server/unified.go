@@ -5,10 +5,10 @@
 package server
 
 import (
-	"encoding/json"
 	"io"
 	"strconv"
 
+	json "github.com/goccy/go-json"
 	"github.com/oklog/ulid/v2"
 	"github.com/switchyard/switchyard/engine"
 	"github.com/switchyard/switchyard/engine/compat"

@@ -7,10 +7,10 @@ package server
 
 import (
 	"bytes"
-	"encoding/json"
 	"strconv"
 	"strings"
 
+	json "github.com/goccy/go-json"
 	"github.com/switchyard/switchyard/engine"
 	"github.com/switchyard/switchyard/storage/config"
 	"github.com/tidwall/gjson"

@@ -11,7 +11,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -23,6 +22,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/fasthttp/websocket"
+	json "github.com/goccy/go-json"
 	"github.com/oklog/ulid/v2"
 	"github.com/switchyard/switchyard/engine"
 	"github.com/switchyard/switchyard/engine/cache"
