@@ -5,7 +5,6 @@
 package actors
 
 import (
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +12,6 @@ import (
 	"github.com/switchyard/switchyard/engine"
 	"github.com/switchyard/switchyard/engine/providers"
 	"github.com/switchyard/switchyard/engine/upstream"
-	"github.com/valyala/fasthttp"
 )
 
 var benchAnswer = `{"id":"chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT","object":"chat.completion","created":1735689600,"model":"gpt-4o-mini-2024-07-18","choices":[{"index":0,"message":{"role":"assistant","content":"` +
@@ -21,22 +19,8 @@ var benchAnswer = `{"id":"chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT","object":"chat
 
 var benchRequest = []byte(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"` + strings.Repeat("Tell me a story about a gateway. ", 16) + `"}]}`)
 
-func benchUpstream(b *testing.B) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
-		ctx.SetContentType("application/json")
-		ctx.SetBodyString(benchAnswer)
-	}}
-	go srv.Serve(ln)
-	b.Cleanup(func() { srv.Shutdown() })
-	return "http://" + ln.Addr().String()
-}
-
 func BenchmarkRequestActor(b *testing.B) {
-	base := benchUpstream(b)
+	base := upstreamAnswering(b, benchAnswer)
 	s := New(Options{
 		Forwarder:     &engine.Forwarder{Client: upstream.New(upstream.Options{}), CaptureMax: 4 << 20, SmallBody: 64 << 10},
 		Events:        dropPublisher{},

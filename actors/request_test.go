@@ -69,16 +69,21 @@ func (r *recorder) finished(t *testing.T) events.RequestFinished {
 
 // upstreamServer answers every request with a small chat completion on a loopback port.
 func upstreamServer(t *testing.T) string {
+	return upstreamAnswering(t, `{"id":"x","usage":{"prompt_tokens":3,"completion_tokens":4}}`)
+}
+
+// upstreamAnswering answers every request with body (JSON) on a loopback port.
+func upstreamAnswering(tb testing.TB, body string) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
 		ctx.SetContentType("application/json")
-		ctx.SetBodyString(`{"id":"x","usage":{"prompt_tokens":3,"completion_tokens":4}}`)
+		ctx.SetBodyString(body)
 	}}
 	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Shutdown() })
+	tb.Cleanup(func() { srv.Shutdown() })
 	return "http://" + ln.Addr().String()
 }
 
