@@ -97,17 +97,40 @@ func newBatcher(js jetstream.JetStream, log *slog.Logger) *batcher {
 	return b
 }
 
-var errClosed = errors.New("events: publisher closed")
+var (
+	errClosed    = errors.New("events: publisher closed")
+	errQueueFull = errors.New("events: publish queue full (is JetStream answering?); event dropped")
+)
 
-// add queues an encoded event.
+// queueWait is how long an asynchronous publish waits for room in a full queue before it
+// gives up: a JetStream that stopped answering must not stall every request behind it.
+const queueWait = 100 * time.Millisecond
+
+// add queues an event. A waiting publish (done set) waits for room; an asynchronous one
+// waits at most queueWait, then fails (the caller logs the loss).
 func (b *batcher) add(q queued) error {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	if b.closed {
 		return errClosed
 	}
-	b.in <- q
-	return nil
+	select {
+	case b.in <- q:
+		return nil
+	default:
+	}
+	if q.done != nil {
+		b.in <- q
+		return nil
+	}
+	t := time.NewTimer(queueWait)
+	defer t.Stop()
+	select {
+	case b.in <- q:
+		return nil
+	case <-t.C:
+		return errQueueFull
+	}
 }
 
 // gather turns the queue into batches until the queue is closed.

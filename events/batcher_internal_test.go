@@ -39,3 +39,19 @@ func TestRetriedBatchIsStoredOnce(t *testing.T) {
 		t.Errorf("last seq %d, want %d", last, first.Seq)
 	}
 }
+
+// When JetStream stops answering and the queue fills, an asynchronous publish gives up
+// after queueWait instead of stalling the request that made it.
+func TestFullQueueDropsAsyncEvents(t *testing.T) {
+	b := &batcher{in: make(chan queued, 1)} // nothing drains it
+	if err := b.add(queued{data: []byte(`{}`)}); err != nil {
+		t.Fatalf("first event: %v", err)
+	}
+	start := time.Now()
+	if err := b.add(queued{data: []byte(`{}`)}); err != errQueueFull {
+		t.Fatalf("second event into a full queue: %v, want errQueueFull", err)
+	}
+	if waited := time.Since(start); waited < queueWait || waited > 10*queueWait {
+		t.Errorf("waited %s for room, want about %s", waited, queueWait)
+	}
+}
