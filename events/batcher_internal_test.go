@@ -51,7 +51,7 @@ func TestFullQueueDropsAsyncEvents(t *testing.T) {
 	if err := b.add(queued{data: []byte(`{}`)}); err != errQueueFull {
 		t.Fatalf("second event into a full queue: %v, want errQueueFull", err)
 	}
-	if waited := time.Since(start); waited < queueWait || waited > 10*queueWait {
-		t.Errorf("waited %s for room, want about %s", waited, queueWait)
+	if waited := time.Since(start); waited < queueWait {
+		t.Errorf("gave up after %s, want a wait of %s for room", waited, queueWait)
 	}
 }
