@@ -216,7 +216,7 @@ func TestFinishedWithoutBodies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	batch := events.Expand(nil, 1, b, nil)
+	batch := events.Expand(nil, 1, b)
 	got, err := batch[0].Finished()
 	if err != nil {
 		t.Fatal(err)

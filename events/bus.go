@@ -184,24 +184,6 @@ func (b *Bus) streamLastSeq(ctx context.Context, stream string) (uint64, error) 
 	return info.State.LastSeq, nil
 }
 
-// LastSeqOf is the sequence of the newest message holding only an event of the given
-// type (0 when there is none). Batched events travel under BatchSubject, so this says
-// nothing about them: use LastSeq to know what a consumer has to reach.
-func (b *Bus) LastSeqOf(ctx context.Context, t Type) (uint64, error) {
-	s, err := b.js.Stream(ctx, RequestsStream)
-	if err != nil {
-		return 0, err
-	}
-	m, err := s.GetLastMsgForSubject(ctx, SubjectPrefix+string(t))
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	return m.Sequence, nil
-}
-
 // Msg is one event read from the stream, with the stream sequence of the message that
 // holds it: the events of one message share a sequence, so a handler that commits part of
 // a batch must cut it where the sequence changes (see Whole).
@@ -221,9 +203,9 @@ type BatchHandler func(batch []Msg) error
 // the sequence the caller has already applied (its checkpoint), and calls h with batches
 // until ctx ends. The consumer is recreated at that position on each start, so the
 // caller's checkpoint, not the server, decides where it resumes: nothing is dropped or
-// applied twice even if the server-side consumer was lost or is ahead. With types, only
-// events of those types are delivered (sequences stay the stream's).
-func (b *Bus) Consume(ctx context.Context, name string, after uint64, h BatchHandler, types ...Type) error {
+// applied twice even if the server-side consumer was lost or is ahead. Every event is
+// delivered: a batched message holds events of every type.
+func (b *Bus) Consume(ctx context.Context, name string, after uint64, h BatchHandler) error {
 	_ = b.js.DeleteConsumer(ctx, RequestsStream, name)
 	cfg := jetstream.ConsumerConfig{
 		Durable:           name,
@@ -231,15 +213,6 @@ func (b *Bus) Consume(ctx context.Context, name string, after uint64, h BatchHan
 		DeliverPolicy:     jetstream.DeliverAllPolicy,
 		MaxAckPending:     consumeBatchMax * 8,
 		InactiveThreshold: 24 * time.Hour,
-	}
-	var filter map[Type]bool
-	if len(types) > 0 { // batches hold events of every type: they are filtered here too
-		filter = map[Type]bool{}
-		for _, t := range types {
-			filter[t] = true
-			cfg.FilterSubjects = append(cfg.FilterSubjects, SubjectPrefix+string(t))
-		}
-		cfg.FilterSubjects = append(cfg.FilterSubjects, BatchSubject)
 	}
 	if after > 0 {
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
@@ -277,7 +250,7 @@ func (b *Bus) Consume(ctx context.Context, name string, after uint64, h BatchHan
 		}
 		batch = batch[:0]
 		last := first
-		batch = appendMsg(batch, first, filter)
+		batch = appendMsg(batch, first)
 		msgs := 1
 		// Wait up to consumeGather for more: at low load this turns one transaction per
 		// event into one per few milliseconds; under load the batch fills at once.
@@ -286,7 +259,7 @@ func (b *Bus) Consume(ctx context.Context, name string, after uint64, h BatchHan
 		for msgs < consumeBatchMax && len(batch) < consumeEventsMax {
 			select {
 			case m := <-in:
-				batch = appendMsg(batch, m, filter)
+				batch = appendMsg(batch, m)
 				last = m
 				msgs++
 			case <-gather.C:
@@ -310,14 +283,13 @@ func (b *Bus) Consume(ctx context.Context, name string, after uint64, h BatchHan
 	}
 }
 
-// appendMsg appends the events of a stored message (those of the filter's types, when
-// there is a filter) with its sequence.
-func appendMsg(batch []Msg, m jetstream.Msg, filter map[Type]bool) []Msg {
+// appendMsg appends the events of a stored message with its sequence.
+func appendMsg(batch []Msg, m jetstream.Msg) []Msg {
 	md, err := m.Metadata()
 	if err != nil {
 		return batch
 	}
-	return Expand(batch, md.Sequence.Stream, m.Data(), filter)
+	return Expand(batch, md.Sequence.Stream, m.Data())
 }
 
 // Replay reads the requests stream from the first event up to the last one present when
@@ -353,7 +325,7 @@ func (b *Bus) Replay(ctx context.Context, h BatchHandler) (uint64, error) {
 			return seq, err
 		}
 		seq = md.Sequence.Stream
-		batch = Expand(batch, seq, m.Data(), nil)
+		batch = Expand(batch, seq, m.Data())
 		if len(batch) >= consumeEventsMax || seq >= last {
 			if err := h(batch); err != nil {
 				return seq, err

@@ -22,19 +22,12 @@ type decoded struct {
 }
 
 // Expand appends the events of the message stored at seq to batch, each as a Msg with
-// that sequence; with a filter, only events of its types.
-func Expand(batch []Msg, seq uint64, data []byte, filter map[Type]bool) []Msg {
+// that sequence.
+func Expand(batch []Msg, seq uint64, data []byte) []Msg {
 	from, events := len(batch), 0
 	err := Split(data, func(ev []byte) {
 		events++
-		m := Msg{Seq: seq, Data: ev, dec: &decoded{}}
-		if filter != nil {
-			e, err := m.Envelope()
-			if err == nil && !filter[e.Type] {
-				return
-			}
-		}
-		batch = append(batch, m)
+		batch = append(batch, Msg{Seq: seq, Data: ev, dec: &decoded{}})
 	})
 	if err != nil { // handed on as it is: projections skip what they cannot decode
 		batch = append(batch, Msg{Seq: seq, Data: data, dec: &decoded{}})

@@ -30,8 +30,6 @@ const AnalyticsProjection = "analytics"
 //	a sep L sep acct sep gw sep 'p' sep T provider sep model              per provider and model
 //	a sep L sep acct sep gw sep 'k' sep key sep T value sep provider sep model   per metadata entry
 //
-//	a sep 's' sep acct sep gw sep log id                                 request seen (expires)
-//
 // L is the level ('m' minute, 'h' hour, 'd' day) and T the bucket's start as 8 big-endian
 // bytes of Unix seconds, so one level, gateway and dimension is one key range in time order.
 // Every event updates all three levels: a day-step query over months reads about one key

@@ -39,7 +39,7 @@ func TestRestartRedoesAPartlyCommittedMessageOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	msg := events.Expand(nil, 7, batchMessage(t, "01A", "01B", "01C"), nil)
+	msg := events.Expand(nil, 7, batchMessage(t, "01A", "01B", "01C"))
 	if !msg[0].Batched {
 		t.Fatal("a message of three events is not marked batched")
 	}
@@ -59,7 +59,7 @@ func TestRestartRedoesAPartlyCommittedMessageOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := again.Apply(events.Expand(nil, 7, batchMessage(t, "01A", "01B", "01C"), nil)); err != nil {
+	if err := again.Apply(events.Expand(nil, 7, batchMessage(t, "01A", "01B", "01C"))); err != nil {
 		t.Fatal(err)
 	}
 	recs, total, err := again.List(LogQuery{AccountID: "acc", GatewayID: "gw", PerPage: 10})
@@ -70,7 +70,7 @@ func TestRestartRedoesAPartlyCommittedMessageOnce(t *testing.T) {
 		t.Errorf("after the redo: total %d, %d records; want 3", total, len(recs))
 	}
 	// Later batches are new events: they are added without a lookup.
-	if err := again.Apply(events.Expand(nil, 8, batchMessage(t, "01D", "01E"), nil)); err != nil {
+	if err := again.Apply(events.Expand(nil, 8, batchMessage(t, "01D", "01E"))); err != nil {
 		t.Fatal(err)
 	}
 	if _, total, _ := again.List(LogQuery{AccountID: "acc", GatewayID: "gw"}); total != 5 {
@@ -97,7 +97,7 @@ func BenchmarkLogsApplyBatched(b *testing.B) {
 		for i := range ids {
 			ids[i] = fmt.Sprintf("01J%010d%03d", seq, i)
 		}
-		if err := l.Apply(events.Expand(nil, seq, batchMessage(t, ids...), nil)); err != nil {
+		if err := l.Apply(events.Expand(nil, seq, batchMessage(t, ids...))); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -120,7 +120,7 @@ func TestDiskStoreRecordsInValueLog(t *testing.T) {
 	for i := range ids {
 		ids[i] = fmt.Sprintf("01K%023d", i)
 	}
-	if err := l.Apply(events.Expand(nil, 1, batchMessage(t, ids...), nil)); err != nil {
+	if err := l.Apply(events.Expand(nil, 1, batchMessage(t, ids...))); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {

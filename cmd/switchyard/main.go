@@ -219,10 +219,6 @@ func (p *projections) waitFor(ctx context.Context, seq uint64) error {
 	return nil
 }
 
-// lastCounterSeq is what the counters projection has to reach before limiters rebuild
-// their windows: the newest message of the log (limit events travel in batches).
-func lastCounterSeq(ctx context.Context, bus *events.Bus) (uint64, error) { return bus.LastSeq(ctx) }
-
 // logLimits reads a gateway's log_management and log_management_strategy from the
 // current configuration snapshot.
 func logLimits(svc *config.Service) storage.LogLimits {
@@ -327,7 +323,7 @@ func serve(args []string) error {
 	// applied every limit event in the log.
 	fwd.Limiter = actors.NewLimiters(sys, actors.LimiterOptions{Counters: counters, Publisher: lg.bus, Logger: log,
 		CaughtUp: func(ctx context.Context) error {
-			last, err := lastCounterSeq(ctx, lg.bus)
+			last, err := lg.bus.LastSeq(ctx)
 			if err != nil {
 				return err
 			}
