@@ -1,7 +1,8 @@
 // logfilter.go compiles the hosted log filters (key, operator, values: the filters of the
 // logs list and delete calls, of datasets and evaluations) into a plan over the logs
-// projection's indexes: equality on an indexed field becomes an index walk, created_at
-// becomes a range of log ids (ULIDs sort by time), and the rest is checked on the record.
+// projection: equality on a listed field becomes a walk of its posting lists
+// (postings.go), created_at becomes a range of log ids (ULIDs sort by time), and every
+// condition is checked on the record's facts.
 package storage
 
 import (
@@ -246,10 +247,15 @@ func compileLogPlan(q LogQuery) (*logPlan, error) {
 			p.restrictIDs(c.strs)
 		case field.kind == kindMetaKey && f.Operator == OpEq && metaKeyEq == nil:
 			metaKeyEq = &c
+			p.residual = append(p.residual, c)
 		case field.kind == kindMetaValue && f.Operator == OpEq && metaValEq == nil:
 			metaValEq = &c
+			p.residual = append(p.residual, c)
 		case f.Operator == OpEq && field.index != "":
+			// A posting list may still name records whose value changed or that were
+			// deleted: the condition is checked on the facts too.
 			p.streams = append(p.streams, p.prefixes(field.index, c.indexValues()))
+			p.residual = append(p.residual, c)
 		default:
 			p.residual = append(p.residual, c)
 		}
@@ -263,6 +269,8 @@ func compileLogPlan(q LogQuery) (*logPlan, error) {
 			}
 		}
 		p.streams = append(p.streams, p.prefixes("mp", vals))
+		p.residual = append(p.residual, cond{key: "metadata", op: OpEq, field: filterField{kind: kindMetaKey},
+			pairKeys: metaKeyEq.strs, pairVals: metaValEq.strs})
 	case metaKeyEq != nil:
 		p.streams = append(p.streams, p.prefixes("mk", metaKeyEq.strs))
 	case metaValEq != nil:
@@ -289,7 +297,7 @@ const metaPairSep = "\x01"
 func (p *logPlan) prefixes(index string, values []string) []string {
 	out := make([]string, 0, len(values))
 	for _, v := range values {
-		out = append(out, indexPrefix(p.acct, p.gw, index, v))
+		out = append(out, postingPrefix(p.acct, p.gw, index, v))
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
@@ -441,6 +449,14 @@ func (c *cond) match(r *LogRecord, meta map[string]string) bool {
 		}
 		return false
 	case kindMetaKey, kindMetaValue:
+		if c.pairKeys != nil {
+			for _, k := range c.pairKeys {
+				if v, ok := meta[k]; ok && slices.Contains(c.pairVals, v) {
+					return true
+				}
+			}
+			return false
+		}
 		for k, v := range meta {
 			s := k
 			if c.field.kind == kindMetaValue {
@@ -473,9 +489,10 @@ func stringMatch(op, s string, values []string) bool {
 const probeCap = 2000
 
 // walk calls yield with the ids of the records matching p, in id (time) order, newest
-// first unless asc, until yield returns false. The driver is the smallest index walk
-// (probed), or the ids of an id filter, or the facts of every record; the other index
-// walks and the facts (for residual conditions) are merged in by forward cursors.
+// first unless asc, until yield returns false. The driver is the sparsest posting-list
+// walk (probed), or the ids of an id filter, or the facts of every record; the other
+// posting lists and the facts (every condition is checked on them) are merged in by
+// forward cursors.
 func walk(txn *badger.Txn, p *logPlan, asc bool, yield func(id string) bool) error {
 	if p.empty {
 		return nil
@@ -488,15 +505,14 @@ func walk(txn *badger.Txn, p *logPlan, asc bool, yield func(id string) bool) err
 		for i, s := range p.streams {
 			n := 0
 			var first, last string
-			for _, pre := range s {
-				n += scanIndex(txn, pre, asc, lo, hi, false, probeCap-n, func(id string, _ *badger.Item) bool {
-					if first == "" {
-						first = id
-					}
-					last = id
-					return true
-				})
-			}
+			mergePostings(txn, s, asc, lo, hi, func(id string) bool {
+				if first == "" {
+					first = id
+				}
+				last = id
+				n++
+				return n < probeCap
+			})
 			if n == 0 {
 				return nil
 			}
@@ -511,21 +527,21 @@ func walk(txn *badger.Txn, p *logPlan, asc bool, yield func(id string) bool) err
 			}
 		}
 	}
-	var checks [][]*cursor
+	var checks [][]*postingIter
 	for i, s := range p.streams {
 		if i == driver {
 			continue
 		}
-		var cs []*cursor
+		var cs []*postingIter
 		for _, pre := range s {
-			c := newCursor(txn, pre, asc, false)
-			defer c.it.Close()
+			c := newPostingIter(txn, pre, asc, lo, hi)
+			defer c.close()
 			cs = append(cs, c)
 		}
 		checks = append(checks, cs)
 	}
 	var facts *cursor
-	if len(p.residual) > 0 && (driver >= 0 || p.search != "") {
+	if len(p.residual) > 0 && (driver >= 0 || p.search != "" || p.ids != nil) {
 		facts = newCursor(txn, factsPrefix(p.acct, p.gw), asc, true)
 		defer facts.it.Close()
 	}
@@ -536,7 +552,7 @@ func walk(txn *badger.Txn, p *logPlan, asc bool, yield func(id string) bool) err
 		for _, cs := range checks {
 			found := false
 			for _, c := range cs {
-				if _, ok := c.at(id); ok {
+				if c.has(id) {
 					found = true
 					break
 				}
@@ -580,10 +596,6 @@ func walk(txn *badger.Txn, p *logPlan, asc bool, yield func(id string) bool) err
 		if !asc {
 			slices.Reverse(ids)
 		}
-		if len(p.residual) > 0 && facts == nil {
-			facts = newCursor(txn, factsPrefix(p.acct, p.gw), asc, true)
-			defer facts.it.Close()
-		}
 		for _, id := range ids {
 			if id < lo || id > hi {
 				continue
@@ -598,7 +610,7 @@ func walk(txn *badger.Txn, p *logPlan, asc bool, yield func(id string) bool) err
 			}
 		}
 	case driver >= 0:
-		mergeIndexes(txn, p.streams[driver], asc, lo, hi, func(id string) bool { return visit(id, nil) })
+		mergePostings(txn, p.streams[driver], asc, lo, hi, func(id string) bool { return visit(id, nil) })
 	case len(p.residual) > 0:
 		scanIndex(txn, factsPrefix(p.acct, p.gw), asc, lo, hi, true, -1, visit)
 	default:
@@ -641,53 +653,32 @@ func scanIndex(txn *badger.Txn, prefix string, asc bool, lo, hi string, values b
 	return n
 }
 
-// mergeIndexes walks the union of several index prefixes in id order, each id once.
-func mergeIndexes(txn *badger.Txn, prefixes []string, asc bool, lo, hi string, fn func(id string) bool) {
-	if len(prefixes) == 1 {
-		scanIndex(txn, prefixes[0], asc, lo, hi, false, -1, func(id string, _ *badger.Item) bool { return fn(id) })
-		return
-	}
-	type cursor struct {
-		it  *badger.Iterator
-		pre []byte
-	}
-	var cs []cursor
+// mergePostings walks the union of several posting prefixes in id order, each id once.
+func mergePostings(txn *badger.Txn, prefixes []string, asc bool, lo, hi string, fn func(id string) bool) {
+	its := make([]*postingIter, 0, len(prefixes))
+	heads := make([]string, 0, len(prefixes))
 	for _, pre := range prefixes {
-		opts := badger.DefaultIteratorOptions
-		opts.PrefetchValues = false
-		opts.Reverse = !asc
-		opts.Prefix = []byte(pre)
-		it := txn.NewIterator(opts)
-		defer it.Close()
-		start := pre + lo
-		if !asc {
-			start = pre + hi + "\xff"
+		it := newPostingIter(txn, pre, asc, lo, hi)
+		defer it.close()
+		if id, ok := it.next(); ok {
+			its, heads = append(its, it), append(heads, id)
 		}
-		it.Seek([]byte(start))
-		cs = append(cs, cursor{it, []byte(pre)})
 	}
-	idOf := func(c cursor) []byte { return c.it.Item().Key()[len(c.pre):] }
 	last := ""
-	for {
-		best := -1
-		for i, c := range cs {
-			if !c.it.Valid() {
-				continue
-			}
-			if best < 0 || (asc && bytes.Compare(idOf(c), idOf(cs[best])) < 0) || (!asc && bytes.Compare(idOf(c), idOf(cs[best])) > 0) {
+	for len(its) > 0 {
+		best := 0
+		for i := range heads {
+			if (asc && heads[i] < heads[best]) || (!asc && heads[i] > heads[best]) {
 				best = i
 			}
 		}
-		if best < 0 {
-			return
+		id := heads[best]
+		if next, ok := its[best].next(); ok {
+			heads[best] = next
+		} else {
+			its, heads = slices.Delete(its, best, best+1), slices.Delete(heads, best, best+1)
 		}
-		id := string(idOf(cs[best]))
-		cs[best].it.Next()
-		if (asc && id > hi) || (!asc && id < lo) {
-			cs = slices.Delete(cs, best, best+1)
-			continue
-		}
-		if id == last || id < lo || id > hi {
+		if id == last {
 			continue
 		}
 		last = id

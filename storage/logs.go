@@ -1,5 +1,6 @@
-// logs.go is the logs projection: it turns request.finished events into log records with
-// indexes (time through the ULID order, provider, model, success, cached, feedback, event
+// logs.go is the logs projection: it turns request.finished events into log records (one
+// key for the record, one for its filterable facts, both ordered by time through the ULID
+// log id) and posting lists (postings.go: provider, model, success, cached, feedback, event
 // id, request type, metadata), applies feedback (log.feedback) and deletes (logs.deleted),
 // keeps each gateway within its log limit, and answers the log queries of the control API
 // (the filters are compiled in logfilter.go).
@@ -11,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"strconv"
 	"strings"
 	"time"
 
@@ -102,7 +102,11 @@ const (
 // Logs is the logs projection over a Store.
 type Logs struct {
 	s    *Store
-	prog *progress
+	prog *progress // the records' checkpoint
+	post *postings // the posting lists waiting in memory, and their checkpoint
+	// prunable: posting lists (prefix and second) of records DELETE_OLDEST removed; once
+	// every record of their second is gone they are deleted.
+	prunable map[string]struct{}
 	// resumed: no batch applied since the projection was opened. The first batch after a
 	// restart may redo part of a message committed before a crash, so its records are
 	// checked for before they are counted.
@@ -119,15 +123,29 @@ func NewLogs(s *Store) (*Logs, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Logs{s: s, prog: newProgress(seq), resumed: true}
+	pseq, flushes, err := readPostingsMeta(s)
+	if err != nil {
+		return nil, err
+	}
+	l := &Logs{s: s, prog: newProgress(seq), post: newPostings(min(pseq, seq), flushes),
+		prunable: map[string]struct{}{}, resumed: true}
 	if err := l.upgrade(); err != nil {
 		return nil, fmt.Errorf("upgrade logs indexes: %w", err)
 	}
 	return l, nil
 }
 
-// Applied is the last stream sequence applied.
-func (l *Logs) Applied() uint64 { seq, _ := l.prog.get(); return seq }
+// Applied is the last stream sequence applied to the records and the posting lists (in
+// memory or written); the consumer resumes after it.
+func (l *Logs) Applied() uint64 {
+	l.post.mu.Lock()
+	through := l.post.through
+	l.post.mu.Unlock()
+	return min(l.records(), through)
+}
+
+// records is the last stream sequence applied to the records.
+func (l *Logs) records() uint64 { seq, _ := l.prog.get(); return seq }
 
 // WaitFor blocks until the projection has applied seq (read your writes).
 func (l *Logs) WaitFor(ctx context.Context, seq uint64) error { return l.prog.wait(ctx, seq) }
@@ -138,10 +156,6 @@ func recordPrefix(acct, gw string) string { return "r" + sep + acct + sep + gw +
 
 func recordKey(acct, gw, id string) []byte { return []byte(recordPrefix(acct, gw) + id) }
 
-func indexPrefix(acct, gw, field, value string) string {
-	return "x" + sep + acct + sep + gw + sep + field + sep + clean(value) + sep
-}
-
 func clean(v string) string { return strings.ReplaceAll(v, sep, "") }
 
 // countKey holds a gateway's exact number of records (8 bytes, big endian).
@@ -151,13 +165,14 @@ func countKey(acct, gw string) []byte { return []byte("ln" + sep + acct + sep + 
 // deleted so far) while it is applied in several transactions.
 var deleteProgressKey = []byte("ld" + sep + LogsProjection)
 
-// layoutKey holds the version of the index layout; layoutVersion added cached, feedback,
-// event id, request type and metadata indexes and the per-gateway counts.
+// layoutKey holds the version of the store's layout: 2 added the facts and the
+// per-gateway counts, 3 replaced the index key per record and value ("x" keys) by the
+// posting lists.
 var layoutKey = []byte("lv" + sep + LogsProjection)
 
-const layoutVersion = 2
+const layoutVersion = 3
 
-// maxIndexKey: longer index entries (a huge model name or metadata value) are not
+// maxIndexKey: longer posting keys (a huge model name or metadata value) are not
 // written, so one odd request cannot wedge the projection on Badger's key size limit.
 const maxIndexKey = 1024
 
@@ -166,35 +181,6 @@ func successValue(b bool) string {
 		return "1"
 	}
 	return "0"
-}
-
-// indexKeys lists the index entries of a record. Writes, feedback and deletes all use
-// it, so a deleted record leaves no entry behind.
-func indexKeys(r *LogRecord) [][]byte {
-	out := make([][]byte, 0, 12)
-	add := func(field, value string) {
-		k := indexPrefix(r.AccountID, r.GatewayID, field, value) + r.ID
-		if len(k) <= maxIndexKey {
-			out = append(out, []byte(k))
-		}
-	}
-	add("provider", r.Provider)
-	add("model", r.Model)
-	add("success", successValue(r.Success))
-	add("cached", successValue(r.Cached))
-	add("feedback", strconv.Itoa(feedbackOf(r)))
-	add("rtype", r.RequestType)
-	if r.EventID != "" {
-		add("event", r.EventID)
-	}
-	if r.Metadata != "" {
-		for k, v := range parseMeta(r.Metadata) {
-			add("mk", k)
-			add("mv", v)
-			add("mp", k+metaPairSep+v)
-		}
-	}
-	return out
 }
 
 func u64(n uint64) []byte {
@@ -255,13 +241,29 @@ func (a *applier) del(k []byte) error    { return a.write(k, nil, true) }
 // twice is applied once. The events of one stored message share its sequence: the
 // checkpoint moves only past whole messages, so a commit part way through a message is
 // redone from the message's start after a restart (every write here is idempotent).
+// The posting lists have their own checkpoint, written with them about once a second:
+// events between it and the records' checkpoint only add their ids to the lists.
 func (l *Logs) Apply(batch []events.Msg) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	done := l.Applied()
-	a := &applier{l: l, txn: l.s.db.NewTransaction(true), done: done}
+	l.post.mu.Lock()
+	defer l.post.mu.Unlock()
+	recDone, postDone := l.records(), l.post.through
+	done := min(recDone, postDone)
+	a := &applier{l: l, txn: l.s.db.NewTransaction(true), done: recDone}
 	defer func() { a.txn.Discard() }()
+	// whole marks the message being applied as complete.
+	whole := func(seq uint64) error {
+		if seq > recDone {
+			if err := a.set(checkpointKey(LogsProjection), u64(seq)); err != nil {
+				return fmt.Errorf("apply seq %d: %w", seq, err)
+			}
+			a.done = seq
+		}
+		l.post.through = max(l.post.through, seq)
+		return nil
+	}
 	cur := done // the message being applied
 	for _, m := range batch {
 		if m.Seq <= done {
@@ -269,10 +271,9 @@ func (l *Logs) Apply(batch []events.Msg) error {
 		}
 		if m.Seq != cur {
 			if cur != done { // the previous message is whole
-				if err := a.set(checkpointKey(LogsProjection), u64(cur)); err != nil {
-					return fmt.Errorf("apply seq %d: %w", cur, err)
+				if err := whole(cur); err != nil {
+					return err
 				}
-				a.done = cur
 			}
 			if !a.roomy() {
 				if err := a.flush(); err != nil {
@@ -281,17 +282,21 @@ func (l *Logs) Apply(batch []events.Msg) error {
 			}
 			cur = m.Seq
 		}
-		if err := l.apply(a, m); err != nil {
+		if err := l.apply(a, m, m.Seq > recDone, m.Seq > postDone); err != nil {
 			return fmt.Errorf("apply seq %d: %w", m.Seq, err)
 		}
 	}
 	if cur == done {
 		return nil
 	}
-	if err := a.set(checkpointKey(LogsProjection), u64(cur)); err != nil {
+	if err := whole(cur); err != nil {
 		return err
 	}
-	a.done = cur
+	if l.post.due() {
+		if err := l.post.flush(a); err != nil {
+			return err
+		}
+	}
 	if err := a.txn.Commit(); err != nil {
 		return err
 	}
@@ -300,7 +305,8 @@ func (l *Logs) Apply(batch []events.Msg) error {
 	return nil
 }
 
-func (l *Logs) apply(a *applier, m events.Msg) error {
+// apply applies one event to the records (rec) and to the posting lists (post).
+func (l *Logs) apply(a *applier, m events.Msg, rec, post bool) error {
 	env, err := m.Envelope()
 	if err != nil {
 		return nil // not an event of ours: skip rather than wedge the projection
@@ -311,16 +317,30 @@ func (l *Logs) apply(a *applier, m events.Msg) error {
 		if err != nil || f.GatewayID == "" || f.LogID == "" {
 			return nil
 		}
-		return l.insert(a, f, m.Seq, l.resumed || !m.Batched)
+		r := RecordFromEvent(f)
+		r.EventSeq = m.Seq
+		if post && !f.NoLog {
+			l.post.add(&r)
+		}
+		if !rec {
+			return nil
+		}
+		return l.insert(a, f, &r, l.resumed || !m.Batched)
 	case events.TypeLogFeedback:
 		var fb events.LogFeedback
 		if env.Version != events.VersionLogFeedback || json.Unmarshal(env.Data, &fb) != nil {
 			return nil
 		}
+		if post {
+			l.post.addFeedback(fb)
+		}
+		if !rec {
+			return nil
+		}
 		return l.feedback(a, fb)
 	case events.TypeLogsDeleted:
 		var d events.LogsDeleted
-		if env.Version != events.VersionLogsDeleted || json.Unmarshal(env.Data, &d) != nil {
+		if env.Version != events.VersionLogsDeleted || json.Unmarshal(env.Data, &d) != nil || !rec {
 			return nil
 		}
 		return l.deleteMatching(a, m.Seq, d)
@@ -344,7 +364,7 @@ func (l *Logs) limit(acct, gw string) (int64, string) {
 // is not counted twice; it is skipped for batched events, which are stored once (see
 // events.Msg.Batched) and applied once (the checkpoint commits with them), except in the
 // first batch after a restart.
-func (l *Logs) insert(a *applier, f events.RequestFinished, seq uint64, verify bool) error {
+func (l *Logs) insert(a *applier, f events.RequestFinished, rec *LogRecord, verify bool) error {
 	if f.KeyID != "" {
 		at := f.StartedAt.Add(time.Duration(f.DurationMs * float64(time.Millisecond))).UTC()
 		if err := a.set(keyUsedKey(f.KeyID), []byte(at.Format(time.RFC3339Nano))); err != nil {
@@ -354,8 +374,6 @@ func (l *Logs) insert(a *applier, f events.RequestFinished, seq uint64, verify b
 	if f.NoLog {
 		return nil // counted by analytics and costs, but no log record
 	}
-	rec := RecordFromEvent(f)
-	rec.EventSeq = seq
 	var old LogRecord
 	found := false
 	if verify {
@@ -368,7 +386,7 @@ func (l *Logs) insert(a *applier, f events.RequestFinished, seq uint64, verify b
 	if found {
 		// The same event stored twice: keep what feedback has added since.
 		rec.Feedback, rec.Score, rec.Metadata = old.Feedback, old.Score, old.Metadata
-		if err := l.put(a, &old, &rec); err != nil {
+		if err := l.put(a, rec); err != nil {
 			return err
 		}
 	} else {
@@ -382,7 +400,7 @@ func (l *Logs) insert(a *applier, f events.RequestFinished, seq uint64, verify b
 		if err := a.set(countKey(f.AccountID, f.GatewayID), u64(uint64(n+1))); err != nil {
 			return err
 		}
-		if err := l.put(a, nil, &rec); err != nil {
+		if err := l.put(a, rec); err != nil {
 			return err
 		}
 	}
@@ -392,10 +410,8 @@ func (l *Logs) insert(a *applier, f events.RequestFinished, seq uint64, verify b
 	return nil
 }
 
-// put writes a record and its index entries, removing the entries of old that it no
-// longer has. Every entry is written even when unchanged, which heals a record whose
-// entries a crash left half written.
-func (l *Logs) put(a *applier, old, rec *LogRecord) error {
+// put writes a record and its facts (its posting lists are added by the caller).
+func (l *Logs) put(a *applier, rec *LogRecord) error {
 	b, err := json.Marshal(rec)
 	if err != nil {
 		return err
@@ -403,32 +419,11 @@ func (l *Logs) put(a *applier, old, rec *LogRecord) error {
 	if err := a.set(recordKey(rec.AccountID, rec.GatewayID, rec.ID), b); err != nil {
 		return err
 	}
-	if err := a.set([]byte(factsPrefix(rec.AccountID, rec.GatewayID)+rec.ID), encodeFacts(rec)); err != nil {
-		return err
-	}
-	keys := indexKeys(rec)
-	if old != nil {
-		keep := make(map[string]bool, len(keys))
-		for _, k := range keys {
-			keep[string(k)] = true
-		}
-		for _, k := range indexKeys(old) {
-			if !keep[string(k)] {
-				if err := a.del(k); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	for _, k := range keys {
-		if err := a.set(k, nil); err != nil {
-			return err
-		}
-	}
-	return nil
+	return a.set([]byte(factsPrefix(rec.AccountID, rec.GatewayID)+rec.ID), encodeFacts(rec))
 }
 
-// remove deletes a record, its index entries and one from its gateway's count.
+// remove deletes a record, its facts and one from its gateway's count. Its ids in the
+// posting lists stay (walks check every listed id on the facts) until pruned.
 func (l *Logs) remove(a *applier, rec *LogRecord) error {
 	n, err := getCount(a.txn, rec.AccountID, rec.GatewayID)
 	if err != nil {
@@ -440,15 +435,7 @@ func (l *Logs) remove(a *applier, rec *LogRecord) error {
 	if err := a.del(recordKey(rec.AccountID, rec.GatewayID, rec.ID)); err != nil {
 		return err
 	}
-	if err := a.del([]byte(factsPrefix(rec.AccountID, rec.GatewayID) + rec.ID)); err != nil {
-		return err
-	}
-	for _, k := range indexKeys(rec) {
-		if err := a.del(k); err != nil {
-			return err
-		}
-	}
-	return nil
+	return a.del([]byte(factsPrefix(rec.AccountID, rec.GatewayID) + rec.ID))
 }
 
 func getRecord(txn *badger.Txn, key []byte) (LogRecord, bool, error) {
@@ -514,6 +501,13 @@ func (l *Logs) trimOldest(a *applier, acct, gw string, max int64) error {
 			if err := l.remove(a, &recs[i]); err != nil {
 				return err
 			}
+			sec := binary.BigEndian.AppendUint64(nil, idSecond(recs[i].ID))
+			postingValues(&recs[i], func(field, value string) {
+				l.prunable[postingPrefix(acct, gw, field, value)+string(sec)] = struct{}{}
+			})
+		}
+		if err := l.prune(a, idSecond(recs[len(recs)-1].ID)); err != nil {
+			return err
 		}
 		if n-int64(len(recs)) > max {
 			if err := a.flush(); err != nil {
@@ -521,6 +515,32 @@ func (l *Logs) trimOldest(a *applier, acct, gw string, max int64) error {
 			}
 		}
 	}
+}
+
+// prune deletes the posting lists of seconds before cutoff that DELETE_OLDEST emptied:
+// records are trimmed in id order, so none of those seconds has a record left.
+func (l *Logs) prune(a *applier, cutoff uint64) error {
+	var keys [][]byte
+	for k := range l.prunable {
+		if binary.BigEndian.Uint64([]byte(k[len(k)-8:])) >= cutoff {
+			continue
+		}
+		delete(l.prunable, k)
+		opts := badger.DefaultIteratorOptions
+		opts.PrefetchValues = false
+		opts.Prefix = []byte(k)
+		it := a.txn.NewIterator(opts)
+		for it.Rewind(); it.Valid(); it.Next() {
+			keys = append(keys, it.Item().KeyCopy(nil))
+		}
+		it.Close()
+	}
+	for _, k := range keys {
+		if err := a.del(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // feedback applies PATCH .../logs/{id}: feedback, score, metadata merged in. Feedback on
@@ -551,7 +571,7 @@ func (l *Logs) feedback(a *applier, fb events.LogFeedback) error {
 		}
 		rec.Metadata = string(b)
 	}
-	return l.put(a, &old, &rec)
+	return l.put(a, &rec)
 }
 
 // deleteMatching applies DELETE .../logs: the gateway's records matching the filters, at
@@ -572,7 +592,11 @@ func (l *Logs) deleteMatching(a *applier, seq uint64, d events.LogsDeleted) erro
 		})
 	}
 	for d.Limit <= 0 || deleted < d.Limit {
-		// The walk reads committed state: commit what the batch has written so far.
+		// The walk reads committed state: commit what the batch has written so far,
+		// the posting lists waiting in memory with it.
+		if err := l.post.flush(a); err != nil {
+			return err
+		}
 		if err := a.flush(); err != nil {
 			return err
 		}
@@ -612,7 +636,9 @@ func (l *Logs) deleteMatching(a *applier, seq uint64, d events.LogsDeleted) erro
 	return a.del(deleteProgressKey)
 }
 
-// upgrade builds the indexes and counts of layoutVersion over records written before it.
+// upgrade brings a store written by an older version to layoutVersion: the facts and
+// per-gateway counts (layout 2) and the posting lists (layout 3) are built from the
+// records, and the index keys of layout 2 are dropped.
 func (l *Logs) upgrade() error {
 	var version uint64
 	err := l.s.db.View(func(txn *badger.Txn) error {
@@ -634,7 +660,7 @@ func (l *Logs) upgrade() error {
 		return err
 	}
 	counts := map[string]int64{}
-	a := &applier{l: l, txn: l.s.db.NewTransaction(true), done: l.Applied()}
+	a := &applier{l: l, txn: l.s.db.NewTransaction(true), done: l.records()}
 	defer func() { a.txn.Discard() }()
 	after := []byte("r" + sep)
 	for {
@@ -661,19 +687,26 @@ func (l *Logs) upgrade() error {
 			return err
 		}
 		for i := range recs {
-			counts[string(countKey(recs[i].AccountID, recs[i].GatewayID))]++
-			if err := a.set([]byte(factsPrefix(recs[i].AccountID, recs[i].GatewayID)+recs[i].ID), encodeFacts(&recs[i])); err != nil {
-				return err
-			}
-			for _, k := range indexKeys(&recs[i]) {
-				if err := a.set(k, nil); err != nil {
+			if version < 2 {
+				counts[string(countKey(recs[i].AccountID, recs[i].GatewayID))]++
+				if err := a.set([]byte(factsPrefix(recs[i].AccountID, recs[i].GatewayID)+recs[i].ID), encodeFacts(&recs[i])); err != nil {
 					return err
 				}
+			}
+			l.post.add(&recs[i])
+		}
+		if l.post.ids >= postingMaxIDs {
+			if err := l.post.flush(a); err != nil {
+				return err
 			}
 		}
 		if len(recs) < deleteChunk {
 			break
 		}
+	}
+	l.post.through = l.records() // the lists now hold every record stored
+	if err := l.post.flush(a); err != nil {
+		return err
 	}
 	for k, n := range counts {
 		if err := a.set([]byte(k), u64(uint64(n))); err != nil {
@@ -683,7 +716,13 @@ func (l *Logs) upgrade() error {
 	if err := a.set(layoutKey, u64(layoutVersion)); err != nil {
 		return err
 	}
-	return a.txn.Commit()
+	if err := a.txn.Commit(); err != nil {
+		return err
+	}
+	if version == 2 {
+		return l.s.db.DropPrefix([]byte("x" + sep)) // the index keys of layout 2
+	}
+	return nil
 }
 
 func keyUsedKey(id string) []byte { return []byte("u\x00" + id) }
@@ -769,6 +808,11 @@ func (l *Logs) ListPage(q LogQuery) (LogPage, error) {
 	if err != nil {
 		return LogPage{}, err
 	}
+	if len(p.streams) > 0 {
+		if err := l.flushPostings(); err != nil {
+			return LogPage{}, err
+		}
+	}
 	skip := (q.Page - 1) * q.PerPage
 	out := LogPage{Records: []LogRecord{}, Exact: true}
 	var ids []string
@@ -816,6 +860,22 @@ func (l *Logs) ListPage(q LogQuery) (LogPage, error) {
 		out.Records = append(out.Records, r)
 	}
 	return out, nil
+}
+
+// flushPostings writes the posting lists waiting in memory, so that a query reads every
+// record applied (read your writes).
+func (l *Logs) flushPostings() error {
+	l.post.mu.Lock()
+	defer l.post.mu.Unlock()
+	if l.post.ids == 0 {
+		return nil
+	}
+	a := &applier{l: l, txn: l.s.db.NewTransaction(true), done: l.records()}
+	defer func() { a.txn.Discard() }()
+	if err := l.post.flush(a); err != nil {
+		return err
+	}
+	return a.txn.Commit()
 }
 
 // ulidBounds turns a time range into the smallest and largest ULID strings inside it.

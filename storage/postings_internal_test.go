@@ -1,0 +1,238 @@
+package storage
+
+import (
+	"fmt"
+	"math/rand"
+	"testing"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/oklog/ulid/v2"
+	"github.com/switchyard/switchyard/events"
+)
+
+// keysUnder counts the store's keys under each of the prefixes.
+func keysUnder(t *testing.T, s *Store, prefixes ...string) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	err := s.db.View(func(txn *badger.Txn) error {
+		for _, pre := range prefixes {
+			opts := badger.DefaultIteratorOptions
+			opts.PrefetchValues = false
+			opts.Prefix = []byte(pre)
+			it := txn.NewIterator(opts)
+			for it.Rewind(); it.Valid(); it.Next() {
+				out[pre]++
+			}
+			it.Close()
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// finishedAt is a request.finished event of gateway gw at time at, as one message.
+func finishedAt(t *testing.T, seq uint64, id, gw, provider string, success bool, at time.Time) events.Msg {
+	t.Helper()
+	f := events.RequestFinished{LogID: id, AccountID: "acc", GatewayID: gw, Provider: provider, Model: "m",
+		Status: 200, Success: success, StartedAt: at, EventID: "ev-" + id}
+	b, err := events.Encode(events.TypeRequestFinished, events.VersionRequestFinished, id+".request.finished", at, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return events.Msg{Seq: seq, Data: b}
+}
+
+func openInternal(t *testing.T) (*Store, *Logs) {
+	t.Helper()
+	s, err := Open(Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	l, err := NewLogs(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, l
+}
+
+func total(t *testing.T, l *Logs, q LogQuery) int {
+	t.Helper()
+	_, n, err := l.List(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// A thousand requests in a few seconds add about two keys each (record and facts), not
+// one per indexed value: the posting lists are one key per value and second.
+func TestPostingListsAreOneKeyPerValueAndSecond(t *testing.T) {
+	s, l := openInternal(t)
+	rng := rand.New(rand.NewSource(1))
+	start := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	var batch []events.Msg
+	for i := 0; i < 1000; i++ {
+		at := start.Add(time.Duration(i) * 4 * time.Millisecond) // 4 seconds
+		batch = append(batch, finishedAt(t, uint64(i+1), ulid.MustNew(ulid.Timestamp(at), rng).String(), "gw",
+			[]string{"openai", "anthropic"}[i%2], i%10 != 0, at))
+	}
+	if err := l.Apply(batch); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.flushPostings(); err != nil {
+		t.Fatal(err)
+	}
+	n := keysUnder(t, s, "r"+sep, "f"+sep, "p"+sep, "x"+sep)
+	if n["r"+sep] != 1000 || n["f"+sep] != 1000 || n["x"+sep] != 0 {
+		t.Fatalf("keys %v, want 1000 records, 1000 facts, no per-record index key", n)
+	}
+	// provider ×2, model, success ×2, cached, feedback, rtype over 4 seconds, and the
+	// 1000 distinct event ids (one list each).
+	if p := n["p"+sep]; p > 9*4+1000 {
+		t.Errorf("%d posting keys for 1000 records in 4 seconds", p)
+	}
+	q := LogQuery{AccountID: "acc", GatewayID: "gw"}
+	for _, c := range []struct {
+		name string
+		q    func(LogQuery) LogQuery
+		want int
+	}{
+		{"provider", func(q LogQuery) LogQuery { q.Provider = "openai"; return q }, 500},
+		{"failed", func(q LogQuery) LogQuery { f := false; q.Success = &f; return q }, 100},
+		{"failed openai", func(q LogQuery) LogQuery { f := false; q.Success = &f; q.Provider = "openai"; return q }, 100},
+		{"failed anthropic", func(q LogQuery) LogQuery { f := false; q.Success = &f; q.Provider = "anthropic"; return q }, 0},
+		{"second two", func(q LogQuery) LogQuery {
+			q.Provider, q.Since, q.Until = "anthropic", start.Add(2*time.Second), start.Add(2999*time.Millisecond)
+			return q
+		}, 125},
+	} {
+		if got := total(t, l, c.q(q)); got != c.want {
+			t.Errorf("%s: total %d, want %d", c.name, got, c.want)
+		}
+	}
+}
+
+// The posting lists trail the records by up to a second: after a restart that lost the
+// ones in memory, the projection resumes from their checkpoint and re-adds them.
+func TestRestartReAddsPostingListsNotWritten(t *testing.T) {
+	s, l := openInternal(t)
+	start := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	rng := rand.New(rand.NewSource(2))
+	var batch []events.Msg
+	for i := 0; i < 50; i++ {
+		at := start.Add(time.Duration(i) * time.Millisecond)
+		batch = append(batch, finishedAt(t, uint64(i+1), ulid.MustNew(ulid.Timestamp(at), rng).String(), "gw", "openai", true, at))
+	}
+	if err := l.Apply(batch); err != nil {
+		t.Fatal(err)
+	}
+	// A crash now: the records are written, the posting lists are not (not due yet).
+	again, err := NewLogs(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := again.Applied(); got != 0 {
+		t.Fatalf("Applied() after the restart = %d, want 0 (the posting lists' checkpoint)", got)
+	}
+	if got := again.records(); got != 50 {
+		t.Fatalf("records' checkpoint %d, want 50", got)
+	}
+	if err := again.Apply(batch); err != nil { // what the consumer delivers again
+		t.Fatal(err)
+	}
+	if got := total(t, again, LogQuery{AccountID: "acc", GatewayID: "gw", Provider: "openai"}); got != 50 {
+		t.Errorf("provider filter finds %d records after the restart, want 50", got)
+	}
+	if got := total(t, again, LogQuery{AccountID: "acc", GatewayID: "gw"}); got != 50 {
+		t.Errorf("%d records after the redo, want 50 (none counted twice)", got)
+	}
+	if got := again.Applied(); got != 50 {
+		t.Errorf("Applied() = %d, want 50", got)
+	}
+}
+
+// DELETE_OLDEST drops the posting lists of the seconds it emptied, so a gateway at its
+// limit does not grow its lists for ever.
+func TestDeleteOldestPrunesPostingLists(t *testing.T) {
+	s, l := openInternal(t)
+	l.Limits = func(string, string) (int64, string) { return 20, StrategyDeleteOldest }
+	start := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	rng := rand.New(rand.NewSource(3))
+	for i := 0; i < 400; i++ {
+		at := start.Add(time.Duration(i) * 250 * time.Millisecond) // 100 seconds
+		m := finishedAt(t, uint64(i+1), ulid.MustNew(ulid.Timestamp(at), rng).String(), "gw", "openai", true, at)
+		if err := l.Apply([]events.Msg{m}); err != nil {
+			t.Fatal(err)
+		}
+		if i%7 == 0 {
+			if err := l.flushPostings(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := l.flushPostings(); err != nil {
+		t.Fatal(err)
+	}
+	// 20 records span 5 seconds: 6 lists of each of the 7 shared values at most, plus
+	// one list per event id left.
+	if p := keysUnder(t, s, postingPrefix("acc", "gw", "provider", "openai"))[postingPrefix("acc", "gw", "provider", "openai")]; p > 12 {
+		t.Errorf("%d posting lists for provider openai with 20 records over 5 seconds", p)
+	}
+	if got := total(t, l, LogQuery{AccountID: "acc", GatewayID: "gw", Provider: "openai"}); got != 20 {
+		t.Errorf("provider filter finds %d, want 20", got)
+	}
+}
+
+// A store of layout 2 (an index key per record and value) is upgraded when opened: its
+// index keys are dropped and its posting lists built from the records.
+func TestUpgradeFromIndexKeys(t *testing.T) {
+	s, l := openInternal(t)
+	start := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	rng := rand.New(rand.NewSource(4))
+	var batch []events.Msg
+	for i := 0; i < 30; i++ {
+		at := start.Add(time.Duration(i) * time.Second)
+		batch = append(batch, finishedAt(t, uint64(i+1), ulid.MustNew(ulid.Timestamp(at), rng).String(), "gw",
+			[]string{"openai", "groq", "mistral"}[i%3], true, at))
+	}
+	if err := l.Apply(batch); err != nil {
+		t.Fatal(err)
+	}
+	// Make it look like layout 2: no posting lists, an index key per record, version 2.
+	if err := s.db.DropPrefix([]byte("p" + sep)); err != nil {
+		t.Fatal(err)
+	}
+	err := s.db.Update(func(txn *badger.Txn) error {
+		for i := 0; i < 30; i++ {
+			k := fmt.Sprintf("x%sacc%sgw%sprovider%sopenai%s%02d", sep, sep, sep, sep, sep, i)
+			if err := txn.Set([]byte(k), nil); err != nil {
+				return err
+			}
+		}
+		if err := txn.Delete(checkpointKey(PostingsProjection)); err != nil {
+			return err
+		}
+		return txn.Set(layoutKey, u64(2))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	up, err := NewLogs(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := keysUnder(t, s, "x"+sep)["x"+sep]; n != 0 {
+		t.Errorf("%d index keys of layout 2 left", n)
+	}
+	if got := total(t, up, LogQuery{AccountID: "acc", GatewayID: "gw", Provider: "groq"}); got != 10 {
+		t.Errorf("provider filter after the upgrade finds %d, want 10", got)
+	}
+	if got := up.Applied(); got != 30 {
+		t.Errorf("Applied() after the upgrade = %d, want 30", got)
+	}
+}
