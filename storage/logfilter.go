@@ -138,6 +138,9 @@ type logPlan struct {
 	ids      []string // id eq: the only candidates (nil: not restricted)
 	streams  [][]string
 	residual []cond
+	// metaChecks are the metadata equalities the posting lists answer; they are also
+	// checked on the facts in a gateway where PATCH has changed metadata.
+	metaChecks []cond
 	search   string // lower case
 	empty    bool   // no record can match
 	filtered bool   // any condition at all besides the gateway
@@ -246,16 +249,20 @@ func compileLogPlan(q LogQuery) (*logPlan, error) {
 		case f.Key == "id" && f.Operator == OpEq:
 			p.restrictIDs(c.strs)
 		case field.kind == kindMetaKey && f.Operator == OpEq && metaKeyEq == nil:
+			// PATCH can change metadata: the lists are checked on the facts as well
+			// once it has in the gateway (see walk).
 			metaKeyEq = &c
-			p.residual = append(p.residual, c)
+			p.metaChecks = append(p.metaChecks, c)
 		case field.kind == kindMetaValue && f.Operator == OpEq && metaValEq == nil:
 			metaValEq = &c
-			p.residual = append(p.residual, c)
+			p.metaChecks = append(p.metaChecks, c)
 		case f.Operator == OpEq && field.index != "":
-			// A posting list may still name records whose value changed or that were
-			// deleted: the condition is checked on the facts too.
 			p.streams = append(p.streams, p.prefixes(field.index, c.indexValues()))
-			p.residual = append(p.residual, c)
+			if field.index == "feedback" {
+				// The one listed field a record changes (PATCH): its old lists still
+				// name it, so the condition is checked on the facts too.
+				p.residual = append(p.residual, c)
+			}
 		default:
 			p.residual = append(p.residual, c)
 		}
@@ -269,7 +276,7 @@ func compileLogPlan(q LogQuery) (*logPlan, error) {
 			}
 		}
 		p.streams = append(p.streams, p.prefixes("mp", vals))
-		p.residual = append(p.residual, cond{key: "metadata", op: OpEq, field: filterField{kind: kindMetaKey},
+		p.metaChecks = append(p.metaChecks, cond{key: "metadata", op: OpEq, field: filterField{kind: kindMetaKey},
 			pairKeys: metaKeyEq.strs, pairVals: metaValEq.strs})
 	case metaKeyEq != nil:
 		p.streams = append(p.streams, p.prefixes("mk", metaKeyEq.strs))
@@ -498,6 +505,35 @@ func walk(txn *badger.Txn, p *logPlan, asc bool, yield func(id string) bool) err
 		return nil
 	}
 	lo, hi := p.lo, p.hi
+	// Posting lists keep the ids of deleted records. DELETE_OLDEST deletes the oldest:
+	// the walk starts at the oldest record. A delete by filter may leave any: then each
+	// id is looked up in the facts.
+	exists := false
+	if p.ids == nil && len(p.streams) > 0 {
+		oldest := ""
+		scanIndex(txn, recordPrefix(p.acct, p.gw), true, lo, hi, false, 1, func(id string, _ *badger.Item) bool {
+			oldest = id
+			return false
+		})
+		if oldest == "" {
+			return nil
+		}
+		lo = max(lo, oldest)
+		if _, err := txn.Get(filterDeletedKey(p.acct, p.gw)); err == nil {
+			exists = true
+		} else if !errors.Is(err, badger.ErrKeyNotFound) {
+			return err
+		}
+	}
+	if len(p.metaChecks) > 0 {
+		if _, err := txn.Get(metaPatchedKey(p.acct, p.gw)); err == nil {
+			q := *p
+			q.residual = append(slices.Clip(p.residual), p.metaChecks...)
+			p = &q
+		} else if !errors.Is(err, badger.ErrKeyNotFound) {
+			return err
+		}
+	}
 	driver := -1
 	if p.ids == nil && len(p.streams) > 0 {
 		// The sparsest walk drives.
@@ -541,8 +577,8 @@ func walk(txn *badger.Txn, p *logPlan, asc bool, yield func(id string) bool) err
 		checks = append(checks, cs)
 	}
 	var facts *cursor
-	if len(p.residual) > 0 && (driver >= 0 || p.search != "" || p.ids != nil) {
-		facts = newCursor(txn, factsPrefix(p.acct, p.gw), asc, true)
+	if (len(p.residual) > 0 && (driver >= 0 || p.search != "" || p.ids != nil)) || exists {
+		facts = newCursor(txn, factsPrefix(p.acct, p.gw), asc, len(p.residual) > 0)
 		defer facts.it.Close()
 	}
 	var rec LogRecord
@@ -558,6 +594,11 @@ func walk(txn *badger.Txn, p *logPlan, asc bool, yield func(id string) bool) err
 				}
 			}
 			if !found {
+				return true
+			}
+		}
+		if exists && len(p.residual) == 0 {
+			if _, ok := facts.at(id); !ok {
 				return true
 			}
 		}

@@ -165,6 +165,15 @@ func countKey(acct, gw string) []byte { return []byte("ln" + sep + acct + sep + 
 // deleted so far) while it is applied in several transactions.
 var deleteProgressKey = []byte("ld" + sep + LogsProjection)
 
+// filterDeletedKey marks a gateway some of whose records a logs.deleted event removed:
+// its posting lists may name records that are gone anywhere in time (DELETE_OLDEST only
+// removes the oldest, which walks skip by starting at the oldest record).
+func filterDeletedKey(acct, gw string) []byte { return []byte("lx" + sep + acct + sep + gw) }
+
+// metaPatchedKey marks a gateway where PATCH has changed a record's metadata: its
+// metadata posting lists may name records whose metadata no longer matches.
+func metaPatchedKey(acct, gw string) []byte { return []byte("lm" + sep + acct + sep + gw) }
+
 // layoutKey holds the version of the store's layout: 2 added the facts and the
 // per-gateway counts, 3 replaced the index key per record and value ("x" keys) by the
 // posting lists.
@@ -560,6 +569,9 @@ func (l *Logs) feedback(a *applier, fb events.LogFeedback) error {
 		rec.Score = &v
 	}
 	if len(fb.Metadata) > 0 {
+		if err := a.set(metaPatchedKey(fb.AccountID, fb.GatewayID), nil); err != nil {
+			return err
+		}
 		m := map[string]any{}
 		if old.Metadata != "" {
 			_ = json.Unmarshal([]byte(old.Metadata), &m)
@@ -623,6 +635,12 @@ func (l *Logs) deleteMatching(a *applier, seq uint64, d events.LogsDeleted) erro
 				if err := l.remove(a, &rec); err != nil {
 					return err
 				}
+			}
+		}
+		if deleted == 0 && len(ids) > 0 {
+			// The posting lists now name records that are gone: walks check ids on the facts.
+			if err := a.set(filterDeletedKey(d.AccountID, d.GatewayID), nil); err != nil {
+				return err
 			}
 		}
 		deleted += len(ids)

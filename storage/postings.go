@@ -299,7 +299,12 @@ func (p *postingIter) next() (string, bool) {
 // moves forward, seeking over the seconds between two ids rather than reading them.
 func (p *postingIter) has(id string) bool {
 	ts := idSecond(id)
-	if !p.loaded || (p.asc && ts > p.sec) || (!p.asc && ts < p.sec) {
+	behind := func() bool { return !p.loaded || (p.asc && ts > p.sec) || (!p.asc && ts < p.sec) }
+	// A few steps first (the next second with ids is often the one asked), then a seek.
+	for steps := 0; behind() && steps < 4 && p.loaded && !p.ended; steps++ {
+		p.load()
+	}
+	if behind() {
 		if p.ended {
 			return false
 		}

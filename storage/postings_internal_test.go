@@ -236,3 +236,68 @@ func TestUpgradeFromIndexKeys(t *testing.T) {
 		t.Errorf("Applied() after the upgrade = %d, want 30", got)
 	}
 }
+
+// Posting lists keep the ids of records deleted by filter and of values PATCH replaced;
+// a walk never returns them.
+func TestStaleListEntriesAreNotReturned(t *testing.T) {
+	_, l := openInternal(t)
+	start := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	rng := rand.New(rand.NewSource(5))
+	var batch []events.Msg
+	var ids []string
+	for i := 0; i < 40; i++ {
+		at := start.Add(time.Duration(i) * 100 * time.Millisecond)
+		id := ulid.MustNew(ulid.Timestamp(at), rng).String()
+		ids = append(ids, id)
+		m := finishedAt(t, uint64(i+1), id, "gw", "openai", i%2 == 0, at)
+		f, _ := m.Finished()
+		f.Metadata = events.Metadata{"team": "a"}
+		b, err := events.Encode(events.TypeRequestFinished, events.VersionRequestFinished, id+".request.finished", at, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		batch = append(batch, events.Msg{Seq: uint64(i + 1), Data: b})
+	}
+	if err := l.Apply(batch); err != nil {
+		t.Fatal(err)
+	}
+	q := LogQuery{AccountID: "acc", GatewayID: "gw", Provider: "openai"}
+	if got := total(t, l, q); got != 40 {
+		t.Fatalf("provider filter finds %d, want 40", got)
+	}
+	del := func(seq uint64, v any, typ events.Type, ver int) events.Msg {
+		b, err := events.Encode(typ, ver, fmt.Sprint("e", seq), start, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return events.Msg{Seq: seq, Data: b}
+	}
+	// Delete the 20 failed ones by filter: the provider list still names them.
+	if err := l.Apply([]events.Msg{del(41, events.LogsDeleted{AccountID: "acc", GatewayID: "gw",
+		Filters: []events.LogFilter{{Key: "success", Operator: "eq", Values: []string{"false"}}}},
+		events.TypeLogsDeleted, events.VersionLogsDeleted)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := total(t, l, q); got != 20 {
+		t.Errorf("provider filter after deleting the failed: %d, want 20", got)
+	}
+	// Move one record from team a to team b: the pair list of a still names it.
+	fb := 1
+	if err := l.Apply([]events.Msg{del(42, events.LogFeedback{AccountID: "acc", GatewayID: "gw", LogID: ids[0],
+		Feedback: &fb, Metadata: events.Metadata{"team": "b"}}, events.TypeLogFeedback, events.VersionLogFeedback)}); err != nil {
+		t.Fatal(err)
+	}
+	pair := func(v string) LogQuery {
+		return LogQuery{AccountID: "acc", GatewayID: "gw", Filters: []events.LogFilter{
+			{Key: "metadata.key", Operator: "eq", Values: []string{"team"}}, {Key: "metadata.value", Operator: "eq", Values: []string{v}}}}
+	}
+	if a, b := total(t, l, pair("a")), total(t, l, pair("b")); a != 19 || b != 1 {
+		t.Errorf("team a %d, team b %d after the PATCH; want 19 and 1", a, b)
+	}
+	feedback := func(v string) LogQuery {
+		return LogQuery{AccountID: "acc", GatewayID: "gw", Filters: []events.LogFilter{{Key: "feedback", Operator: "eq", Values: []string{v}}}}
+	}
+	if none, up := total(t, l, feedback("0")), total(t, l, feedback("1")); none != 19 || up != 1 {
+		t.Errorf("feedback 0: %d, 1: %d; want 19 and 1", none, up)
+	}
+}
