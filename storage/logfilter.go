@@ -141,9 +141,9 @@ type logPlan struct {
 	// metaChecks are the metadata equalities the posting lists answer; they are also
 	// checked on the facts in a gateway where PATCH has changed metadata.
 	metaChecks []cond
-	search   string // lower case
-	empty    bool   // no record can match
-	filtered bool   // any condition at all besides the gateway
+	search     string // lower case
+	empty      bool   // no record can match
+	filtered   bool   // any condition at all besides the gateway
 }
 
 // metaString renders a metadata value as the filters and indexes compare it.
