@@ -37,7 +37,7 @@ func postingPrefix(acct, gw, field, value string) string {
 // wait before a flush.
 const (
 	postingFlushEvery = time.Second
-	postingMaxIDs     = 64 << 10
+	postingMaxIDs     = 16 << 10
 )
 
 // postingValues calls add with each (field, value) a record is listed under. Inserts,
