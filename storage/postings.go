@@ -80,6 +80,7 @@ type postings struct {
 	// pending: posting prefix + second (8 bytes) -> ids, in arrival order.
 	pending map[string][]string
 	ids     int
+	key     []byte // addOne's buffer
 	// through is the last message whose ids are all in pending or written; stored the
 	// last one written with a flush.
 	through, stored uint64
@@ -93,27 +94,46 @@ func newPostings(stored, flushes uint64) *postings {
 
 // add lists id under each value of rec (in its account and gateway).
 func (p *postings) add(rec *LogRecord) {
-	postingValues(rec, func(field, value string) { p.addOne(rec.AccountID, rec.GatewayID, field, value, rec.ID) })
+	sec := idSecond(rec.ID)
+	postingValues(rec, func(field, value string) { p.addOne(rec.AccountID, rec.GatewayID, field, value, rec.ID, sec) })
 }
 
-func (p *postings) addOne(acct, gw, field, value, id string) {
-	pre := postingPrefix(acct, gw, field, value)
-	if len(pre)+16 > maxIndexKey {
+func (p *postings) addOne(acct, gw, field, value, id string, sec uint64) {
+	// postingPrefix and the second, built in a reused buffer: a key already waiting
+	// costs no allocation.
+	b := append(p.key[:0], 'p')
+	for _, part := range [...]string{acct, gw, field} {
+		b = append(append(b, sep...), part...)
+	}
+	b = append(b, sep...)
+	for i := 0; i < len(value); i++ {
+		if value[i] != sep[0] {
+			b = append(b, value[i])
+		}
+	}
+	b = append(b, sep...)
+	if len(b)+16 > maxIndexKey {
 		return // an odd huge value: found by scanning the facts, not listed
 	}
-	k := string(binary.BigEndian.AppendUint64([]byte(pre), idSecond(id)))
-	p.pending[k] = append(p.pending[k], id)
+	b = binary.BigEndian.AppendUint64(b, sec)
+	p.key = b
+	if ids, ok := p.pending[string(b)]; ok {
+		p.pending[string(b)] = append(ids, id)
+	} else {
+		p.pending[string(b)] = []string{id}
+	}
 	p.ids++
 }
 
 // addFeedback lists a record under the values a feedback event gives it; the values it
 // had stay listed (the facts check drops them).
 func (p *postings) addFeedback(fb events.LogFeedback) {
+	sec := idSecond(fb.LogID)
 	if fb.Feedback != nil {
-		p.addOne(fb.AccountID, fb.GatewayID, "feedback", strconv.Itoa(*fb.Feedback), fb.LogID)
+		p.addOne(fb.AccountID, fb.GatewayID, "feedback", strconv.Itoa(*fb.Feedback), fb.LogID, sec)
 	}
 	for k, v := range fb.Metadata {
-		addMeta(func(field, value string) { p.addOne(fb.AccountID, fb.GatewayID, field, value, fb.LogID) }, k, metaString(v))
+		addMeta(func(field, value string) { p.addOne(fb.AccountID, fb.GatewayID, field, value, fb.LogID, sec) }, k, metaString(v))
 	}
 }
 
