@@ -14,6 +14,7 @@ import (
 
 	"github.com/cloudflare/cloudflare-go/v7"
 	"github.com/cloudflare/cloudflare-go/v7/ai_gateway"
+	"github.com/switchyard/switchyard/e2e/mock"
 )
 
 type gatewayError struct {
@@ -132,4 +133,41 @@ func newHeadUpstream(t *testing.T) string {
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// A . or .. segment in a provider path, encoded or not, on the provider endpoint or in a
+// universal step, is refused with a 400 before anything reaches the provider.
+func TestDotSegmentsNeverLeaveTheProviderPath(t *testing.T) {
+	up := mock.NewOpenAI()
+	t.Cleanup(up.Close)
+	g := startGateway(t, "", []string{"SWITCHYARD_UPSTREAM_OPENAI=" + up.URL}, "--allow-insecure-upstreams")
+	base := "/v1/" + account + "/" + gateway
+	for _, c := range []struct{ path, body string }{
+		{base + "/openai/../../admin", `{}`},
+		{base + "/openai/%2e%2e/%2e%2e/admin", `{}`},
+		{base + "/openai/v1/.%2E/admin", `{}`},
+		{base + "/openai/%252e%252e/admin", `{}`},
+		{base + "/openai/..%2fadmin", `{}`},
+		{base + "/openai/..%5cadmin", `{}`},
+		{base, `[{"provider":"openai","endpoint":"../../admin","headers":{"Authorization":"Bearer sk-x"},"query":{}}]`},
+		{base, `[{"provider":"openai","endpoint":"%2e%2e/admin","headers":{"Authorization":"Bearer sk-x"},"query":{}}]`},
+	} {
+		req, _ := http.NewRequest("POST", g.URL+c.path, strings.NewReader(c.body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer sk-test")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var ge gatewayError
+		if json.Unmarshal(b, &ge) != nil || resp.StatusCode != 400 || len(ge.Errors) != 1 || ge.Errors[0].Code != 2006 ||
+			!strings.Contains(ge.Errors[0].Message, ". or ..") {
+			t.Errorf("%s %s: %d %s; want 400 code 2006 naming the dot segment", c.path, c.body, resp.StatusCode, b)
+		}
+	}
+	if n := len(up.Requests()); n != 0 {
+		t.Fatalf("the provider received %d requests", n)
+	}
 }

@@ -67,6 +67,7 @@ func unifiedCases(u *unifiedUpstreams) []unifiedCase {
 		{"openai-compatible", "deepseek/deepseek-chat", "sk-test", mock.PromptTokens, mock.CompletionTokens, 0},
 		{"anthropic", "anthropic/claude-sonnet-4-5", "sk-ant-test", mock.AnthropicInputTokens, mock.AnthropicOutputTokens, 0},
 		{"google-ai-studio", "google-ai-studio/gemini-2.5-flash", "AIza-test", mock.GeminiInputTokens, mock.GeminiOutputTokens, mock.GeminiCachedTokens},
+		{"google as the reference spells it", "google/gemini-2.5-pro", "AIza-test", mock.GeminiInputTokens, mock.GeminiOutputTokens, mock.GeminiCachedTokens},
 		{"google-vertex-ai", "google-vertex-ai/google/gemini-2.5-flash", sa, mock.GeminiInputTokens, mock.GeminiOutputTokens, mock.GeminiCachedTokens},
 		{"cohere", "cohere/command-a-03-2025", "co-test", mock.CohereInputTokens, mock.CohereOutputTokens, 0},
 		{"aws-bedrock", "aws-bedrock/anthropic.claude-3-5-haiku-20241022-v1:0", mock.BedrockAccessKeyID + ":" + mock.BedrockSecretKey + ":us-east-1",

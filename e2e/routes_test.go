@@ -395,6 +395,26 @@ func TestGatewayRateLimit(t *testing.T) {
 	}
 }
 
+// Answers from the cache do not count against the gateway's rate limit and are still
+// served once it is exhausted (reference changelog); only requests to a provider count.
+func TestGatewayRateLimitSkipsCacheHits(t *testing.T) {
+	g, _ := startRoutes(t)
+	if code, env := patchGateway(t, g, `{"cache_ttl":300,"rate_limiting_limit":2,"rate_limiting_interval":3600,"rate_limiting_technique":"fixed"}`); code != 200 {
+		t.Fatalf("set cache and rate limit: %d %v", code, env)
+	}
+	url := g.Base("openai") + "/chat/completions"
+	for i, c := range []struct {
+		prompt string
+		status int
+		cache  string
+	}{{"a", 200, "MISS"}, {"a", 200, "HIT"}, {"a", 200, "HIT"}, {"b", 200, "MISS"}, {"c", 429, ""}, {"a", 200, "HIT"}, {"b", 200, "HIT"}} {
+		a, body := send(t, url, chatBody("gpt-4o-mini", c.prompt, false), nil)
+		if a.StatusCode != c.status || (c.cache != "" && a.Header.Get("cf-aig-cache-status") != c.cache) {
+			t.Fatalf("request %d (%s): %d cache %q, want %d %s: %s", i, c.prompt, a.StatusCode, a.Header.Get("cf-aig-cache-status"), c.status, c.cache, body)
+		}
+	}
+}
+
 func TestDynamicRouteCostBudgetOnUniversalEndpoint(t *testing.T) {
 	g, _ := startRoutes(t)
 	createRoute(t, g, "budget", []map[string]any{

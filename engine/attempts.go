@@ -29,9 +29,6 @@ func (f *Forwarder) Do(x *Exchange) {
 		x.Fail(req.Fail)
 		return
 	}
-	if !f.takeGatewayLimit(x) {
-		return
-	}
 	steps := len(req.Steps)
 	if steps == 0 {
 		steps = 1
@@ -63,6 +60,14 @@ func (f *Forwarder) tryStep(x *Exchange, lastStep bool) bool {
 	}
 	if f.fromCache(x) {
 		return false
+	}
+	// The gateway's rate limit counts the requests that reach a provider: an answer from
+	// the cache is not limited (reference changelog).
+	if !x.gatewayAdmitted {
+		if !f.takeGatewayLimit(x) {
+			return false
+		}
+		x.gatewayAdmitted = true
 	}
 	for n := 1; ; n++ {
 		timeout := pol.Timeout

@@ -39,6 +39,7 @@ const (
 	CodeShuttingDown    = 2018 // 503: the gateway is stopping and takes no new requests
 	CodeSpendLimit      = 2019 // 429: a gateway spend limit is reached until its period resets
 	CodeRouteNoAnswer   = 2020 // 502: a dynamic route reached its end without any model answering
+	CodeHeaderTooLarge  = 2021 // 431: the request's headers do not fit the gateway's read buffer
 	CodeGuardrailPrompt = 2016
 	CodeGuardrailAnswer = 2017
 	CodeDLPRequest      = 2029

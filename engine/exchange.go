@@ -16,6 +16,7 @@ import (
 
 	"github.com/switchyard/switchyard/engine/cache"
 	"github.com/switchyard/switchyard/engine/compat"
+	"github.com/switchyard/switchyard/engine/providers"
 	"github.com/switchyard/switchyard/engine/usage"
 	"github.com/switchyard/switchyard/events"
 	"github.com/valyala/fasthttp"
@@ -91,6 +92,9 @@ type Exchange struct {
 	Walks   []*RouteRun // every route walked, the failed universal steps' included
 	charges []Limit
 	limiter Limiter
+	// gatewayAdmitted: the gateway's rate limit has admitted the request (it is taken
+	// before the first upstream call, not for an answer from the cache).
+	gatewayAdmitted bool
 
 	onDone func(*Exchange)
 	once   sync.Once
@@ -169,6 +173,10 @@ func (f *Forwarder) call(x *Exchange, t *Target, timeout time.Duration) {
 		return
 	}
 	url, model, err := t.Provider.URL(req.AccountID, t.Rest)
+	if errors.Is(err, providers.ErrDotSegment) {
+		x.Fail(Errorf(400, CodeBadRequest, "the path after /"+t.Slug+" has a . or .. segment (percent-encoded or not), which would leave the provider's base path"))
+		return
+	}
 	if err != nil {
 		x.Fail(Errorf(400, CodeBadRequest, "the path after /"+t.Slug+" does not match the provider's URL shape"))
 		return

@@ -53,6 +53,9 @@ func NewOpenAI() *OpenAI {
 	mux.HandleFunc("POST /chat/completions", m.chat)
 	mux.HandleFunc("POST /responses", m.responses)
 	mux.HandleFunc("POST /embeddings", m.embeddings)
+	// Azure OpenAI serves the same API per deployment: /openai/deployments/{d}/…?api-version=…
+	mux.HandleFunc("POST /openai/deployments/{deployment}/chat/completions", m.chat)
+	mux.HandleFunc("POST /openai/deployments/{deployment}/embeddings", m.embeddings)
 	mux.HandleFunc("GET /models", func(w http.ResponseWriter, r *http.Request) {
 		m.record(r, nil)
 		writeJSON(w, 200, map[string]any{"object": "list", "data": []any{map[string]any{"id": "gpt-4o-mini", "object": "model", "created": 1700000000, "owned_by": "openai"}}})

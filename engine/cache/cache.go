@@ -44,13 +44,15 @@ type Policy struct {
 }
 
 // ReadPolicy builds a request's policy from its headers (get reads one) over the
-// gateway's cache_ttl (seconds, nil or 0: off). A malformed or out-of-range header is an
-// error whose message names it.
+// gateway's cache_ttl (seconds, nil or 0: off). A TTL header of 0 turns caching off for
+// the request, as the reference's universal example does for one provider. A malformed or
+// out-of-range header is an error whose message names it.
 func ReadPolicy(get func(string) string, gatewayTTL *int64) (*Policy, error) {
 	p := &Policy{}
 	if gatewayTTL != nil && *gatewayTTL > 0 {
 		p.TTL = time.Duration(*gatewayTTL) * time.Second
 	}
+	off := false
 	for _, name := range []string{"cf-aig-cache-ttl", "cf-cache-ttl"} {
 		v := strings.TrimSpace(get(name))
 		if v == "" {
@@ -58,10 +60,10 @@ func ReadPolicy(get func(string) string, gatewayTTL *int64) (*Policy, error) {
 		}
 		n, err := strconv.ParseInt(v, 10, 64)
 		ttl := time.Duration(n) * time.Second
-		if err != nil || ttl < MinTTL || ttl > MaxTTL {
-			return nil, fmt.Errorf("%s must be a whole number of seconds from 60 to 2592000 (one month), got %q", name, v)
+		if err != nil || (n != 0 && (ttl < MinTTL || ttl > MaxTTL)) {
+			return nil, fmt.Errorf("%s must be 0 (no caching) or a whole number of seconds from 60 to 2592000 (one month), got %q", name, v)
 		}
-		p.TTL = ttl
+		p.TTL, off = ttl, n == 0
 		break
 	}
 	for _, name := range []string{"cf-aig-skip-cache", "cf-skip-cache"} {
@@ -81,7 +83,7 @@ func ReadPolicy(get func(string) string, gatewayTTL *int64) (*Policy, error) {
 			return nil, errors.New("cf-aig-cache-key is longer than 1024 bytes")
 		}
 		p.Key = k
-		if p.TTL == 0 {
+		if p.TTL == 0 && !off {
 			p.TTL = CustomKeyTTL
 		}
 	}

@@ -35,6 +35,9 @@ func TestReadPolicy(t *testing.T) {
 		{name: "custom key, caching off: five minutes", hdr: map[string]string{"cf-aig-cache-key": "responseA"}, ttl: 5 * time.Minute, key: "responseA"},
 		{name: "custom key with gateway ttl", gateway: i(900), hdr: map[string]string{"cf-aig-cache-key": "k"}, ttl: 15 * time.Minute, key: "k"},
 		{name: "custom key with header ttl", hdr: map[string]string{"cf-aig-cache-key": "k", "cf-aig-cache-ttl": "600"}, ttl: 10 * time.Minute, key: "k"},
+		{name: "ttl 0 turns a gateway's caching off", gateway: i(300), hdr: map[string]string{"cf-aig-cache-ttl": "0"}, off: true},
+		{name: "ttl 0 beats a custom key's five minutes", hdr: map[string]string{"cf-aig-cache-key": "k", "cf-aig-cache-ttl": "0"}, off: true},
+		{name: "negative ttl", hdr: map[string]string{"cf-aig-cache-ttl": "-1"}, err: "0 (no caching)"},
 		{name: "custom key too long", hdr: map[string]string{"cf-aig-cache-key": strings.Repeat("k", 1025)}, err: "longer than 1024"},
 	}
 	for _, c := range cases {

@@ -180,8 +180,10 @@ var targets = map[string]*target{
 var customTarget = &target{tr: passthrough{provider: "custom provider"}, path: fixed("/chat/completions")}
 
 func init() {
-	// The reference's examples also spell some prefixes differently.
-	for alias, canon := range map[string]string{"perplexity": "perplexity-ai", "xai": "grok", "bedrock": "aws-bedrock", "vertex": "google-vertex-ai"} {
+	// The reference's examples also spell some prefixes differently ("google/gemini-2.5-pro"
+	// on its unified API and Vercel AI SDK pages is Google AI Studio).
+	for alias, canon := range map[string]string{"perplexity": "perplexity-ai", "xai": "grok", "bedrock": "aws-bedrock",
+		"vertex": "google-vertex-ai", "google": "google-ai-studio"} {
 		t := *targets[canon]
 		t.alias = true
 		targets[alias] = &t

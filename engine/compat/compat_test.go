@@ -80,6 +80,7 @@ func TestModelStrings(t *testing.T) {
 		{"groq/openai/gpt-oss-120b", "k", "groq", "/chat/completions", "", "openai/gpt-oss-120b"},
 		{"azure-openai/myres/gpt4o-deploy", "k", "azure-openai", "/myres/gpt4o-deploy/chat/completions", "api-version=" + AzureAPIVersion, "gpt4o-deploy"},
 		{"google-ai-studio/gemini-2.5-flash", "k", "google-ai-studio", "/v1beta/models/gemini-2.5-flash:generateContent", "", "gemini-2.5-flash"},
+		{"google/gemini-2.5-pro", "k", "google-ai-studio", "/v1beta/models/gemini-2.5-pro:generateContent", "", "gemini-2.5-pro"},
 		{"google-vertex-ai/projects/p/locations/europe-west4/publishers/google/models/gemini-2.5-flash", "ya29.t", "google-vertex-ai",
 			"/v1/projects/p/locations/europe-west4/publishers/google/models/gemini-2.5-flash:generateContent", "", "gemini-2.5-flash"},
 		{"aws-bedrock/amazon.nova-pro-v1:0", "AKIDEXAMPLE:secret:eu-west-1", "aws-bedrock", "/bedrock-runtime/eu-west-1/model/amazon.nova-pro-v1:0/converse", "", "amazon.nova-pro-v1:0"},

@@ -69,6 +69,10 @@ var urlCases = []urlCase{
 		"https://myres.openai.azure.com/openai/deployments/mydeploy/chat/completions", "mydeploy"},
 	{"azure embeddings", "azure-openai", "acc1", "/res-2/emb/embeddings",
 		"https://res-2.openai.azure.com/openai/deployments/emb/embeddings", "emb"},
+	{"azure sdk base url", "azure-openai", "acc1", "/myres/deployments/mydeploy/chat/completions",
+		"https://myres.openai.azure.com/openai/deployments/mydeploy/chat/completions", "mydeploy"},
+	{"azure sdk endpoint", "azure-openai", "acc1", "/myres/openai/deployments/mydeploy/embeddings",
+		"https://myres.openai.azure.com/openai/deployments/mydeploy/embeddings", "mydeploy"},
 	{"bedrock invoke", "aws-bedrock", "acc1", bedrockRest,
 		"https://bedrock-runtime.us-east-1.amazonaws.com/model/anthropic.claude-3-haiku-20240307-v1%3A0/invoke",
 		"anthropic.claude-3-haiku-20240307-v1:0"},
@@ -222,6 +226,8 @@ func TestEnvOverrideName(t *testing.T) {
 var overridePath = map[string]string{
 	"azure chat":               "/openai/deployments/mydeploy/chat/completions",
 	"azure embeddings":         "/openai/deployments/emb/embeddings",
+	"azure sdk base url":       "/openai/deployments/mydeploy/chat/completions",
+	"azure sdk endpoint":       "/openai/deployments/mydeploy/embeddings",
 	"bedrock invoke":           "/model/anthropic.claude-3-haiku-20240307-v1%3A0/invoke",
 	"bedrock converse":         "/model/amazon.nova-lite-v1:0/converse",
 	"vertex regional":          vertexRest,
@@ -318,5 +324,31 @@ func TestNewTableNilGetenvReadsEnvironment(t *testing.T) {
 	u, _, err := tbl["groq"].URL("acc1", "/chat/completions")
 	if err != nil || u != "http://mock.invalid/groq/chat/completions" {
 		t.Errorf("groq with env override: %q %v", u, err)
+	}
+}
+
+// A . or .. segment, plain, percent-encoded or behind an encoded separator, is refused for
+// every provider before any URL is built: a caller never leaves the provider's base path.
+func TestDotSegmentsRefused(t *testing.T) {
+	tbl := providers.NewTable(noEnv)
+	for _, rest := range []string{
+		"/../../admin", "/v1/./chat/completions", "/%2e%2e/x", "/.%2E/x", "/%2E./x", "/%252e%252e/x",
+		"/..%2fadmin", "/..%5cadmin", "/v1/..\\admin", "/chat/completions/..",
+	} {
+		for _, slug := range []string{"openai", "workers-ai", "azure-openai", "google-ai-studio"} {
+			if _, _, err := tbl[slug].URL("acc1", rest); !errors.Is(err, providers.ErrDotSegment) {
+				t.Errorf("%s %q: err = %v, want ErrDotSegment", slug, rest, err)
+			}
+		}
+	}
+	custom := providers.Custom("custom-acme", "https://api.example.com/v1")
+	if _, _, err := custom.URL("acc1", "/../../v2/secret"); !errors.Is(err, providers.ErrDotSegment) {
+		t.Errorf("custom provider: err = %v, want ErrDotSegment", err)
+	}
+	// Dots inside a segment are names, not steps.
+	for _, rest := range []string{"/models/gemini-2.5-flash:generateContent", "/v1/files/a..b", "/.well-known/x"} {
+		if _, _, err := tbl["google-ai-studio"].URL("acc1", rest); errors.Is(err, providers.ErrDotSegment) {
+			t.Errorf("%q refused", rest)
+		}
 	}
 }

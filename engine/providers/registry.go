@@ -6,6 +6,7 @@ package providers
 
 import (
 	"errors"
+	"net/url"
 	"os"
 	"sort"
 	"strings"
@@ -47,6 +48,28 @@ type Target struct {
 
 // ErrBadPath is returned when the path after the slug does not have the shape the provider needs.
 var ErrBadPath = errors.New("path does not match the provider's URL shape")
+
+// ErrDotSegment is returned for a path with a "." or ".." segment, which an upstream would
+// resolve out of the provider's base path.
+var ErrDotSegment = errors.New("path has a . or .. segment")
+
+// hasDotSegment reports a "." or ".." segment, also percent-encoded (once or several times:
+// %2e, %252e) or behind an encoded slash or a backslash (..%2f, ..%5c).
+func hasDotSegment(p string) bool {
+	for i := 0; i < 4 && strings.IndexByte(p, '%') >= 0; i++ {
+		u, err := url.PathUnescape(p)
+		if err != nil || u == p {
+			break
+		}
+		p = u
+	}
+	for _, seg := range strings.FieldsFunc(p, func(r rune) bool { return r == '/' || r == '\\' }) {
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
+}
 
 var registry = map[string]*Adapter{}
 
@@ -108,6 +131,9 @@ func NewTable(getenv func(string) string) Table {
 // URL builds the upstream URL (without query) for the path after the slug. accountID is
 // the gateway URL's account, used by providers whose upstream URL names the account.
 func (r *Resolved) URL(accountID, rest string) (string, string, error) {
+	if hasDotSegment(rest) {
+		return "", "", ErrDotSegment
+	}
 	tgt := Target{Path: rest}
 	if r.Route != nil {
 		var err error

@@ -6,6 +6,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"strconv"
@@ -85,6 +86,7 @@ func New(o Options) *Server {
 	s := &Server{opts: o}
 	s.srv = &fasthttp.Server{
 		Handler:                      s.handle,
+		ErrorHandler:                 s.readError,
 		Name:                         "switchyard",
 		NoDefaultServerHeader:        true,
 		NoDefaultContentType:         true,
@@ -131,6 +133,25 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	default:
 		writeError(ctx, engine.Errorf(404, engine.CodeMalformedPath, "no such endpoint; data-plane URLs start with /v1/{account_id}/{gateway_id}/"))
 	}
+}
+
+// readError answers a request fasthttp could not read, in the gateway's error shape
+// rather than fasthttp's plain text: headers over the read buffer get a 431 (code 2021),
+// anything else a 400 (code 2006). The connection is closed after it; nothing is logged,
+// as no gateway is known yet.
+func (s *Server) readError(ctx *fasthttp.RequestCtx, err error) {
+	var small *fasthttp.ErrSmallBuffer
+	var e *engine.GatewayError
+	var ne *net.OpError
+	switch {
+	case errors.As(err, &small):
+		e = engine.Errorf(431, engine.CodeHeaderTooLarge, "the request's headers are larger than the gateway reads ("+strconv.Itoa(s.srv.ReadBufferSize>>10)+" KB with the request line)")
+	case errors.As(err, &ne) && ne.Timeout():
+		e = engine.Errorf(408, engine.CodeBadRequest, "the request was not received in time")
+	default:
+		e = engine.Errorf(400, engine.CodeBadRequest, "the request is not valid HTTP/1.1")
+	}
+	s.reject(ctx, e)
 }
 
 func writeError(ctx *fasthttp.RequestCtx, e *engine.GatewayError) {
