@@ -171,3 +171,25 @@ func TestDotSegmentsNeverLeaveTheProviderPath(t *testing.T) {
 		t.Fatalf("the provider received %d requests", n)
 	}
 }
+
+// Headers larger than the gateway reads get its JSON error (431, code 2021) with a
+// cf-aig-log-id, not fasthttp's plain-text answer.
+func TestOversizedHeadersGetJSON(t *testing.T) {
+	g := startGateway(t, "", nil)
+	req, _ := http.NewRequest("POST", g.URL+"/v1/"+account+"/"+gateway+"/openai/chat/completions", strings.NewReader(`{}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("x-padding", strings.Repeat("a", 32<<10))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var ge gatewayError
+	if err := json.Unmarshal(b, &ge); err != nil || resp.StatusCode != 431 || len(ge.Errors) != 1 || ge.Errors[0].Code != 2021 {
+		t.Fatalf("got %d %q", resp.StatusCode, b)
+	}
+	if resp.Header.Get("Content-Type") != "application/json" || resp.Header.Get("cf-aig-log-id") == "" {
+		t.Fatalf("headers: %v", resp.Header)
+	}
+}
