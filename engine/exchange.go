@@ -95,6 +95,8 @@ type Exchange struct {
 	// gatewayAdmitted: the gateway's rate limit has admitted the request (it is taken
 	// before the first upstream call, not for an answer from the cache).
 	gatewayAdmitted bool
+	// cut: the streamed answer broke off upstream (see Cut).
+	cut bool
 
 	onDone func(*Exchange)
 	once   sync.Once
@@ -332,6 +334,7 @@ func (x *Exchange) Relay(w *bufio.Writer) {
 		if rerr != nil {
 			if rerr != io.EOF {
 				x.Err = upstreamError(x.Req.Slug, rerr)
+				x.cut = x.ClientErr == nil
 			}
 			break
 		}
@@ -342,10 +345,25 @@ func (x *Exchange) Relay(w *bufio.Writer) {
 	}
 	if x.sse {
 		x.Usage.Close()
+		if x.Err == nil && x.ClientErr == nil && x.Usage.Cut() {
+			x.Err, x.cut = cutAnswer(x.Req.Slug), true
+		}
 	} else if !x.RespTrunc {
 		x.Usage.ScanJSON(x.RespBody)
 	}
 }
+
+// cutAnswer is the error of a stream that closed cleanly but without its provider's final
+// event (a body shorter than its Content-Length or a chunked body without its end fails
+// the read itself).
+func cutAnswer(slug string) *GatewayError {
+	return Errorf(502, CodeUpstreamFailed, "upstream "+slug+" answer ended before its final event")
+}
+
+// Cut reports, after Relay, whether the upstream answer broke off: the client has the
+// status and part of the body, so the front end must end the response as broken (no
+// chunked terminator, connection closed), never as a clean end. The log has the error.
+func (x *Exchange) Cut() bool { return x.cut }
 
 // Done records the end and hands the exchange to the dispatcher, once. It releases the
 // upstream response.

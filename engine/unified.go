@@ -101,6 +101,9 @@ func (x *Exchange) failUnified(e *GatewayError) {
 // closeUnified ends a translated stream: the closing chunks on success, an error event
 // when the upstream broke off (nothing more when the client is gone), and the usage.
 func (x *Exchange) closeUnified(w *bufio.Writer) {
+	if x.Err == nil && x.ClientErr == nil && !x.conv.Complete() {
+		x.Err, x.cut = cutAnswer(x.Req.Slug), true
+	}
 	var tail []byte
 	if x.Err != nil {
 		tail = x.conv.Abort(x.Err.Message)

@@ -299,6 +299,8 @@ func (a *anthropicStream) event(data []byte, s *Stream) error {
 		if r := doc.Get("delta.stop_reason"); r.Type == gjson.String {
 			s.finish(0, anthropicFinish(r.String()))
 		}
+	case "message_stop":
+		s.ended = true
 	case "error":
 		s.fail(502, "api_error", "anthropic: "+doc.Get("error.message").String())
 	case "":

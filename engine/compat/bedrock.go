@@ -330,6 +330,7 @@ func (b *bedrockStream) event(m eventstream.Message, s *Stream) {
 		}
 	case "messageStop":
 		s.finish(0, bedrockFinish(doc.Get("stopReason").String()))
+		s.ended = true
 	case "metadata":
 		if u := bedrockUsage(doc.Get("usage")); u != nil {
 			s.setUsage(u)

@@ -193,6 +193,7 @@ func (cs *cohereStream) event(data []byte, s *Stream) error {
 			s.setUsage(u)
 		}
 		s.finish(0, cohereFinish(doc.Get("delta.finish_reason").String()))
+		s.ended = true
 	case "":
 		if m := doc.Get("message"); m.Type == gjson.String {
 			s.fail(502, "api_error", "cohere: "+m.String())

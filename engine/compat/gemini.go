@@ -294,8 +294,16 @@ func (g *geminiStream) feed(p []byte, s *Stream) error {
 	return g.sse.feed(p, func(_ string, data []byte) error { return g.event(data, s) })
 }
 
+// end: Gemini has no closing event; the stream is complete when every candidate it
+// started carried a finish reason.
 func (g *geminiStream) end(s *Stream) {
 	_ = g.sse.flush(func(_ string, data []byte) error { return g.event(data, s) })
+	s.ended = true
+	for _, st := range s.choices {
+		if !st.finished {
+			s.ended = false
+		}
+	}
 }
 
 func (g *geminiStream) event(data []byte, s *Stream) error {

@@ -144,8 +144,20 @@ func TestGolden(t *testing.T) {
 				out = append(out, s.Feed(native2[:n])...)
 				native2 = native2[n:]
 			}
+			if !s.Complete() {
+				t.Errorf("a whole native stream was judged cut")
+			}
 			out = append(out, s.Close()...)
 			checkGolden(t, filepath.Join(dir, "stream.golden.txt"), out)
+			if tc.stream == nil { // an SSE fixture: without its last event the answer was cut
+				full := bytes.TrimRight(read(t, filepath.Join(dir, "stream.native.txt")), "\r\n")
+				cut := sc.NewStream()
+				end := max(bytes.LastIndex(full, []byte("\n\n")), bytes.LastIndex(full, []byte("\n\r\n")))
+				cut.Feed(full[:end+2])
+				if cut.Complete() {
+					t.Errorf("a stream without its last event was judged complete")
+				}
+			}
 			if s.Usage() == nil || s.Usage().PromptTokens == 0 || s.Usage().Estimated {
 				t.Errorf("stream usage = %+v, want the provider's counts", s.Usage())
 			}

@@ -117,6 +117,7 @@ func (o *openAIStream) end(s *Stream) {
 func (o *openAIStream) event(data []byte, s *Stream) error {
 	data = bytes.TrimSpace(data)
 	if string(data) == "[DONE]" {
+		s.ended = true
 		return nil
 	}
 	if !gjson.ValidBytes(data) {

@@ -15,7 +15,8 @@ import (
 type streamDecoder interface {
 	// feed takes the next bytes of the upstream body, in any split.
 	feed(p []byte, s *Stream) error
-	// end runs at the upstream EOF.
+	// end runs at the upstream EOF. Decoders set s.ended when the native stream carried
+	// its final event (an answer without it was cut short).
 	end(s *Stream)
 }
 
@@ -31,6 +32,8 @@ type Stream struct {
 	text      []byte // answer text, kept only to estimate usage when the provider gives none
 	failed    bool
 	closed    bool
+	ended     bool // the upstream stream carried its final event
+	decEnded  bool // dec.end has run
 	usageSent bool
 }
 
@@ -69,9 +72,7 @@ func (s *Stream) Close() []byte {
 	if s.closed {
 		return nil
 	}
-	if !s.failed {
-		s.dec.end(s)
-	}
+	s.endDecoder()
 	s.closed = true
 	if s.failed {
 		s.out = append(s.out, "data: [DONE]\n\n"...)
@@ -112,6 +113,21 @@ func (s *Stream) Abort(msg string) []byte {
 	}
 	s.out = append(s.out, "data: [DONE]\n\n"...)
 	return s.out
+}
+
+func (s *Stream) endDecoder() {
+	if !s.failed && !s.decEnded {
+		s.decEnded = true
+		s.dec.end(s)
+	}
+}
+
+// Complete runs at the upstream EOF, before Close or Abort: it reports whether the native
+// stream ended with its final event (or an error event). false means the answer was cut.
+func (s *Stream) Complete() bool {
+	s.out = s.out[:0]
+	s.endDecoder()
+	return s.ended || s.failed
 }
 
 // Usage is the usage of the stream once closed (estimated when the provider gave none).

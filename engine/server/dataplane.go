@@ -6,9 +6,11 @@ package server
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -255,12 +257,38 @@ func (s *Server) writeExchange(ctx *fasthttp.RequestCtx, x *engine.Exchange) {
 		h.Set("cf-aig-route-version", r.VersionID)
 	}
 	if x.Streaming() {
-		ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
-			x.Relay(w)
-			x.Done()
-		})
+		ctx.SetBodyStream(relayBody(x), -1)
 		return
 	}
 	ctx.SetBody(x.Body)
 	x.Done()
+}
+
+// errAnswerCut ends a relayed body whose upstream answer broke off. fasthttp writes no
+// chunked terminator after a body read error and closes the connection, so the client sees
+// a broken answer, never a clean end.
+var errAnswerCut = errors.New("the upstream answer was cut short; the response is broken off")
+
+var relayWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4<<10) }}
+
+// relayBody is the body fasthttp sends for a streamed answer: what Exchange.Relay writes,
+// through a pipe (each flush reaches the client as a chunk). It ends with errAnswerCut
+// instead of EOF when the answer was cut upstream.
+func relayBody(x *engine.Exchange) io.Reader {
+	pr, pw := io.Pipe()
+	go func() {
+		w := relayWriters.Get().(*bufio.Writer)
+		w.Reset(pw)
+		x.Relay(w)
+		_ = w.Flush()
+		w.Reset(nil)
+		relayWriters.Put(w)
+		if x.Cut() {
+			pw.CloseWithError(errAnswerCut)
+		} else {
+			pw.Close()
+		}
+		x.Done()
+	}()
+	return pr
 }

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"strconv"
@@ -87,6 +88,7 @@ func New(o Options) *Server {
 	s.srv = &fasthttp.Server{
 		Handler:                      s.handle,
 		ErrorHandler:                 s.readError,
+		Logger:                       printfLogger{o.Logger},
 		Name:                         "switchyard",
 		NoDefaultServerHeader:        true,
 		NoDefaultContentType:         true,
@@ -167,3 +169,9 @@ func setRetryAfter(ctx *fasthttp.RequestCtx, e *engine.GatewayError) {
 		ctx.Response.Header.Set("Retry-After", strconv.Itoa(e.RetryAfter))
 	}
 }
+
+// printfLogger hands fasthttp's own messages (such as a connection closed because an
+// upstream answer was cut while it was relayed) to the gateway's logger.
+type printfLogger struct{ l *slog.Logger }
+
+func (p printfLogger) Printf(format string, args ...any) { p.l.Warn(fmt.Sprintf(format, args...)) }

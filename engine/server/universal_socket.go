@@ -227,6 +227,10 @@ func (k *socket) run(eventID string, raw []byte) {
 		w := &sseToSocket{k: k, eventID: eventID}
 		x.Relay(bufioFor(w))
 		w.flushTail()
+		if x.Cut() { // the stream broke off upstream: an error, never a clean done
+			k.send(&socketMessage{Type: "universal.error", Metadata: meta, Error: &socketError{Code: x.Err.Code, Message: x.Err.Message}})
+			return
+		}
 		k.send(&socketMessage{Type: "universal.done", Metadata: meta})
 		return
 	}
@@ -235,6 +239,7 @@ func (k *socket) run(eventID string, raw []byte) {
 		buf := &cappedBuffer{max: socketMaxMessage}
 		x.Relay(bufioFor(buf))
 		body = buf.b
+		failed = failed || x.Cut()
 	}
 	if failed {
 		meta.Status = x.Status

@@ -1,5 +1,6 @@
 // Package usage reads token counts out of provider responses — whole JSON bodies and SSE
-// streams — by scanning for the few fields that matter instead of decoding the body.
+// streams — by scanning for the few fields that matter instead of decoding the body, and
+// tells a stream that reached its final event from one that was cut short.
 package usage
 
 import (
@@ -17,6 +18,24 @@ type Format struct {
 	Name string
 	In   []string
 	Out  []string
+	// Endings tell a complete stream from a cut one (see Counter.Cut).
+	Endings []Ending
+}
+
+// An Ending describes one kind of stream of a format: once an SSE "data:" or "event:"
+// line contains Marker, the stream must carry a line containing one of Final before it
+// closes, or it was cut. A stream of no known kind is never called cut.
+type Ending struct {
+	Marker []byte
+	Final  [][]byte
+}
+
+func ending(marker string, final ...string) Ending {
+	e := Ending{Marker: []byte(marker)}
+	for _, f := range final {
+		e.Final = append(e.Final, []byte(f))
+	}
+	return e
 }
 
 // The formats in use.
@@ -24,16 +43,27 @@ var (
 	None   = &Format{Name: "none"}
 	OpenAI = &Format{Name: "openai",
 		In:  []string{"usage.prompt_tokens", "usage.input_tokens", "response.usage.input_tokens", "result.usage.prompt_tokens"},
-		Out: []string{"usage.completion_tokens", "usage.output_tokens", "response.usage.output_tokens", "result.usage.completion_tokens"}}
+		Out: []string{"usage.completion_tokens", "usage.output_tokens", "response.usage.output_tokens", "result.usage.completion_tokens"},
+		// Chat and text completions end with [DONE]; the Responses API with its final
+		// response event.
+		Endings: []Ending{
+			ending(`"chat.completion.chunk"`, "[DONE]"),
+			ending(`"text_completion"`, "[DONE]"),
+			ending(`"response.created"`, `"response.completed"`, `"response.incomplete"`, `"response.failed"`),
+		}}
 	Anthropic = &Format{Name: "anthropic",
-		In:  []string{"usage.input_tokens", "message.usage.input_tokens"},
-		Out: []string{"usage.output_tokens", "message.usage.output_tokens"}}
+		In:      []string{"usage.input_tokens", "message.usage.input_tokens"},
+		Out:     []string{"usage.output_tokens", "message.usage.output_tokens"},
+		Endings: []Ending{ending("message_start", "message_stop", "event: error")}}
 	Google = &Format{Name: "google",
 		In:  []string{"usageMetadata.promptTokenCount", "response.usageMetadata.promptTokenCount"},
-		Out: []string{"usageMetadata.candidatesTokenCount", "response.usageMetadata.candidatesTokenCount"}}
+		Out: []string{"usageMetadata.candidatesTokenCount", "response.usageMetadata.candidatesTokenCount"},
+		// The last chunk of a generateContent stream carries the finish reason.
+		Endings: []Ending{ending(`"candidates"`, `"finishReason"`)}}
 	Cohere = &Format{Name: "cohere",
-		In:  []string{"usage.billed_units.input_tokens", "usage.tokens.input_tokens", "meta.billed_units.input_tokens", "response.meta.billed_units.input_tokens", "delta.usage.billed_units.input_tokens"},
-		Out: []string{"usage.billed_units.output_tokens", "usage.tokens.output_tokens", "meta.billed_units.output_tokens", "response.meta.billed_units.output_tokens", "delta.usage.billed_units.output_tokens"}}
+		In:      []string{"usage.billed_units.input_tokens", "usage.tokens.input_tokens", "meta.billed_units.input_tokens", "response.meta.billed_units.input_tokens", "delta.usage.billed_units.input_tokens"},
+		Out:     []string{"usage.billed_units.output_tokens", "usage.tokens.output_tokens", "meta.billed_units.output_tokens", "response.meta.billed_units.output_tokens", "delta.usage.billed_units.output_tokens"},
+		Endings: []Ending{ending("message-start", "message-end")}}
 	Bedrock = &Format{Name: "bedrock",
 		In:  []string{"usage.inputTokens", "usage.input_tokens", "amazon-bedrock-invocationMetrics.inputTokenCount"},
 		Out: []string{"usage.outputTokens", "usage.output_tokens", "amazon-bedrock-invocationMetrics.outputTokenCount"}}
@@ -44,8 +74,14 @@ type Counter struct {
 	Format *Format
 	In     int64
 	Out    int64
-	line   []byte // an SSE line split across writes
+	line   []byte  // an SSE line split across writes
+	ending *Ending // the kind of stream seen, nil until a marker appears
+	ended  bool    // the stream carried its kind's final line
 }
+
+// Cut reports whether the stream fed to Write is of a known kind and ended (Close)
+// without its final event: the provider's answer was cut short.
+func (c *Counter) Cut() bool { return c.ending != nil && !c.ended }
 
 // maxLine bounds the carry buffer: a longer SSE line is skipped, not buffered without end.
 const maxLine = 1 << 20
@@ -110,7 +146,7 @@ func first(doc []byte, paths []string, m *keyMemo) int64 {
 
 // Write feeds a piece of an SSE stream (any split). It never fails.
 func (c *Counter) Write(p []byte) (int, error) {
-	if c.Format == nil || len(c.Format.In) == 0 {
+	if c.Format == nil || len(c.Format.In) == 0 && len(c.Format.Endings) == 0 {
 		return len(p), nil
 	}
 	n := len(p)
@@ -144,13 +180,41 @@ func (c *Counter) Close() {
 	}
 }
 
-var dataPrefix = []byte("data:")
+var (
+	dataPrefix  = []byte("data:")
+	eventPrefix = []byte("event:")
+)
 
 func (c *Counter) sseLine(l []byte) {
-	if !bytes.HasPrefix(l, dataPrefix) || !bytes.Contains(l, usageMark) {
+	data := bytes.HasPrefix(l, dataPrefix)
+	if !c.ended && len(c.Format.Endings) > 0 && (data || bytes.HasPrefix(l, eventPrefix)) {
+		c.watchEnd(l)
+	}
+	if !data || len(c.Format.In) == 0 || !bytes.Contains(l, usageMark) {
 		return
 	}
 	c.scan(bytes.TrimSpace(l[len(dataPrefix):]))
+}
+
+// watchEnd notes the kind of stream from its first marker, then its final line.
+func (c *Counter) watchEnd(l []byte) {
+	if c.ending == nil {
+		for i := range c.Format.Endings {
+			if bytes.Contains(l, c.Format.Endings[i].Marker) {
+				c.ending = &c.Format.Endings[i]
+				break
+			}
+		}
+		if c.ending == nil {
+			return
+		}
+	}
+	for _, f := range c.ending.Final {
+		if bytes.Contains(l, f) {
+			c.ended = true
+			return
+		}
+	}
 }
 
 // firstKey is the first key of a gjson path ("usage" of "usage.prompt_tokens").

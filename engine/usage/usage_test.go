@@ -148,3 +148,44 @@ func BenchmarkStreamChunks(b *testing.B) {
 		}
 	}
 }
+
+// A stream of a known kind that closes without its final event is cut; complete streams,
+// streams of no known kind and in-band errors are not.
+func TestCut(t *testing.T) {
+	chunk := "data: {\"object\":\"chat.completion.chunk\",\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\n"
+	cases := []struct {
+		name   string
+		f      *Format
+		stream string
+		cut    bool
+	}{
+		{"openai complete", OpenAI, chunk + chunk + "data: [DONE]\n\n", false},
+		{"openai cut on an event boundary", OpenAI, chunk + chunk, true},
+		{"openai cut mid-line", OpenAI, chunk + "data: {\"object\":\"chat.co", true},
+		{"openai [DONE] without newline", OpenAI, chunk + "data: [DONE]", false},
+		{"responses complete", OpenAI, "event: response.created\ndata: {\"type\":\"response.created\"}\n\nevent: response.completed\ndata: {\"type\":\"response.completed\"}\n\n", false},
+		{"responses cut", OpenAI, "event: response.created\ndata: {\"type\":\"response.created\"}\n\nevent: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\"}\n\n", true},
+		{"unknown kind", OpenAI, "data: {\"response\":\"hi\"}\n\n", false},
+		{"anthropic complete", Anthropic, "event: message_start\ndata: {\"type\":\"message_start\"}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n", false},
+		{"anthropic error event", Anthropic, "event: message_start\ndata: {}\n\nevent: error\ndata: {\"type\":\"error\"}\n\n", false},
+		{"anthropic cut", Anthropic, "event: message_start\ndata: {\"type\":\"message_start\"}\n\nevent: content_block_delta\ndata: {}\n\n", true},
+		{"gemini complete", Google, "data: {\"candidates\":[{\"content\":{}}]}\n\ndata: {\"candidates\":[{\"finishReason\":\"STOP\"}]}\n\n", false},
+		{"gemini cut", Google, "data: {\"candidates\":[{\"content\":{}}]}\n\n", true},
+		{"cohere cut", Cohere, "event: message-start\ndata: {\"type\":\"message-start\"}\n\n", true},
+		{"no endings", None, chunk, false},
+	}
+	for _, tc := range cases {
+		for split := 1; split <= len(tc.stream); split += 5 {
+			c := Counter{Format: tc.f}
+			for s := tc.stream; len(s) > 0; {
+				n := min(split, len(s))
+				c.Write([]byte(s[:n]))
+				s = s[n:]
+			}
+			c.Close()
+			if c.Cut() != tc.cut {
+				t.Fatalf("%s split %d: Cut() = %v", tc.name, split, c.Cut())
+			}
+		}
+	}
+}
