@@ -106,7 +106,7 @@ func New(o Options) *Server {
 func (s *Server) SetReady(v bool) { s.ready.Store(v) }
 
 // Serve accepts connections on ln until Shutdown.
-func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
+func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(lingerListener{ln}) }
 
 // Shutdown stops accepting connections and waits for in-flight requests, up to ctx.
 func (s *Server) Shutdown(ctx context.Context) error {
@@ -139,8 +139,8 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 
 // readError answers a request fasthttp could not read, in the gateway's error shape
 // rather than fasthttp's plain text: headers over the read buffer get a 431 (code 2021),
-// anything else a 400 (code 2006). The connection is closed after it; nothing is logged,
-// as no gateway is known yet.
+// anything else a 400 (code 2006). The connection is closed after it, lingering so that
+// the answer is not lost to a reset (linger.go); nothing is logged, as no gateway is known yet.
 func (s *Server) readError(ctx *fasthttp.RequestCtx, err error) {
 	var small *fasthttp.ErrSmallBuffer
 	var e *engine.GatewayError
@@ -153,6 +153,7 @@ func (s *Server) readError(ctx *fasthttp.RequestCtx, err error) {
 	default:
 		e = engine.Errorf(400, engine.CodeBadRequest, "the request is not valid HTTP/1.1")
 	}
+	lingerOnClose(ctx.Conn())
 	s.reject(ctx, e)
 }
 
