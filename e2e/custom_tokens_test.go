@@ -6,11 +6,15 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/cloudflare/cloudflare-go/v7"
@@ -100,6 +104,71 @@ func TestCustomProvider(t *testing.T) {
 			t.Fatalf("%s without the insecure flag: %v", u, err)
 		}
 	}
+
+	// A name that resolves to loopback passes the base-URL check (it is not a literal) but
+	// the connection is refused on the address dialled: nothing reaches the listener.
+	name := loopbackName(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var accepted atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			c.Close()
+		}
+	}()
+	base := fmt.Sprintf("https://%s:%d", name, ln.Addr().(*net.TCPAddr).Port)
+	if _, err := strict.API().AIGateway.CustomProviders.New(ctx, ai_gateway.CustomProviderNewParams{AccountID: acct,
+		Name: cloudflare.F("byname"), Slug: cloudflare.F("byname"), BaseURL: cloudflare.F(base), Enable: cloudflare.F(true)}); err != nil {
+		t.Fatalf("%s: %v", base, err)
+	}
+	resp, err := http.Post(strict.URL+"/v1/"+account+"/"+gateway+"/custom-byname/chat/completions", "application/json",
+		strings.NewReader(`{"model":"m","messages":[]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 502 || !strings.Contains(string(b), "loopback") || !strings.Contains(string(b), "2010") {
+		t.Fatalf("%s answered %d %s", base, resp.StatusCode, b)
+	}
+	if n := accepted.Load(); n != 0 {
+		t.Fatalf("%d connections reached the loopback listener through %s", n, name)
+	}
+}
+
+// loopbackName is a host name other than localhost that resolves to 127.0.0.1 here: the
+// machine's own name, or another /etc/hosts entry.
+func loopbackName(t *testing.T) string {
+	t.Helper()
+	var names []string
+	if h, err := os.Hostname(); err == nil {
+		names = append(names, h)
+	}
+	if hosts, err := os.ReadFile("/etc/hosts"); err == nil {
+		for _, line := range strings.Split(string(hosts), "\n") {
+			if f := strings.Fields(line); len(f) > 1 && strings.HasPrefix(f[0], "127.") {
+				names = append(names, f[1:]...)
+			}
+		}
+	}
+	for _, n := range names {
+		if n == "localhost" || strings.HasSuffix(n, ".localhost") || strings.HasPrefix(n, "#") {
+			continue
+		}
+		if addrs, err := net.LookupHost(n); err == nil && len(addrs) > 0 && addrs[0] == "127.0.0.1" {
+			return n
+		}
+	}
+	t.Skip("no host name other than localhost resolves to 127.0.0.1 on this machine")
+	return ""
 }
 
 // cli runs a switchyard subcommand against g with the bootstrap admin token.

@@ -17,6 +17,7 @@ import (
 	"github.com/switchyard/switchyard/engine/cache"
 	"github.com/switchyard/switchyard/engine/compat"
 	"github.com/switchyard/switchyard/engine/providers"
+	"github.com/switchyard/switchyard/engine/upstream"
 	"github.com/switchyard/switchyard/engine/usage"
 	"github.com/switchyard/switchyard/events"
 	"github.com/valyala/fasthttp"
@@ -275,7 +276,10 @@ func (f *Forwarder) call(x *Exchange, t *Target, timeout time.Duration) {
 // upstreamError classifies a failed upstream call without echoing anything secret.
 func upstreamError(slug string, err error) *GatewayError {
 	var ne net.Error
+	var refused *upstream.RefusedError
 	switch {
+	case errors.As(err, &refused):
+		return Errorf(502, CodeUpstreamFailed, "upstream "+slug+" not called: "+refused.Error())
 	case errors.Is(err, fasthttp.ErrTimeout), errors.Is(err, os.ErrDeadlineExceeded),
 		errors.As(err, &ne) && ne.Timeout():
 		return Errorf(504, CodeUpstreamTimeout, "upstream "+slug+" did not answer in time")

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	_ "net/http/pprof" // profiles on --debug-listen only
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -30,6 +31,7 @@ import (
 	"github.com/switchyard/switchyard/events"
 	"github.com/switchyard/switchyard/storage"
 	"github.com/switchyard/switchyard/storage/config"
+	"github.com/valyala/fasthttp"
 )
 
 const version = "0.1.0"
@@ -312,7 +314,7 @@ func serve(args []string) error {
 	}()
 
 	fwd := &engine.Forwarder{
-		Client:     upstream.New(upstream.Options{IdleTimeout: c.UpstreamIdleTimeout}),
+		Client:     upstream.New(upstream.Options{IdleTimeout: c.UpstreamIdleTimeout, LoopbackOK: loopbackOK(c.AllowInsecure)}),
 		CaptureMax: c.CaptureMaxKB << 10,
 		SmallBody:  64 << 10,
 		Cache:      storage.NewCache(store),
@@ -450,4 +452,20 @@ func replay(args []string) error {
 	fmt.Printf("replayed %d events (%d messages) into %s in %s (%.0f events/s)\n", applied, last, out,
 		took.Round(time.Millisecond), float64(applied)/max(took.Seconds(), 1e-9))
 	return nil
+}
+
+// loopbackOK says which upstream hosts may resolve to a loopback address: all of them
+// with --allow-insecure-upstreams, otherwise only the hosts the operator named in a
+// SWITCHYARD_UPSTREAM_* override (custom providers' names are refused if they resolve there).
+func loopbackOK(allowInsecure bool) func(addr string) bool {
+	if allowInsecure {
+		return nil
+	}
+	hosts := map[string]bool{}
+	for _, slug := range providers.Slugs() {
+		if u, err := url.Parse(os.Getenv(providers.EnvOverride(slug))); err == nil && u.Host != "" {
+			hosts[fasthttp.AddMissingPort(u.Host, u.Scheme == "https")] = true
+		}
+	}
+	return func(addr string) bool { return hosts[addr] }
 }

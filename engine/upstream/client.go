@@ -27,6 +27,10 @@ type Options struct {
 	MaxConnsPerHost int
 	// TLS, when set, is the base TLS configuration (tests trust their own certificate).
 	TLS *tls.Config
+	// LoopbackOK reports whether connections to an upstream "host:port" (as the URL names
+	// it) may reach a loopback address once its name is resolved: true for the operator's
+	// own SWITCHYARD_UPSTREAM_* hosts. Nil lets every host (--allow-insecure-upstreams).
+	LoopbackOK func(addr string) bool
 }
 
 // New builds the client.
@@ -54,7 +58,13 @@ func New(o Options) *fasthttp.Client {
 		MaxResponseBodySize:           0,
 		RetryIfErr:                    retryStale,
 		ConfigureClient: func(hc *fasthttp.HostClient) error {
-			hc.Dial = dialFunc(d, o, hc.IsTLS)
+			hd := d
+			if o.LoopbackOK != nil && !o.LoopbackOK(hc.Addr) {
+				strict := *d
+				strict.Control = refuseForbiddenOrLoopback
+				hd = &strict
+			}
+			hc.Dial = dialFunc(hd, o, hc.IsTLS)
 			return nil
 		},
 	}

@@ -4,9 +4,11 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -65,5 +67,38 @@ func TestFirstByteTimeoutTLS(t *testing.T) {
 		}
 		fasthttp.ReleaseRequest(req)
 		fasthttp.ReleaseResponse(resp)
+	}
+}
+
+// A name that resolves to loopback is refused at dial time unless its host is one the
+// operator configured: the guard holds on the address dialled, not on the URL's literal.
+func TestLoopbackByNameRefused(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer srv.Close()
+	port := srv.Listener.Addr().(*net.TCPAddr).Port
+	byName := fmt.Sprintf("http://localhost:%d/", port)
+	trusted := fmt.Sprintf("localhost:%d", port+1) // another host:port
+	cases := []struct {
+		name    string
+		ok      func(string) bool
+		refused bool
+	}{
+		{"untrusted name", func(a string) bool { return a == trusted }, true},
+		{"operator's host", func(a string) bool { return a == fmt.Sprintf("localhost:%d", port) }, false},
+		{"--allow-insecure-upstreams", nil, false},
+	}
+	for _, tc := range cases {
+		c := New(Options{LoopbackOK: tc.ok})
+		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+		req.SetRequestURI(byName)
+		err := c.Do(req, resp)
+		var re *RefusedError
+		if tc.refused != errors.As(err, &re) || !tc.refused && err != nil {
+			t.Fatalf("%s: err %v", tc.name, err)
+		}
+	}
+	if hits.Load() != 2 {
+		t.Fatalf("upstream saw %d requests, want 2 (the refused dial must not connect)", hits.Load())
 	}
 }

@@ -69,6 +69,12 @@ func CheckBaseURL(raw string, allowInsecure bool) error {
 	return nil
 }
 
+// RefusedError is a connection the guard stopped: the address a name resolved to is one
+// an upstream may not have.
+type RefusedError struct{ Reason string }
+
+func (e *RefusedError) Error() string { return "the upstream's address is refused: " + e.Reason }
+
 // refuseForbidden is the dialer's Control hook: it runs after name resolution, on the
 // address actually being connected to, so DNS tricks cannot reach a forbidden address.
 func refuseForbidden(_, address string, _ syscall.RawConn) error {
@@ -76,5 +82,19 @@ func refuseForbidden(_, address string, _ syscall.RawConn) error {
 	if err != nil {
 		return nil
 	}
-	return Forbidden(ap.Addr())
+	if err := Forbidden(ap.Addr()); err != nil {
+		return &RefusedError{Reason: err.Error()}
+	}
+	return nil
+}
+
+// refuseForbiddenOrLoopback also refuses loopback: the hook of upstreams the operator did
+// not configure (custom providers' names) when the server runs without
+// --allow-insecure-upstreams, so a name resolving to 127.0.0.1 or ::1 cannot reach the
+// gateway's own machine.
+func refuseForbiddenOrLoopback(network, address string, c syscall.RawConn) error {
+	if ap, err := netip.ParseAddrPort(address); err == nil && ap.Addr().Unmap().IsLoopback() {
+		return &RefusedError{Reason: "loopback addresses are refused (the server runs without --allow-insecure-upstreams)"}
+	}
+	return refuseForbidden(network, address, c)
 }
