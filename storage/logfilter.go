@@ -111,7 +111,7 @@ var operators = map[fieldKind][]string{
 	kindString:    {OpEq, OpNeq, OpContains},
 	kindBool:      {OpEq, OpNeq},
 	kindNumber:    {OpEq, OpNeq, OpLt, OpGt},
-	kindTime:      {OpLt, OpGt},
+	kindTime:      {OpEq, OpLt, OpGt},
 	kindMetaKey:   {OpEq, OpNeq, OpContains},
 	kindMetaValue: {OpEq, OpNeq, OpContains},
 }
@@ -217,8 +217,15 @@ func compileLogPlan(q LogQuery) (*logPlan, error) {
 		c := cond{key: f.Key, op: f.Operator, field: field}
 		switch field.kind {
 		case kindTime:
-			if err := p.timeBound(f); err != nil {
+			ms, err := p.timeBound(f)
+			if err != nil {
 				return nil, err
+			}
+			if len(ms) > 1 { // eq on several times: the range spans them, each log is checked
+				for _, m := range ms {
+					c.nums = append(c.nums, float64(m))
+				}
+				p.residual = append(p.residual, c)
 			}
 			continue
 		case kindBool:
@@ -347,17 +354,30 @@ func (p *logPlan) narrow(lo, hi string) {
 }
 
 // timeBound narrows the id range. created_at is compared at the millisecond of the log
-// id (a ULID made when the request arrived). Several values: any of them holds.
-func (p *logPlan) timeBound(f events.LogFilter) error {
+// id (a ULID made when the request arrived). Several values: any of them holds. For eq it
+// answers the distinct milliseconds asked for: the range spans them all, so with more
+// than one each log must be checked against them.
+func (p *logPlan) timeBound(f events.LogFilter) ([]int64, error) {
 	var bound time.Time
+	var eq []int64
 	for i, v := range f.Values {
 		t, err := time.Parse(time.RFC3339Nano, v)
 		if err != nil {
-			return &FilterError{Key: f.Key, Message: f.Key + " takes an RFC 3339 time, not " + strconv.Quote(v)}
+			return nil, &FilterError{Key: f.Key, Message: f.Key + " takes an RFC 3339 time, not " + strconv.Quote(v)}
+		}
+		if f.Operator == OpEq {
+			if ms := t.UnixMilli(); !slices.Contains(eq, ms) {
+				eq = append(eq, ms)
+			}
+			continue
 		}
 		if i == 0 || (f.Operator == OpGt && t.Before(bound)) || (f.Operator == OpLt && t.After(bound)) {
 			bound = t
 		}
+	}
+	if f.Operator == OpEq {
+		p.narrow(ulidAt(slices.Min(eq), 0), ulidAt(slices.Max(eq), 0xff))
+		return eq, nil
 	}
 	ms := bound.UnixMilli()
 	if f.Operator == OpGt {
@@ -368,7 +388,7 @@ func (p *logPlan) timeBound(f events.LogFilter) error {
 		}
 		p.narrow(p.lo, ulidAt(ms, 0xff))
 	}
-	return nil
+	return nil, nil
 }
 
 // ulidAt is the smallest (fill 0) or largest (fill 0xff) ULID of a millisecond.
@@ -442,6 +462,9 @@ func (c *cond) match(r *LogRecord, meta map[string]string) bool {
 		return !eq.match(r, meta)
 	}
 	switch c.field.kind {
+	case kindTime: // eq on several times (see timeBound): the millisecond of the log id
+		id, err := ulid.Parse(r.ID)
+		return err == nil && slices.Contains(c.nums, float64(id.Time()))
 	case kindBool:
 		return slices.Contains(c.bools, c.field.flag(r))
 	case kindNumber:

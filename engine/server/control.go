@@ -34,12 +34,27 @@ type apiError struct {
 	Path    []string `json:"path,omitempty"`
 }
 
+// apiMessage is one entry of the envelope's messages, in the hosted shape (cloudflare-go's
+// shared.ResponseInfo: code and message): something the caller should know about a call
+// that succeeded.
+type apiMessage struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+}
+
+// Codes of the envelope's messages (documented in the README, control plane).
+const (
+	msgNotActedOn = 7101 // a setting is stored but this gateway does not act on it (yet)
+	msgAdjusted   = 7102 // a value the hosted API takes is accepted, and means less here
+	msgDraft      = 7103 // a route version is kept as a draft: its problems follow
+)
+
 type envelope struct {
-	Success    bool        `json:"success"`
-	Errors     []apiError  `json:"errors"`
-	Messages   []string    `json:"messages"`
-	Result     any         `json:"result"`
-	ResultInfo *resultInfo `json:"result_info,omitempty"`
+	Success    bool         `json:"success"`
+	Errors     []apiError   `json:"errors"`
+	Messages   []apiMessage `json:"messages"`
+	Result     any          `json:"result"`
+	ResultInfo *resultInfo  `json:"result_info,omitempty"`
 }
 
 type resultInfo struct {
@@ -65,11 +80,19 @@ func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
 }
 
 func ok(ctx *fasthttp.RequestCtx, result any) {
-	writeJSON(ctx, 200, envelope{Success: true, Errors: []apiError{}, Messages: []string{}, Result: result})
+	okWith(ctx, result, nil)
+}
+
+// okWith answers a result with messages (none: an empty list, as hosted).
+func okWith(ctx *fasthttp.RequestCtx, result any, messages []apiMessage) {
+	if messages == nil {
+		messages = []apiMessage{}
+	}
+	writeJSON(ctx, 200, envelope{Success: true, Errors: []apiError{}, Messages: messages, Result: result})
 }
 
 func apiFail(ctx *fasthttp.RequestCtx, status, code int, msg string, path ...string) {
-	writeJSON(ctx, status, envelope{Errors: []apiError{{Code: code, Message: msg, Path: path}}, Messages: []string{}})
+	writeJSON(ctx, status, envelope{Errors: []apiError{{Code: code, Message: msg, Path: path}}, Messages: []apiMessage{}})
 }
 
 // fail answers a service error (with the field at fault) or an internal one.

@@ -5,6 +5,8 @@
 package server
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"sort"
 	"strconv"
@@ -43,8 +45,33 @@ func (s *Server) listGateways(ctx *fasthttp.RequestCtx, who principal, acct stri
 		}
 	}
 	res := pageOf(all, page, perPage)
-	writeJSON(ctx, 200, envelope{Success: true, Errors: []apiError{}, Messages: []string{}, Result: res,
+	for i, g := range res {
+		res[i] = answerGateway(g)
+	}
+	writeJSON(ctx, 200, envelope{Success: true, Errors: []apiError{}, Messages: []apiMessage{}, Result: res,
 		ResultInfo: newResultInfo(page, perPage, len(res), len(all))})
+}
+
+// answerGateway is a gateway as the API answers it: as stored, except the metadata of its
+// spend_limits rules, which cloudflare-go v7 cannot decode (its generated union panics on
+// {"mode":…}: every Get, List, New, Update and Delete of the gateway would). It stays
+// stored, in the config events and the audit log, and the answer's messages mention it.
+func answerGateway(g *config.Gateway) *config.Gateway {
+	if !bytes.Contains(g.SpendLimits, []byte(`"metadata"`)) {
+		return g
+	}
+	var sl map[string]json.RawMessage
+	var rules []map[string]json.RawMessage
+	if json.Unmarshal(g.SpendLimits, &sl) != nil || json.Unmarshal(sl["rules"], &rules) != nil {
+		return g
+	}
+	for _, r := range rules {
+		delete(r, "metadata")
+	}
+	sl["rules"], _ = json.Marshal(rules)
+	out := *g
+	out.SpendLimits, _ = json.Marshal(sl)
+	return &out
 }
 
 func (s *Server) getGateway(ctx *fasthttp.RequestCtx, acct, gw string) {
@@ -53,7 +80,22 @@ func (s *Server) getGateway(ctx *fasthttp.RequestCtx, acct, gw string) {
 		apiFail(ctx, 404, codeNotFound, "gateway "+gw+" not found", "path", "gateway_id")
 		return
 	}
-	ok(ctx, g)
+	okWith(ctx, answerGateway(g), gatewayMessages(g))
+}
+
+// gatewayMessages says, in the answer's messages, which of the gateway's settings are
+// stored but not acted on here (code 7101), one entry each, and which spend_limits rules
+// work differently (7101 when not enforced, 7102 when counted over a longer window).
+func gatewayMessages(g *config.Gateway) []apiMessage {
+	var out []apiMessage
+	for _, in := range g.InactiveSettings() {
+		code := msgNotActedOn
+		if in.Adjusted {
+			code = msgAdjusted
+		}
+		out = append(out, apiMessage{code, in.Message})
+	}
+	return out
 }
 
 func (s *Server) createGateway(ctx *fasthttp.RequestCtx, who principal, acct string, body []byte) {
@@ -64,7 +106,7 @@ func (s *Server) createGateway(ctx *fasthttp.RequestCtx, who principal, acct str
 		s.fail(ctx, err)
 		return
 	}
-	ok(ctx, g)
+	okWith(ctx, answerGateway(g), gatewayMessages(g))
 }
 
 func (s *Server) updateGateway(ctx *fasthttp.RequestCtx, who principal, acct, gw string, body []byte) {
@@ -75,7 +117,7 @@ func (s *Server) updateGateway(ctx *fasthttp.RequestCtx, who principal, acct, gw
 		s.fail(ctx, err)
 		return
 	}
-	ok(ctx, g)
+	okWith(ctx, answerGateway(g), gatewayMessages(g))
 }
 
 func (s *Server) deleteGateway(ctx *fasthttp.RequestCtx, who principal, acct, gw string) {
@@ -86,7 +128,7 @@ func (s *Server) deleteGateway(ctx *fasthttp.RequestCtx, who principal, acct, gw
 		s.fail(ctx, err)
 		return
 	}
-	ok(ctx, g)
+	ok(ctx, answerGateway(g))
 }
 
 // gatewayURL answers the data-plane base URL of a provider on a gateway, on the host and
@@ -154,7 +196,7 @@ func (s *Server) listProviderKeys(ctx *fasthttp.RequestCtx, acct, gw string) {
 	for _, k := range pageOf(all, page, perPage) {
 		res = append(res, s.viewKey(k))
 	}
-	writeJSON(ctx, 200, envelope{Success: true, Errors: []apiError{}, Messages: []string{}, Result: res,
+	writeJSON(ctx, 200, envelope{Success: true, Errors: []apiError{}, Messages: []apiMessage{}, Result: res,
 		ResultInfo: newResultInfo(page, perPage, len(res), len(all))})
 }
 
@@ -238,7 +280,7 @@ func (s *Server) listCustomProviders(ctx *fasthttp.RequestCtx, acct string) {
 	}
 	sort.SliceStable(all, func(i, j int) bool { return less(all[i], all[j]) })
 	res := pageOf(all, page, perPage)
-	writeJSON(ctx, 200, envelope{Success: true, Errors: []apiError{}, Messages: []string{}, Result: res,
+	writeJSON(ctx, 200, envelope{Success: true, Errors: []apiError{}, Messages: []apiMessage{}, Result: res,
 		ResultInfo: newResultInfo(page, perPage, len(res), len(all))})
 }
 
@@ -345,7 +387,7 @@ func (s *Server) listTokens(ctx *fasthttp.RequestCtx, acct string) {
 	for _, t := range s.snap().Tokens(acct) {
 		res = append(res, viewToken(t))
 	}
-	writeJSON(ctx, 200, envelope{Success: true, Errors: []apiError{}, Messages: []string{}, Result: res,
+	writeJSON(ctx, 200, envelope{Success: true, Errors: []apiError{}, Messages: []apiMessage{}, Result: res,
 		ResultInfo: newResultInfo(1, max(len(res), 1), len(res), len(res))})
 }
 
@@ -410,6 +452,6 @@ func (s *Server) auditLogs(ctx *fasthttp.RequestCtx, acct string) {
 	}
 	all := s.opts.Config.Projection().Audit(q)
 	res := pageOf(all, page, perPage)
-	writeJSON(ctx, 200, envelope{Success: true, Errors: []apiError{}, Messages: []string{}, Result: res,
+	writeJSON(ctx, 200, envelope{Success: true, Errors: []apiError{}, Messages: []apiMessage{}, Result: res,
 		ResultInfo: newResultInfo(page, perPage, len(res), len(all))})
 }

@@ -100,9 +100,12 @@ func boolQuery(ctx *fasthttp.RequestCtx, name string) (v *bool, ok bool) {
 }
 
 // listPage answers one page of a filtered list with result_info.
-func listPage[T any](ctx *fasthttp.RequestCtx, all []T, page, perPage int) {
+func listPage[T any](ctx *fasthttp.RequestCtx, all []T, page, perPage int, messages ...apiMessage) {
 	res := pageOf(all, page, perPage)
-	writeJSON(ctx, 200, envelope{Success: true, Errors: []apiError{}, Messages: []string{}, Result: res,
+	if messages == nil {
+		messages = []apiMessage{}
+	}
+	writeJSON(ctx, 200, envelope{Success: true, Errors: []apiError{}, Messages: messages, Result: res,
 		ResultInfo: newResultInfo(page, perPage, len(res), len(all))})
 }
 
@@ -110,6 +113,8 @@ func listPage[T any](ctx *fasthttp.RequestCtx, all []T, page, perPage int) {
 
 // listEvaluationTypes lists the built-in evaluators: order_by (id, name, type, created_at,
 // modified_at; the table's order by default), order_by_direction (asc|desc), page, per_page.
+// order_by is any string in the hosted API (cloudflare-go sends "order_by"): another field
+// keeps the table's order, and the answer's messages say so (code 7102).
 func (s *Server) listEvaluationTypes(ctx *fasthttp.RequestCtx) {
 	if !onlyQuery(ctx, "page", "per_page", "order_by", "order_by_direction") {
 		return
@@ -122,6 +127,7 @@ func (s *Server) listEvaluationTypes(ctx *fasthttp.RequestCtx) {
 	all := config.EvaluationTypes()
 	args := ctx.QueryArgs()
 	var key func(t config.EvaluationType) string
+	var messages []apiMessage
 	switch by := string(args.Peek("order_by")); by {
 	case "":
 	case "id":
@@ -135,8 +141,8 @@ func (s *Server) listEvaluationTypes(ctx *fasthttp.RequestCtx) {
 	case "modified_at":
 		key = func(t config.EvaluationType) string { return t.ModifiedAt.Format(time.RFC3339Nano) }
 	default:
-		apiFail(ctx, 400, codeBadRequest, "order_by "+by+" is not supported (id, name, type, created_at or modified_at)", "query", "order_by")
-		return
+		messages = append(messages, apiMessage{msgAdjusted, "order_by " + strconv.Quote(by) +
+			" is not a field of evaluation types (id, name, type, created_at or modified_at): they are in their usual order"})
 	}
 	desc := false
 	switch dir := string(args.Peek("order_by_direction")); dir {
@@ -153,7 +159,7 @@ func (s *Server) listEvaluationTypes(ctx *fasthttp.RequestCtx) {
 	if desc {
 		slices.Reverse(all)
 	}
-	listPage(ctx, all, page, perPage)
+	listPage(ctx, all, page, perPage, messages...)
 }
 
 // ---- datasets ----

@@ -119,18 +119,23 @@ func wantFailure(t *testing.T, status int, raw []byte, wantStatus int, path ...s
 func TestEvaluationTypesEndpoint(t *testing.T) {
 	s, _ := evalServer(t)
 	cases := []struct {
-		query string
-		ids   []string
+		query   string
+		ids     []string
+		message string // the one message expected, if any
 	}{
-		{"", []string{"cost", "speed", "human-feedback"}},
-		{"?order_by=name", []string{"cost", "human-feedback", "speed"}},
-		{"?order_by=id&order_by_direction=desc", []string{"speed", "human-feedback", "cost"}},
-		{"?per_page=2&page=2", []string{"human-feedback"}},
+		{"", []string{"cost", "speed", "human-feedback"}, ""},
+		{"?order_by=name", []string{"cost", "human-feedback", "speed"}, ""},
+		{"?order_by=id&order_by_direction=desc", []string{"speed", "human-feedback", "cost"}, ""},
+		{"?per_page=2&page=2", []string{"human-feedback"}, ""},
+		// cloudflare-go's generated test: any string is an order_by in the hosted API.
+		{"?order_by=order_by&order_by_direction=asc&page=1&per_page=5", []string{"cost", "speed", "human-feedback"}, `order_by "order_by" is not a field`},
+		{"?order_by=colour&order_by_direction=desc", []string{"human-feedback", "speed", "cost"}, `order_by "colour" is not a field`},
 	}
 	for _, c := range cases {
 		status, raw := call(t, s, "GET", "/evaluation-types"+c.query, "")
 		var page struct {
 			Result     []ai_gateway.EvaluationTypeListResponse `json:"result"`
+			Messages   []apiMessage                            `json:"messages"`
 			ResultInfo struct {
 				TotalCount int `json:"total_count"`
 			} `json:"result_info"`
@@ -146,9 +151,14 @@ func TestEvaluationTypesEndpoint(t *testing.T) {
 		if status != 200 || !slices.Equal(ids, c.ids) || page.ResultInfo.TotalCount != 3 {
 			t.Errorf("%s: %d %v (total %d), want %v", c.query, status, ids, page.ResultInfo.TotalCount, c.ids)
 		}
+		switch {
+		case c.message == "" && len(page.Messages) != 0,
+			c.message != "" && (len(page.Messages) != 1 || page.Messages[0].Code != msgAdjusted || !strings.Contains(page.Messages[0].Message, c.message)):
+			t.Errorf("%s: messages %+v, want %q", c.query, page.Messages, c.message)
+		}
 	}
-	status, raw := call(t, s, "GET", "/evaluation-types?order_by=colour", "")
-	wantFailure(t, status, raw, 400, "query", "order_by")
+	status, raw := call(t, s, "GET", "/evaluation-types?order_by_direction=up", "")
+	wantFailure(t, status, raw, 400, "query", "order_by_direction")
 	status, raw = call(t, s, "GET", "/evaluation-types?sort=name", "")
 	wantFailure(t, status, raw, 400, "query", "sort")
 }

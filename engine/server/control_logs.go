@@ -244,7 +244,7 @@ func (s *Server) listLogs(ctx *fasthttp.RequestCtx, acct, gw string) {
 		envelope
 		ResultInfo logResultInfo `json:"result_info"`
 	}{
-		envelope:   envelope{Success: true, Errors: []apiError{}, Messages: []string{}, Result: page.Records},
+		envelope:   envelope{Success: true, Errors: []apiError{}, Messages: []apiMessage{}, Result: page.Records},
 		ResultInfo: logResultInfo{*newResultInfo(q.Page, q.PerPage, len(page.Records), page.Total), !page.Exact},
 	})
 }
@@ -271,7 +271,7 @@ func (s *Server) deleteLogs(ctx *fasthttp.RequestCtx, acct, gw string) {
 	if !s.logEvent(ctx, events.TypeLogsDeleted, events.VersionLogsDeleted, d) {
 		return
 	}
-	writeJSON(ctx, 200, envelope{Success: true, Errors: []apiError{}, Messages: []string{}, Result: nil})
+	writeJSON(ctx, 200, envelope{Success: true, Errors: []apiError{}, Messages: []apiMessage{}, Result: nil})
 }
 
 // editLog serves PATCH .../logs/{id} (feedback, score, metadata) and answers the record

@@ -198,7 +198,7 @@ func failProblems(ctx *fasthttp.RequestCtx, elements []byte, problems flows.Prob
 		}
 		errs = append(errs, apiError{Code: codeBadRequest, Message: p.String(), Path: at})
 	}
-	writeJSON(ctx, 400, envelope{Errors: errs, Messages: []string{}})
+	writeJSON(ctx, 400, envelope{Errors: errs, Messages: []apiMessage{}})
 }
 
 // routeBody is a create body: a name (routes) and the graph.
@@ -279,7 +279,7 @@ func answerList[T any](ctx *fasthttp.RequestCtx, all []T, l listData, name strin
 	writeJSON(ctx, 200, struct {
 		envelope
 		Data map[string]any `json:"data"`
-	}{envelope{Success: true, Errors: []apiError{}, Messages: []string{}, Result: res,
+	}{envelope{Success: true, Errors: []apiError{}, Messages: []apiMessage{}, Result: res,
 		ResultInfo: newResultInfo(l.Page, l.PerPage, len(res), len(all))}, data})
 }
 
@@ -380,7 +380,7 @@ func (s *Server) renameDynRoute(ctx *fasthttp.RequestCtx, who principal, acct, g
 	writeJSON(ctx, 200, struct {
 		envelope
 		Route routeJSON `json:"route"`
-	}{envelope{Success: true, Errors: []apiError{}, Messages: []string{}, Result: answer}, answer})
+	}{envelope{Success: true, Errors: []apiError{}, Messages: []apiMessage{}, Result: answer}, answer})
 }
 
 func (s *Server) deleteDynRoute(ctx *fasthttp.RequestCtx, who principal, acct, gw, id string) {
@@ -455,11 +455,11 @@ func (s *Server) createRouteVersion(ctx *fasthttp.RequestCtx, who principal, acc
 	}
 	answer := routeAnswer(r)
 	answer.Version = versionJSON(r, v)
-	messages := make([]string, 0, len(problems))
+	messages := make([]apiMessage, 0, len(problems))
 	if problems != nil {
-		messages = append(messages, "version "+v.ID+" is kept as a draft (is_valid false) and cannot be deployed until its problems are fixed in a new version:")
+		messages = append(messages, apiMessage{msgDraft, "version " + v.ID + " is kept as a draft (is_valid false) and cannot be deployed until its problems are fixed in a new version:"})
 		for _, p := range problems {
-			messages = append(messages, p.String())
+			messages = append(messages, apiMessage{msgDraft, p.String()})
 		}
 	}
 	writeJSON(ctx, 200, envelope{Success: true, Errors: []apiError{}, Messages: messages, Result: answer})

@@ -158,7 +158,7 @@ func TestDynamicRoutesEndpoints(t *testing.T) {
 		Result struct {
 			Version ai_gateway.DynamicRoutingGetResponseVersion `json:"version"`
 		} `json:"result"`
-		Messages []string `json:"messages"`
+		Messages []apiMessage `json:"messages"`
 	}
 	mustDecode(t, raw, &nvVersion)
 	v2 := nvVersion.Result.Version
@@ -175,8 +175,15 @@ func TestDynamicRoutesEndpoints(t *testing.T) {
 	mustDecode(t, raw, &nvVersion)
 	draft := nvVersion.Result.Version
 	problems := routeProblems([]byte(badGraph))
+	var said []string
+	for _, m := range nvVersion.Messages {
+		if m.Code != msgDraft {
+			t.Errorf("draft message code %d, want %d", m.Code, msgDraft)
+		}
+		said = append(said, m.Message)
+	}
 	if status != 200 || draft.IsValid || draft.Active != "false" || len(problems) == 0 || len(nvVersion.Messages) != len(problems)+1 ||
-		!strings.Contains(strings.Join(nvVersion.Messages, "\n"), `element "begin"`) {
+		!strings.Contains(strings.Join(said, "\n"), `element "begin"`) {
 		t.Fatalf("draft: %d %s (problems %v)", status, raw, problems)
 	}
 	status, raw = call(t, s, "POST", "/gateways/gw/routes/"+r.ID+"/deployments", `{"version_id":"`+draft.VersionID+`"}`)
@@ -271,7 +278,7 @@ func TestDynamicRouteRefusals(t *testing.T) {
 		at                       []string
 	}{
 		{"name taken", "POST", "/gateways/gw/routes", routeBodyOf("support", graphTo("m")), 409, []string{"body", "name"}},
-		{"name with a slash", "POST", "/gateways/gw/routes", routeBodyOf("a/b", graphTo("m")), 400, []string{"body", "name"}},
+		{"name with a control character", "POST", "/gateways/gw/routes", `{"name":"a\u0007b","elements":` + graphTo("m") + `}`, 400, []string{"body", "name"}},
 		{"name too long", "POST", "/gateways/gw/routes", routeBodyOf(strings.Repeat("n", 65), graphTo("m")), 400, []string{"body", "name"}},
 		{"no name", "POST", "/gateways/gw/routes", `{"elements":` + graphTo("m") + `}`, 400, []string{"body", "name"}},
 		{"no elements", "POST", "/gateways/gw/routes", `{"name":"x"}`, 400, []string{"body", "elements"}},
@@ -286,7 +293,7 @@ func TestDynamicRouteRefusals(t *testing.T) {
 		{"unknown route", "GET", "/gateways/gw/routes/nosuch", "", 404, []string{"path", "id"}},
 		{"rename unknown route", "PATCH", "/gateways/gw/routes/nosuch", `{"name":"x"}`, 404, []string{"path", "id"}},
 		{"rename without name", "PATCH", R, `{}`, 400, []string{"body", "name"}},
-		{"rename to a bad name", "PATCH", R, `{"name":"a b"}`, 400, []string{"body", "name"}},
+		{"rename to a blank name", "PATCH", R, `{"name":"  "}`, 400, []string{"body", "name"}},
 		{"delete unknown route", "DELETE", "/gateways/gw/routes/nosuch", "", 404, []string{"path", "id"}},
 		{"versions of unknown route", "GET", "/gateways/gw/routes/nosuch/versions", "", 404, []string{"path", "id"}},
 		{"version of unknown route", "POST", "/gateways/gw/routes/nosuch/versions", `{"elements":` + graphTo("m") + `}`, 404, []string{"path", "id"}},

@@ -121,7 +121,7 @@ func (s *Server) overSpend(g *config.Gateway, now time.Time) *engine.GatewayErro
 
 // periodName says a rule's window in words.
 func periodName(r *config.SpendRule) string {
-	w := time.Duration(r.Window) * time.Second
+	w := time.Duration(max(r.Window, config.MinSpendWindow)) * time.Second
 	switch {
 	case r.Technique == "sliding":
 		return "trailing " + w.String()

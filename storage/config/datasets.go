@@ -62,7 +62,7 @@ const (
 	kindText     filterKind = iota // eq, contains; string values
 	kindBool                       // eq; true/false
 	kindNumber                     // eq, lt, gt; numbers
-	kindTime                       // lt, gt; RFC 3339 times
+	kindTime                       // eq (at the millisecond), lt, gt; RFC 3339 times
 	kindFeedback                   // eq; -1, 0 or 1
 )
 
@@ -76,7 +76,7 @@ var datasetKeys = map[string]filterKind{
 
 var kindOperators = map[filterKind][]string{
 	kindText: {"eq", "contains"}, kindBool: {"eq"}, kindNumber: {"eq", "lt", "gt"},
-	kindTime: {"lt", "gt"}, kindFeedback: {"eq"},
+	kindTime: {"eq", "lt", "gt"}, kindFeedback: {"eq"},
 }
 
 func datasetKeyList() string {

@@ -42,7 +42,8 @@ func TestCreateDatasetValidation(t *testing.T) {
 		{"unknown operator", f(`{"key":"provider","operator":"neq","value":["openai"]}`), []string{"body", "filters", "0", "operator"}},
 		{"lt on text", f(`{"key":"model","operator":"lt","value":["a"]}`), []string{"body", "filters", "0", "operator"}},
 		{"contains on number", f(`{"key":"cost","operator":"contains","value":[1]}`), []string{"body", "filters", "0", "operator"}},
-		{"eq on time", f(`{"key":"created_at","operator":"eq","value":["2025-01-01T00:00:00Z"]}`), []string{"body", "filters", "0", "operator"}},
+		{"contains on time", f(`{"key":"created_at","operator":"contains","value":["2025-01-01T00:00:00Z"]}`), []string{"body", "filters", "0", "operator"}},
+		{"eq on a time placeholder", f(`{"key":"created_at","operator":"eq","value":["string"]}`), []string{"body", "filters", "0", "value"}},
 		{"no value", f(`{"key":"provider","operator":"eq","value":[]}`), []string{"body", "filters", "0", "value"}},
 		{"two values for gt", f(`{"key":"cost","operator":"gt","value":[1,2]}`), []string{"body", "filters", "0", "value"}},
 		{"text as number", f(`{"key":"provider","operator":"eq","value":[3]}`), []string{"body", "filters", "0", "value"}},
@@ -80,6 +81,7 @@ func TestDatasetFiltersAccepted(t *testing.T) {
 		{"key":"duration","operator":"eq","value":[250]},
 		{"key":"feedback","operator":"eq","value":[-1, 1]},
 		{"key":"created_at","operator":"gt","value":["2025-03-01T12:00:00+02:00"]},
+		{"key":"created_at","operator":"eq","value":["2025-03-01T12:00:00.250+02:00","2025-03-02T00:00:00Z"]},
 		{"key":"request_content_type","operator":"contains","value":["json"]}]}`)
 	if !d.Enable {
 		t.Error("enable should default to true")
@@ -94,6 +96,7 @@ func TestDatasetFiltersAccepted(t *testing.T) {
 		{Key: "duration", Operator: "eq", Values: []string{"250"}},
 		{Key: "feedback", Operator: "eq", Values: []string{"-1", "1"}},
 		{Key: "created_at", Operator: "gt", Values: []string{"2025-03-01T10:00:00Z"}},
+		{Key: "created_at", Operator: "eq", Values: []string{"2025-03-01T10:00:00.25Z", "2025-03-02T00:00:00Z"}},
 		{Key: "request_content_type", Operator: "contains", Values: []string{"json"}},
 	}
 	for i, f := range snap(svc).Dataset(acct, "gw", d.ID).Filters {

@@ -21,7 +21,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/switchyard/switchyard/events"
@@ -128,14 +131,15 @@ func (r *Route) withDeployment(d *RouteDeployment) (*Route, bool) {
 	return &next, true
 }
 
-// validRouteName: 1–64 letters, digits, '.', '_' or '-'.
+// validRouteName: 1–64 characters of valid UTF-8, not all blank, no control characters.
+// The hosted API takes any string (cloudflare-go sends "Route Name"); the name is written
+// as model "dynamic/<name>", and a model string splits at its first '/', so any text works.
 func validRouteName(s string) bool {
-	if len(s) == 0 || len(s) > maxRouteNameLen {
+	if strings.TrimSpace(s) == "" || utf8.RuneCountInString(s) > maxRouteNameLen || !utf8.ValidString(s) {
 		return false
 	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+	for _, r := range s {
+		if unicode.IsControl(r) {
 			return false
 		}
 	}
@@ -147,7 +151,7 @@ func routeNameKey(acct, gw, name string) string { return acct + "/" + gw + "/" +
 // checkRouteName refuses a malformed name, or one another route of the gateway has.
 func checkRouteName(snap *Snapshot, acct, gw, name, self string) *Error {
 	if !validRouteName(name) {
-		return invalid("name must be 1-64 letters, digits, '.', '_' or '-' (it is used as model \"dynamic/<name>\")", "body", "name")
+		return invalid("name must be 1-64 characters, not blank, without control characters (it is used as model \"dynamic/<name>\")", "body", "name")
 	}
 	if other := snap.RouteNamed(acct, gw, name); other != nil && other.ID != self {
 		return &Error{Status: 409, Code: CodeConflict, Message: "gateway " + gw + " already has a route named " + name, Path: []string{"body", "name"}}

@@ -3,7 +3,9 @@
 // each rule counts over. Windows of a day, a week and a month are calendar periods in UTC
 // (a daily limit resets at midnight, a weekly one on Monday, a monthly one on the 1st);
 // other windows are fixed blocks of that many seconds since the Unix epoch, or the
-// trailing window with technique "sliding".
+// trailing window with technique "sliding". Spend is measured by the minute, so a window
+// under 60 s counts over 60 s; rules scoped to a model, provider or metadata are kept
+// but not enforced. The control API's messages say both (inactive.go).
 package config
 
 import (
@@ -39,8 +41,19 @@ type SpendRule struct {
 	Metadata  json.RawMessage `json:"metadata,omitempty"`
 }
 
-// On reports whether the rule is enforced.
-func (r *SpendRule) On() bool { return r.Enabled == nil || *r.Enabled }
+// MinSpendWindow is the shortest window spend is measured over (the analytics rollup
+// counts cost by the minute): a shorter window is stored as sent and counted over this.
+const MinSpendWindow = 60
+
+// On reports whether the rule is enforced: enabled and not scoped (Scoped).
+func (r *SpendRule) On() bool { return (r.Enabled == nil || *r.Enabled) && !r.Scoped() }
+
+// Scoped reports whether the rule is limited to some models, providers or metadata
+// values. The hosted API takes such rules; they are stored here but not enforced yet
+// (the rollup's spend is the whole gateway's), and the control API says so.
+func (r *SpendRule) Scoped() bool {
+	return setRaw(r.Model) || setRaw(r.Provider) || setRaw(r.Metadata)
+}
 
 // ParseSpendLimits reads and checks a spend_limits value; nil for none. Errors name the
 // rule's field.
@@ -60,12 +73,10 @@ func ParseSpendLimits(raw json.RawMessage) (*SpendLimits, *Error) {
 			return nil, invalid("spend_limits.rules["+strconv.Itoa(i)+"].limitType must be \"cost\"", at("limitType")...)
 		case r.Limit < 0:
 			return nil, invalid("spend_limits.rules["+strconv.Itoa(i)+"].limit must not be negative", at("limit")...)
-		case r.Window < 60:
-			return nil, invalid("spend_limits.rules["+strconv.Itoa(i)+"].window must be at least 60 seconds (86400 daily, 604800 weekly, 2592000 monthly)", at("window")...)
+		case r.Window < 1:
+			return nil, invalid("spend_limits.rules["+strconv.Itoa(i)+"].window must be a positive number of seconds (86400 daily, 604800 weekly, 2592000 monthly)", at("window")...)
 		case r.Technique != "" && r.Technique != "fixed" && r.Technique != "sliding":
 			return nil, invalid("spend_limits.rules["+strconv.Itoa(i)+"].technique must be fixed or sliding", at("technique")...)
-		case len(r.Model) > 0 || len(r.Provider) > 0 || len(r.Metadata) > 0:
-			return nil, invalid("spend_limits.rules["+strconv.Itoa(i)+"]: rules scoped to a model, provider or metadata are not supported; a rule limits the whole gateway", at("model")...)
 		}
 	}
 	return &sl, nil
@@ -75,8 +86,9 @@ func ParseSpendLimits(raw json.RawMessage) (*SpendLimits, *Error) {
 // window, which frees up gradually).
 func (r *SpendRule) Period(now time.Time) (from, resets time.Time) {
 	now = now.UTC()
+	w := max(r.Window, MinSpendWindow)
 	if r.Technique == "sliding" {
-		return now.Add(-time.Duration(r.Window) * time.Second), time.Time{}
+		return now.Add(-time.Duration(w) * time.Second), time.Time{}
 	}
 	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
 	switch r.Window {
@@ -89,7 +101,6 @@ func (r *SpendRule) Period(now time.Time) (from, resets time.Time) {
 		first := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
 		return first, first.AddDate(0, 1, 0)
 	}
-	w := r.Window
 	start := now.Unix() / w * w
 	return time.Unix(start, 0).UTC(), time.Unix(start+w, 0).UTC()
 }

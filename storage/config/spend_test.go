@@ -19,6 +19,9 @@ func TestSpendRulePeriod(t *testing.T) {
 		{"monthly is the calendar month", SpendRule{Window: SpendMonthly}, day(1), time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)},
 		{"an hour", SpendRule{Window: 3600}, time.Date(2026, 11, 21, 15, 0, 0, 0, time.UTC), time.Date(2026, 11, 21, 16, 0, 0, 0, time.UTC)},
 		{"sliding day", SpendRule{Window: SpendDaily, Technique: "sliding"}, now.Add(-24 * time.Hour), time.Time{}},
+		{"a second counts over the minute", SpendRule{Window: 1}, time.Date(2026, 11, 21, 15, 4, 0, 0, time.UTC), time.Date(2026, 11, 21, 15, 5, 0, 0, time.UTC)},
+		{"59 s counts over the minute", SpendRule{Window: 59}, time.Date(2026, 11, 21, 15, 4, 0, 0, time.UTC), time.Date(2026, 11, 21, 15, 5, 0, 0, time.UTC)},
+		{"sliding second counts over the trailing minute", SpendRule{Window: 1, Technique: "sliding"}, now.Add(-time.Minute), time.Time{}},
 	}
 	for _, c := range cases {
 		from, resets := c.rule.Period(now)
@@ -38,9 +41,13 @@ func TestParseSpendLimits(t *testing.T) {
 		{in: `{"enabled":true,"rules":[{"id":"d","limit":5,"limitType":"cost","window":86400}]}`, rules: 1},
 		{in: `{"enabled":true,"rules":[{"limit":5,"limitType":"requests","window":86400}]}`, err: "limitType"},
 		{in: `{"enabled":true,"rules":[{"limit":-1,"limitType":"cost","window":86400}]}`, err: "must not be negative"},
-		{in: `{"enabled":true,"rules":[{"limit":1,"limitType":"cost","window":10}]}`, err: "at least 60 seconds"},
+		{in: `{"enabled":true,"rules":[{"limit":1,"limitType":"cost","window":1}]}`, rules: 1}, // cloudflare-go's generated test
+		{in: `{"enabled":true,"rules":[{"limit":1,"limitType":"cost","window":10}]}`, rules: 1},
+		{in: `{"enabled":true,"rules":[{"limit":1,"limitType":"cost","window":0}]}`, err: "positive number of seconds"},
+		{in: `{"enabled":true,"rules":[{"limit":1,"limitType":"cost","window":-60}]}`, err: "positive number of seconds"},
 		{in: `{"enabled":true,"rules":[{"limit":1,"limitType":"cost","window":86400,"technique":"leaky"}]}`, err: "fixed or sliding"},
-		{in: `{"enabled":true,"rules":[{"limit":1,"limitType":"cost","window":86400,"model":{"mode":"filter","values":["x"]}}]}`, err: "not supported"},
+		{in: `{"enabled":true,"rules":[{"limit":1,"limitType":"cost","window":86400,"model":{"mode":"filter","values":["x"]}}]}`, rules: 1},
+		{in: `{"enabled":true,"rules":[{"limit":1,"limitType":"cost","window":86400,"metadata":{"foo":{"mode":"partition"}}}]}`, rules: 1},
 		{in: `{"enabled":"yes"}`, err: "spend_limits must be"},
 	}
 	for _, c := range cases {
@@ -60,6 +67,27 @@ func TestParseSpendLimits(t *testing.T) {
 			if got != c.rules {
 				t.Errorf("%s: %d rules", c.in, got)
 			}
+		}
+	}
+}
+
+func TestScopedSpendRulesAreNotEnforced(t *testing.T) {
+	off := false
+	cases := []struct {
+		name string
+		rule SpendRule
+		on   bool
+	}{
+		{"whole gateway", SpendRule{Window: 60}, true},
+		{"disabled", SpendRule{Window: 60, Enabled: &off}, false},
+		{"model filter", SpendRule{Window: 60, Model: []byte(`{"mode":"filter","values":["gpt-4o"]}`)}, false},
+		{"provider filter", SpendRule{Window: 60, Provider: []byte(`{"mode":"filter","values":["openai"]}`)}, false},
+		{"metadata partition", SpendRule{Window: 60, Metadata: []byte(`{"user":{"mode":"partition"}}`)}, false},
+		{"empty scopes", SpendRule{Window: 60, Model: []byte(`null`), Provider: []byte(`{}`), Metadata: []byte(`{}`)}, true},
+	}
+	for _, c := range cases {
+		if got := c.rule.On(); got != c.on {
+			t.Errorf("%s: On() = %v, want %v", c.name, got, c.on)
 		}
 	}
 }
