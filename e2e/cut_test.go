@@ -111,7 +111,8 @@ func TestCutUpstreamAnswersLookBroken(t *testing.T) {
 }
 
 // socketRoundTrip sends one message on the gateway's universal WebSocket and returns the
-// messages answered until the step's universal.done or universal.error.
+// messages answered until the step's universal.done or universal.error, or the
+// universal.created that carries a whole (not streamed) response.
 func socketRoundTrip(t *testing.T, g *Gateway, msg string) []string {
 	t.Helper()
 	c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(g.URL, "http")+"/v1/"+account+"/"+gateway, nil)
@@ -130,7 +131,8 @@ func socketRoundTrip(t *testing.T, g *Gateway, msg string) []string {
 			t.Fatalf("after %q: %v", out, err)
 		}
 		out = append(out, string(data))
-		if typ := gjson.GetBytes(data, "type").String(); typ == "universal.done" || typ == "universal.error" {
+		typ := gjson.GetBytes(data, "type").String()
+		if typ == "universal.done" || typ == "universal.error" || (typ == "universal.created" && gjson.GetBytes(data, "response").Exists()) {
 			return out
 		}
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 	"github.com/switchyard/switchyard/e2e/mock"
+	"github.com/tidwall/gjson"
 )
 
 // deadAddr is a loopback address where nothing listens.
@@ -334,5 +335,81 @@ func TestUniversalSocketConcurrent(t *testing.T) {
 				t.Fatalf("%s: %s %d", id, types, s.status)
 			}
 		}
+	}
+}
+
+// stepWith is a step with extra headers (a JSON object's members, without braces).
+func stepWith(provider, model, headers string) string {
+	return fmt.Sprintf(`{"provider":%q,"endpoint":"chat/completions","headers":{"Authorization":"Bearer sk-test","Content-Type":"application/json",%s},`+
+		`"query":{"model":%q,"messages":[{"role":"user","content":"step headers"}]}}`, provider, headers, model)
+}
+
+// A universal step's cf-aig-* headers apply to that step, over the request's: caching
+// (ttl, skip, key), metadata, custom cost and the collect-log headers, on HTTP and on the
+// WebSocket API. The log record follows the step that answered.
+func TestUniversalStepHeaders(t *testing.T) {
+	g, oa, _ := startUniversal(t)
+	reqMeta := map[string]string{"cf-aig-metadata": `{"from":"request"}`}
+	body := "[" + stepWith("openai", "error-500", `"cf-aig-metadata":"{\"from\":\"step 0\"}","cf-aig-collect-log":"false"`) + "," +
+		stepWith("openai", "gpt-4o-mini", `"cf-aig-metadata":"{\"from\":\"step 1\"}","cf-aig-custom-cost":"{\"per_token_in\":0.01,\"per_token_out\":0.1}","cf-aig-cache-ttl":"60"`) + "]"
+	resp, got := postUniversal(t, g, body, reqMeta)
+	if resp.StatusCode != 200 || resp.Header.Get("cf-aig-step") != "1" || resp.Header.Get("cf-aig-cache-status") != "MISS" {
+		t.Fatalf("%d step %s cache %q: %s", resp.StatusCode, resp.Header.Get("cf-aig-step"), resp.Header.Get("cf-aig-cache-status"), got)
+	}
+	rec := rawLog(t, g, resp.Header.Get("cf-aig-log-id"))
+	if rec["metadata"] != `{"from":"step 1"}` || !near(rec["cost"], mock.PromptTokens*0.01+mock.CompletionTokens*0.1) || rec["custom_cost"] != true {
+		t.Fatalf("log metadata %v cost %v custom %v: the answering step's headers were not applied", rec["metadata"], rec["cost"], rec["custom_cost"])
+	}
+	// The step's cache-ttl cached its answer: the same request is a hit on step 1.
+	sent := len(oa.Requests())
+	resp, got = postUniversal(t, g, body, reqMeta)
+	if resp.StatusCode != 200 || resp.Header.Get("cf-aig-cache-status") != "HIT" || len(oa.Requests()) != sent+1 {
+		t.Fatalf("repeat: %d cache %q, %d upstream calls (want only step 0's): %s", resp.StatusCode, resp.Header.Get("cf-aig-cache-status"), len(oa.Requests())-sent, got)
+	}
+	// A step's cf-aig-skip-cache goes upstream; its cf-aig-cache-key names the entry.
+	one := func(headers string) *http.Response {
+		t.Helper()
+		resp, got := postUniversal(t, g, "["+stepWith("openai", "gpt-4o-mini", headers)+"]", nil)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %d %s", headers, resp.StatusCode, got)
+		}
+		return resp
+	}
+	if r := one(`"cf-aig-cache-ttl":"60","cf-aig-skip-cache":"true"`); r.Header.Get("cf-aig-cache-status") == "HIT" {
+		t.Fatal("cf-aig-skip-cache in the step was ignored")
+	}
+	one(`"cf-aig-cache-ttl":"60","cf-aig-cache-key":"k-step"`)
+	if r := one(`"cf-aig-cache-ttl":"60","cf-aig-cache-key":"k-step","cf-aig-metadata":"{\"other\":1}"`); r.Header.Get("cf-aig-cache-status") != "HIT" {
+		t.Fatalf("cf-aig-cache-key in the step: %q, want HIT", r.Header.Get("cf-aig-cache-status"))
+	}
+	// Logging headers of the answering step: no record, or a record without bodies.
+	unlogged := one(`"cf-aig-collect-log":"false"`)
+	bare := one(`"cf-aig-collect-log-payload":"false"`)
+	rawLog(t, g, bare.Header.Get("cf-aig-log-id")) // applied in order: the earlier one would be there by now
+	if code, _ := apiCall(t, g, token, "GET", "/ai-gateway/gateways/"+gateway+"/logs/"+unlogged.Header.Get("cf-aig-log-id"), nil); code != 404 {
+		t.Errorf("a step with cf-aig-collect-log: false was logged (%d)", code)
+	}
+	if code, _ := apiCall(t, g, token, "GET", "/ai-gateway/gateways/"+gateway+"/logs/"+bare.Header.Get("cf-aig-log-id")+"/request", nil); code != 404 {
+		t.Errorf("payload of a step with cf-aig-collect-log-payload: false: %d, want 404", code)
+	}
+	// A malformed step header is a 400 naming the step; nothing is sent.
+	sent = len(oa.Requests())
+	resp, got = postUniversal(t, g, "["+stepWith("openai", "gpt-4o-mini", `"x-a":"b"`)+","+stepWith("openai", "gpt-4o-mini", `"cf-aig-cache-ttl":"soon"`)+"]", nil)
+	if resp.StatusCode != 400 || !strings.Contains(string(got), "[1].headers: cf-aig-cache-ttl") || len(oa.Requests()) != sent {
+		t.Fatalf("bad step header: %d %s", resp.StatusCode, got)
+	}
+	// The same on the WebSocket API.
+	msgs := socketRoundTrip(t, g, `{"type":"universal.create","request":{"eventId":"e1","provider":"openai","endpoint":"chat/completions",`+
+		`"headers":{"Authorization":"Bearer sk-test","Content-Type":"application/json","cf-aig-metadata":"{\"from\":\"socket step\"}","cf-aig-custom-cost":"{\"per_token_in\":0.01,\"per_token_out\":0.1}"},`+
+		`"query":{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}}}`)
+	logID := ""
+	for _, m := range msgs {
+		if id := gjson.Get(m, "metadata.logId").String(); id != "" {
+			logID = id
+		}
+	}
+	rec = rawLog(t, g, logID)
+	if rec["metadata"] != `{"from":"socket step"}` || !near(rec["cost"], mock.PromptTokens*0.01+mock.CompletionTokens*0.1) {
+		t.Fatalf("socket log metadata %v cost %v (messages %q)", rec["metadata"], rec["cost"], msgs)
 	}
 }

@@ -46,15 +46,6 @@ type Request struct {
 	// Fail, when set, is answered without calling any upstream (and still logged).
 	Fail *GatewayError
 
-	// Cache is the request's cache policy, nil when its answer is not to be cached.
-	Cache *cache.Policy
-	// CustomCost is the cf-aig-custom-cost price, which replaces the pricing table's.
-	CustomCost *pricing.Price
-	// Metadata is the cf-aig-metadata object (at most five entries).
-	Metadata events.Metadata
-	// NoLog: no log record is kept (cf-aig-collect-log: false or the gateway's
-	// collect_logs off); NoPayload: the record keeps no bodies (cf-aig-collect-log-payload).
-	NoLog, NoPayload bool
 	// RateLimit is the gateway's own rate limit (rate_limiting_* settings), nil when off.
 	RateLimit *Limit
 }
@@ -91,6 +82,26 @@ type Target struct {
 	Route *RouteRun
 
 	Retry RetryPolicy
+
+	// Options are the caching, cost, metadata and logging options for this target. A
+	// universal step's own cf-aig-* headers override the request's; the log record and the
+	// cost follow the target that answered.
+	Options
+}
+
+// Options are what the cf-aig-cache-*, cf-aig-custom-cost, cf-aig-metadata,
+// cf-aig-collect-log and cf-aig-collect-log-payload headers (over the gateway's settings)
+// ask of one target.
+type Options struct {
+	// Cache is the cache policy, nil when the answer is not to be cached.
+	Cache *cache.Policy
+	// CustomCost is the cf-aig-custom-cost price, which replaces the pricing table's.
+	CustomCost *pricing.Price
+	// Metadata is the cf-aig-metadata object (at most five entries).
+	Metadata events.Metadata
+	// NoLog: no log record is kept (cf-aig-collect-log: false or the gateway's
+	// collect_logs off); NoPayload: the record keeps no bodies (cf-aig-collect-log-payload).
+	NoLog, NoPayload bool
 }
 
 // Path is the gateway path after /v1/{account}/{gateway}, for the log.

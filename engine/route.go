@@ -153,6 +153,7 @@ func (f *Forwarder) routeModel(x *Exchange, r *RouteRun, n *flows.Node, lastStep
 	if t.Retry.Delay == 0 {
 		t.Retry.Delay = DefaultRetryDelay
 	}
+	t.Options = req.Target.Options // a node answers under its step's options
 	req.Target = t
 	tried := len(x.Attempts)
 	failed := f.tryStep(x, final)

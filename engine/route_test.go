@@ -125,8 +125,9 @@ func TestRouteWalkOnTheRequestPath(t *testing.T) {
 				}}
 			req := &engine.Request{LogID: "L", EventID: "E", AccountID: "a", GatewayID: "g", Method: "POST",
 				Body: []byte(`{"model":"dynamic/support"}`), ReceivedAt: time.Now(),
-				CustomCost: &pricing.Price{Input: 2e-6, Output: 4e-6}}
+			}
 			req.Route = run
+			req.CustomCost = &pricing.Price{Input: 2e-6, Output: 4e-6}
 			x := engine.NewExchange(req, nil)
 			f.Do(x)
 			x.Done()
@@ -194,8 +195,11 @@ func TestFailedRouteStepLeavesNoRouteOrCharge(t *testing.T) {
 			*t = *target(broken, engine.RetryPolicy{})
 			return nil
 		}}}
+	okStep := target(ok, engine.RetryPolicy{})
+	routeStep.CustomCost = &pricing.Price{Input: 2e-6, Output: 4e-6}
+	okStep.CustomCost = routeStep.CustomCost
 	req := &engine.Request{LogID: "L", AccountID: "a", GatewayID: "g", Method: "POST", Body: []byte(`{}`), ReceivedAt: time.Now(),
-		CustomCost: &pricing.Price{Input: 2e-6, Output: 4e-6}, Steps: []*engine.Target{routeStep, target(ok, engine.RetryPolicy{})}}
+		Steps: []*engine.Target{routeStep, okStep}}
 	x := engine.NewExchange(req, nil)
 	f.Do(x)
 	x.Done()

@@ -69,14 +69,14 @@ func (s *Server) parse(ctx *fasthttp.RequestCtx, path []byte) *engine.Request {
 	req.Query = string(ctx.URI().QueryString())
 	retry, fail := requestRetry(ctx, g)
 	if fail == nil {
-		fail = requestOptions(clientHeader(ctx), g, req)
+		fail = requestOptions(clientHeader(ctx), g, &req.Options)
 	}
 	if fail == nil {
 		fail = s.overSpend(g, now)
 	}
 	req.RateLimit = gatewayRateLimit(g)
 	if len(parts) < 3 || parts[2] == "" {
-		return s.parseUniversal(ctx, snap, req, retry, fail)
+		return s.parseUniversal(ctx, snap, g, req, retry, fail)
 	}
 	req.Slug = parts[2]
 	req.Rest = "/"
@@ -167,7 +167,7 @@ func requestRetry(ctx *fasthttp.RequestCtx, g *config.Gateway) (engine.RetrySett
 // requestOptions reads the per-request headers about caching, metadata and logging
 // (cf-aig-cache-*, cf-aig-metadata, cf-aig-collect-log, cf-aig-collect-log-payload)
 // over the gateway's settings. A malformed value is a 400 naming the header.
-func requestOptions(get func(string) string, g *config.Gateway, req *engine.Request) *engine.GatewayError {
+func requestOptions(get func(string) string, g *config.Gateway, req *engine.Options) *engine.GatewayError {
 	pol, err := cache.ReadPolicy(get, g.CacheTTL)
 	if err != nil {
 		return engine.Errorf(400, engine.CodeBadRequest, err.Error())

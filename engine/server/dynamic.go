@@ -53,7 +53,7 @@ func (s *Server) dynamicRoute(snap *config.Snapshot, req *engine.Request, t *eng
 			Message: "the deployed version of dynamic route " + strconv.Quote(plan.Model) + " is not valid: " + err.Error()})
 	}
 	t.Route = &engine.RouteRun{ID: rt.ID, Name: rt.Name, VersionID: v.ID, Graph: g,
-		View: flows.NewView(req.Metadata, body, header),
+		View: flows.NewView(t.Metadata, body, header),
 		Plan: func(m *flows.ModelSpec, mt *engine.Target) *engine.GatewayError {
 			p, perr := plan.Retarget(m.Provider, m.Model)
 			if perr != nil {

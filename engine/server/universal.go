@@ -32,7 +32,7 @@ type universalStep struct {
 
 // parseUniversal builds a universal-endpoint request. retry is the request's and the
 // gateway's request handling (fail: a malformed cf-aig-* header).
-func (s *Server) parseUniversal(ctx *fasthttp.RequestCtx, snap *config.Snapshot, req *engine.Request,
+func (s *Server) parseUniversal(ctx *fasthttp.RequestCtx, snap *config.Snapshot, g *config.Gateway, req *engine.Request,
 	retry engine.RetrySettings, fail *engine.GatewayError) *engine.Request {
 	if req.Method != fasthttp.MethodPost {
 		req.Fail = engine.Errorf(405, engine.CodeBadRequest, "the universal endpoint /v1/{account_id}/{gateway_id} takes POST with a JSON array of steps (or a WebSocket upgrade)")
@@ -60,7 +60,7 @@ func (s *Server) parseUniversal(ctx *fasthttp.RequestCtx, snap *config.Snapshot,
 		prefix := "[" + strconv.Itoa(i) + "]"
 		st, fail := decodeStep(prefix, r)
 		if fail == nil {
-			steps[i], fail = s.stepTarget(snap, req, prefix, st, retry, clientHeader(ctx))
+			steps[i], fail = s.stepTarget(snap, g, req, prefix, st, retry, clientHeader(ctx))
 		}
 		if fail != nil {
 			req.Fail = fail
@@ -164,10 +164,11 @@ func headerValue(v json.RawMessage) (string, bool) {
 }
 
 // stepTarget validates one step and turns it into a target: its provider (or the unified
-// API for provider "compat"), upstream path and query, headers, stored key and request
+// API for provider "compat"), upstream path and query, headers, stored key, request
 // handling (the step's config over its cf-aig-* headers over retry, the request's and
-// gateway's). client reads the request-level headers.
-func (s *Server) stepTarget(snap *config.Snapshot, req *engine.Request, prefix string, st universalStep,
+// gateway's) and options (caching, custom cost, metadata, logging: the step's cf-aig-*
+// headers over the request's over the gateway's). client reads the request-level headers.
+func (s *Server) stepTarget(snap *config.Snapshot, g *config.Gateway, req *engine.Request, prefix string, st universalStep,
 	retry engine.RetrySettings, client func(string) string) (*engine.Target, *engine.GatewayError) {
 	own := func(name string) string {
 		name = strings.ToLower(name)
@@ -195,6 +196,10 @@ func (s *Server) stepTarget(snap *config.Snapshot, req *engine.Request, prefix s
 		return nil, fail
 	}
 	t := &engine.Target{Retry: cfg.Over(hdr).Over(retry).Policy()}
+	if fail := requestOptions(header, g, &t.Options); fail != nil {
+		fail.Message = prefix + ".headers: " + fail.Message
+		return nil, fail
+	}
 	path, query, _ := strings.Cut(strings.TrimPrefix(st.Endpoint, "/"), "?")
 	slug := strings.ToLower(st.Provider)
 

@@ -194,7 +194,7 @@ func (k *socket) run(eventID string, raw []byte) {
 		k.fail(eventID, 404, engine.Errorf(404, engine.CodeGatewayNotFound, "gateway "+k.gw+" no longer exists"))
 		return
 	}
-	fail := requestOptions(k.client, g, req)
+	fail := requestOptions(k.client, g, &req.Options)
 	if fail == nil {
 		fail = k.s.overSpend(g, now)
 	}
@@ -205,7 +205,7 @@ func (k *socket) run(eventID string, raw []byte) {
 	}
 	var t *engine.Target
 	if fail == nil {
-		t, fail = k.s.stepTarget(snap, req, "request", st, k.retry, k.client)
+		t, fail = k.s.stepTarget(snap, g, req, "request", st, k.retry, k.client)
 	}
 	if fail != nil {
 		req.Fail = fail
