@@ -40,6 +40,7 @@ const (
 	CodeSpendLimit      = 2019 // 429: a gateway spend limit is reached until its period resets
 	CodeRouteNoAnswer   = 2020 // 502: a dynamic route reached its end without any model answering
 	CodeHeaderTooLarge  = 2021 // 431: the request's headers do not fit the gateway's read buffer
+	CodeProviderAuth    = 2022 // 401: provider credentials (a Vertex AI service account) could not be exchanged for an access token
 	CodeGuardrailPrompt = 2016
 	CodeGuardrailAnswer = 2017
 	CodeDLPRequest      = 2029

@@ -141,6 +141,12 @@ func startConfig(ctx context.Context, c *Config, bus *events.Bus, log *slog.Logg
 	proj := config.NewProjection(bus, sealer, log)
 	svc := config.NewService(bus, proj, sealer)
 	svc.CheckBaseURL = func(u string) error { return upstream.CheckBaseURL(u, c.AllowInsecure) }
+	svc.CheckSecret = func(slug, secret string) (string, error) {
+		if slug == "google-vertex-ai" {
+			return compat.NormalizeVertexKey(secret)
+		}
+		return secret, nil
+	}
 	svc.KnownProvider = func(acct, slug string) bool {
 		if name, ok := strings.CutPrefix(slug, "custom-"); ok {
 			return proj.Current().CustomProviderBySlug(acct, name) != nil

@@ -6,9 +6,11 @@
 package compat
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"strings"
 	"sync"
@@ -99,18 +101,65 @@ func vertexCredentials(c *Call, cred Credential, env *Env) *Error {
 	if sa.Region == "" && c.resource == "" {
 		return credentialError(`google-vertex-ai: add a "region" key (for example "us-central1") to the service account JSON`)
 	}
-	if env == nil || env.Vertex == nil {
-		return credentialError("google-vertex-ai: service account exchange is not available on this gateway")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	tok, err := env.Vertex.Token(ctx, raw)
+	tok, err := env.exchange(raw)
 	if err != nil {
 		return err
 	}
 	c.project, c.region = sa.ProjectID, sa.Region
 	c.Headers = append(c.Headers, Header{"Authorization", "Bearer " + tok})
 	return nil
+}
+
+// exchange turns a service account JSON into an access token, within 20 seconds.
+func (env *Env) exchange(raw []byte) (string, *Error) {
+	if env == nil || env.Vertex == nil {
+		return "", credentialError("google-vertex-ai: service account exchange is not available on this gateway")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	return env.Vertex.Token(ctx, raw)
+}
+
+// VertexAuthorization is the Authorization value of a call to Vertex AI's own API (the
+// provider endpoint) made with key: a service account JSON, raw or base64 (the client's
+// Authorization or a stored key), is exchanged for an access token, cached until near
+// its expiry; anything else is an access token already. exchanged reports the first case.
+func (env *Env) VertexAuthorization(key string) (value string, exchanged bool, err *Error) {
+	raw, sa, ok := parseServiceAccount(key)
+	if !ok {
+		return "Bearer " + strings.TrimSpace(key), false, nil
+	}
+	if sa.Type != "service_account" {
+		return "", true, credentialError("google-vertex-ai: the credentials JSON must be a service account key (type service_account)")
+	}
+	tok, err := env.exchange(raw)
+	if err != nil {
+		return "", true, err
+	}
+	return "Bearer " + tok, true, nil
+}
+
+// NormalizeVertexKey checks a key stored for google-vertex-ai: a service account JSON
+// (raw, possibly over several lines, or base64) with the "region" the hosted dashboard adds
+// to it. It answers the JSON on one line, as stored.
+func NormalizeVertexKey(secret string) (string, error) {
+	raw, sa, ok := parseServiceAccount(secret)
+	switch {
+	case !ok:
+		return "", errors.New(`a google-vertex-ai key is a service account JSON key (raw or base64) with a "region" key, for example "us-central1"`)
+	case sa.Type != "service_account":
+		return "", errors.New("a google-vertex-ai key must be a service account key (type service_account)")
+	case sa.Region == "" || strings.ContainsAny(sa.Region, "/.: "):
+		return "", errors.New(`add the region to the service account JSON as a "region" key, for example "us-central1"`)
+	}
+	if _, err := google.JWTConfigFromJSON(raw, vertexScope); err != nil {
+		return "", errors.New("the service account JSON cannot be used: " + err.Error())
+	}
+	var one bytes.Buffer
+	if err := json.Compact(&one, raw); err != nil {
+		return "", errors.New("the service account JSON is not valid JSON")
+	}
+	return one.String(), nil
 }
 
 // Token returns a valid access token for a service account JSON.

@@ -33,6 +33,10 @@ type Adapter struct {
 	// NoStoredKeys marks providers whose requests are signed per request (Bedrock's SigV4,
 	// Vertex's OAuth): a stored key cannot simply be put in a header.
 	NoStoredKeys bool
+	// ServiceAccounts marks Vertex AI: a key (the client's Authorization or a stored key)
+	// may be a service account JSON, which the front end exchanges for an access token
+	// instead of sending it (Credential does not apply).
+	ServiceAccounts bool
 	// Usage says how token counts are read from this provider's responses.
 	Usage *usage.Format
 	// ModelFromPath extracts the model from the upstream path when it is not in the body.
@@ -161,7 +165,7 @@ func (r *Resolved) URL(accountID, rest string) (string, string, error) {
 // Credential is the header carrying a stored key for this provider, or false when the
 // provider cannot use stored keys.
 func (a *Adapter) Credential(key string) (name, value string, ok bool) {
-	if a.NoStoredKeys {
+	if a.NoStoredKeys || a.ServiceAccounts {
 		return "", "", false
 	}
 	scheme := a.AuthScheme

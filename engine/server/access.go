@@ -153,6 +153,9 @@ func (s *Server) resolveProvider(snap *config.Snapshot, acct, slug string) (*pro
 // named one with cf-aig-byok-alias. The key goes in t.Credential only. header reads the
 // headers the target was sent with (the client's, or a universal step's).
 func (s *Server) attachKey(snap *config.Snapshot, req *engine.Request, t *engine.Target, header func(string) string) *engine.GatewayError {
+	if t.Provider.ServiceAccounts {
+		return s.serviceAccountKey(snap, req, t, header)
+	}
 	alias := header("cf-aig-byok-alias")
 	if alias == "" && header(t.Provider.AuthHeader) != "" {
 		return nil // the client brought its own credentials
@@ -166,6 +169,41 @@ func (s *Server) attachKey(snap *config.Snapshot, req *engine.Request, t *engine
 		return engine.Errorf(400, engine.CodeStoredKey, "provider "+t.Slug+" signs each request and cannot use a stored key")
 	}
 	t.Credential = &engine.Header{Key: name, Value: value}
+	return nil
+}
+
+// serviceAccountKey authenticates a Vertex AI call in the reference's three ways: a stored
+// key (a service account JSON with its region), a base64 service account JSON in the
+// client's Authorization (with or without "Bearer "), both exchanged for an access token
+// that is cached until near expiry, or the client's own access token, forwarded as sent.
+// An exchanged token goes in t.Credential, replacing the client's Authorization upstream.
+func (s *Server) serviceAccountKey(snap *config.Snapshot, req *engine.Request, t *engine.Target, header func(string) string) *engine.GatewayError {
+	alias, key, stored := header("cf-aig-byok-alias"), strings.TrimSpace(header("Authorization")), false
+	if v, ok := bearer([]byte(key)); ok {
+		key = v
+	}
+	if alias != "" || key == "" {
+		k, fail := s.storedKey(snap, req, t, t.Slug, alias)
+		if k == nil || fail != nil {
+			return fail
+		}
+		key, stored = k.Secret(), true
+	}
+	value, exchanged, cerr := s.opts.Compat.VertexAuthorization(key)
+	if cerr != nil {
+		code := engine.CodeProviderAuth
+		if cerr.Status == 504 {
+			code = engine.CodeUpstreamTimeout
+		}
+		what := "the service account in Authorization"
+		if stored {
+			what = "stored key " + t.KeyAlias
+		}
+		return engine.Errorf(cerr.Status, code, what+": "+cerr.Message)
+	}
+	if exchanged || stored {
+		t.Credential = &engine.Header{Key: "Authorization", Value: value}
+	}
 	return nil
 }
 

@@ -85,6 +85,13 @@ func (s *Service) applyKeyInput(ctx context.Context, snap *Snapshot, k *Provider
 	}
 	switch {
 	case in.Secret != nil:
+		if s.CheckSecret != nil && *in.Secret != "" && len(*in.Secret) <= maxSecretLen {
+			v, err := s.CheckSecret(k.ProviderSlug, *in.Secret)
+			if err != nil {
+				return invalid("secret: "+err.Error(), "body", "secret")
+			}
+			in.Secret = &v
+		}
 		if *in.Secret == "" || len(*in.Secret) > maxSecretLen {
 			return invalid("secret must be 1-8192 characters", "body", "secret")
 		}

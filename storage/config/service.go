@@ -71,6 +71,9 @@ type Service struct {
 	CheckBaseURL func(string) error
 	// KnownProvider says whether a provider slug exists (built in, or custom-{slug} of acct).
 	KnownProvider func(acct, slug string) bool
+	// CheckSecret vets a provider key's secret for its provider and answers it as stored
+	// (a Vertex service account JSON on one line); nil stores secrets as sent.
+	CheckSecret func(slug, secret string) (string, error)
 	// Now is the clock (tests inject one).
 	Now func() time.Time
 
