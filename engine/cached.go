@@ -28,6 +28,9 @@ func cacheKey(req *Request, t *Target) string {
 	case t.Send != nil:
 		in.Body = t.Send
 	}
+	if u := t.targetURL(); u != "" {
+		in.Path = "target:" + u // the header, not the path, says where the request goes
+	}
 	return cache.Key(req.Cache, in)
 }
 

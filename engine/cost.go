@@ -1,9 +1,15 @@
 // cost.go prices a finished exchange: its token usage times the model's price from the
-// pricing table (engine/pricing), or the request's cf-aig-custom-cost. A cache hit costs
-// nothing; a model with no known price has no cost (nil), which is not the same as 0.
+// pricing table (engine/pricing), or the request's cf-aig-custom-cost. Media models are
+// priced in their provider's unit (characters, minutes of audio, images, seconds of video)
+// with the usage read from the answer or the request (engine/usage.ReadMedia). A cache
+// hit costs nothing; a model with no known price, or a media request whose usage cannot
+// be read, has no cost (nil), which is not the same as 0.
 package engine
 
-import "github.com/switchyard/switchyard/engine/pricing"
+import (
+	"github.com/switchyard/switchyard/engine/pricing"
+	"github.com/switchyard/switchyard/engine/usage"
+)
 
 // prices is the table the gateway prices requests with.
 var prices = pricing.Default()
@@ -25,9 +31,43 @@ func (x *Exchange) Cost() (*float64, bool) {
 			return nil, false
 		}
 	}
-	if x.Status < 200 || x.Status >= 300 {
+	failed := x.Status < 200 || x.Status >= 300
+	if failed {
 		p.Request = 0 // a refused request pays for the tokens it used, not the per-request fee
 	}
-	c := p.Cost(u)
+	var n pricing.Units
+	if p.Media != nil {
+		if failed {
+			zero := 0.0 // the provider made nothing and bills nothing
+			return &zero, false
+		}
+		n = x.mediaUnits(p.Media.Unit)
+	}
+	c, ok := p.Priced(u, n)
+	if !ok {
+		return nil, custom
+	}
 	return &c, custom
+}
+
+// mediaKinds maps a price unit to the usage it is counted in.
+var mediaKinds = [...]usage.Kind{
+	pricing.UnitCharacter:   usage.Characters,
+	pricing.UnitAudioMinute: usage.AudioSeconds,
+	pricing.UnitImage:       usage.Images,
+	pricing.UnitVideoSecond: usage.VideoSeconds,
+}
+
+// mediaUnits reads what a media request used, from the request body and the answer (the
+// whole body, or the captured one when it was not cut).
+func (x *Exchange) mediaUnits(unit pricing.Unit) pricing.Units {
+	if int(unit) >= len(mediaKinds) || mediaKinds[unit] == 0 {
+		return pricing.Units{} // per-token media models (gpt-4o-mini-tts, gpt-4o-transcribe) use the token counts
+	}
+	answer := x.Body
+	if answer == nil && !x.RespTrunc {
+		answer = x.RespBody
+	}
+	m := usage.ReadMedia(mediaKinds[unit], x.Req.Body, x.Req.CType, answer)
+	return pricing.Units{N: m.Units, Known: m.Known, Quality: m.Quality, Size: m.Size}
 }

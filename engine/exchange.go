@@ -175,7 +175,20 @@ func (f *Forwarder) call(x *Exchange, t *Target, timeout time.Duration) {
 		x.Fail(t.Refused)
 		return
 	}
-	url, model, err := t.Provider.URL(req.AccountID, t.Rest)
+	// A target URL header (fal's x-fal-target-url) replaces the path and query.
+	target := t.targetURL()
+	var url, model string
+	var err error
+	if target != "" {
+		url, model, err = t.Provider.TargetURL(target)
+	} else {
+		url, model, err = t.Provider.URL(req.AccountID, t.Rest)
+	}
+	var bad *providers.TargetError
+	if errors.As(err, &bad) {
+		x.Fail(Errorf(400, CodeBadRequest, bad.Error()+"; it must be an https URL on one of the provider's own hosts"))
+		return
+	}
 	if errors.Is(err, providers.ErrDotSegment) {
 		x.Fail(Errorf(400, CodeBadRequest, "the path after /"+t.Slug+" has a . or .. segment (percent-encoded or not), which would leave the provider's base path"))
 		return
@@ -190,13 +203,16 @@ func (f *Forwarder) call(x *Exchange, t *Target, timeout time.Duration) {
 	x.Usage.Format = t.Provider.Usage
 	ureq := fasthttp.AcquireRequest()
 	defer fasthttp.ReleaseRequest(ureq)
-	if t.Query != "" {
+	if t.Query != "" && target == "" {
 		url += "?" + t.Query
 	}
 	ureq.SetRequestURI(url)
 	ureq.Header.SetMethod(req.Method)
 	ureq.Header.DisableNormalizing()
 	for _, h := range t.Header {
+		if target != "" && strings.EqualFold(h.Key, t.Provider.TargetURLHeader) {
+			continue // the gateway's instruction, not the provider's
+		}
 		ureq.Header.Add(h.Key, h.Value)
 	}
 	if t.Credential != nil {

@@ -35,4 +35,27 @@ func TestLookupDoesNotAllocate(t *testing.T) {
 			t.Errorf("%s: %v allocations per Lookup+Cost", c.name, n)
 		}
 	}
+	// A media model priced by its units (quality and size variants) allocates nothing either.
+	units := Units{N: 2, Known: true, Quality: "hd", Size: "1024x1792"}
+	if n := testing.AllocsPerRun(100, func() {
+		if p, ok := tab.Lookup("openai", "dall-e-3"); ok {
+			p.Priced(Usage{}, units)
+		}
+	}); n != 0 {
+		t.Errorf("media: %v allocations per Lookup+Priced", n)
+	}
+}
+
+func BenchmarkLookupPricedMedia(b *testing.B) {
+	tab := Default()
+	units := Units{N: 2, Known: true, Quality: "hd", Size: "1792x1024"}
+	b.ReportAllocs()
+	var sum float64
+	for b.Loop() {
+		if p, ok := tab.Lookup("openai", "dall-e-3"); ok {
+			v, _ := p.Priced(Usage{}, units)
+			sum += v
+		}
+	}
+	_ = sum
 }

@@ -1,5 +1,6 @@
-// Package pricing holds the price table (prices.json, embedded) and turns token usage into
-// a cost in USD. It is pure: the table is parsed once, and Lookup and Cost do no I/O and,
+// Package pricing holds the price table (prices.json, embedded) and turns usage (tokens,
+// or for media models characters, minutes of audio, images or seconds of video) into a
+// cost in USD. It is pure: the table is parsed once, and Lookup and Cost do no I/O and,
 // for lower-case model names, no allocation, so they can run on the request path.
 //
 // Token counting convention (the one engine/compat's Usage and the log record follow):
@@ -27,22 +28,39 @@ import (
 //go:embed prices.json
 var defaultJSON []byte
 
-// Price is what one model costs, in USD.
+// Price is what one model costs, in USD. A token-priced model uses Input, Output,
+// CachedInput and Request; a media model priced in another unit (characters, minutes of
+// audio, images, seconds of video: see units.go) uses Media and Request.
 type Price struct {
 	Input       float64 `json:"input"`             // per input token not read from the prompt cache
 	Output      float64 `json:"output"`            // per output token (reasoning tokens included)
 	CachedInput float64 `json:"cached_input"`      // per input token read from the prompt cache
 	Request     float64 `json:"request,omitempty"` // per request, on top of the tokens (Perplexity, Parallel)
+
+	// Media, set for an entry that names its unit ("token" included), prices a media
+	// model (units.go); nil for the plain per-token models. A pointer keeps Price small
+	// and comparable.
+	Media *MediaPrice `json:"-"`
 }
 
 // Usage is the token count of one request. CachedIn is part of In (see the package doc).
+// A media model's usage in its own unit is Units (units.go).
 type Usage struct {
 	In, Out, CachedIn int64
 }
 
-// Cost prices u. Negative counts count as 0 and CachedIn is capped at In.
+// Cost prices u. Negative counts count as 0 and CachedIn is capped at In. A media model
+// priced in another unit costs 0 here: Priced prices it.
 func (p Price) Cost(u Usage) float64 {
-	in, out, cached := max(u.In, 0), max(u.Out, 0), max(u.CachedIn, 0)
+	if p.Media != nil && p.Media.Unit != UnitToken {
+		return 0
+	}
+	return p.tokens(u.In, u.Out, u.CachedIn)
+}
+
+// tokens is the per-token cost; small enough to be inlined on the hot path.
+func (p *Price) tokens(in, out, cached int64) float64 {
+	in, out, cached = max(in, 0), max(out, 0), max(cached, 0)
 	cached = min(cached, in)
 	return float64(in-cached)*p.Input + float64(cached)*p.CachedInput + float64(out)*p.Output + p.Request
 }
@@ -70,10 +88,14 @@ type file struct {
 }
 
 type filePrice struct {
-	Input       *float64 `json:"input"`
-	Output      *float64 `json:"output"`
-	CachedInput *float64 `json:"cached_input"`
-	Request     *float64 `json:"request"`
+	Input        *float64           `json:"input"`
+	Output       *float64           `json:"output"`
+	CachedInput  *float64           `json:"cached_input"`
+	Request      *float64           `json:"request"`
+	Unit         string             `json:"unit"`
+	Price        *float64           `json:"price"`
+	Variants     map[string]float64 `json:"variants"`
+	DefaultUnits *float64           `json:"default_units"`
 }
 
 // Parse reads a price table in the prices.json layout: USD per token, model names matched
@@ -91,8 +113,8 @@ func Parse(data []byte) (*Table, error) {
 	if f.Currency != "" && f.Currency != "USD" {
 		return nil, fmt.Errorf("pricing: currency %q: only USD is supported", f.Currency)
 	}
-	if f.Unit != "" && f.Unit != "per token" {
-		return nil, fmt.Errorf("pricing: unit %q: prices must be per token", f.Unit)
+	if f.Unit != "" && f.Unit != "per token" && f.Unit != tableUnit {
+		return nil, fmt.Errorf("pricing: unit %q: prices must be per token unless an entry names its unit", f.Unit)
 	}
 	t := &Table{asOf: f.AsOf, source: f.Source, providers: map[string]map[string]Price{},
 		fallbacks: map[string][]string{}, vendors: map[string]string{}}
@@ -134,10 +156,19 @@ func Parse(data []byte) (*Table, error) {
 }
 
 func (fp filePrice) price() (Price, error) {
+	if fp.Unit != "" && fp.Unit != "token" {
+		return fp.unitPrice()
+	}
+	if fp.Price != nil || fp.Variants != nil || fp.DefaultUnits != nil {
+		return Price{}, fmt.Errorf("price, variants and default_units need a unit other than token")
+	}
 	if fp.Input == nil || fp.Output == nil {
 		return Price{}, fmt.Errorf("input and output are required")
 	}
 	p := Price{Input: *fp.Input, Output: *fp.Output, CachedInput: *fp.Input}
+	if fp.Unit == "token" {
+		p.Media = &MediaPrice{Unit: UnitToken}
+	}
 	if fp.CachedInput != nil {
 		p.CachedInput = *fp.CachedInput
 	}
@@ -176,14 +207,18 @@ func (t *Table) Source() string { return t.source }
 // Len is the number of priced (provider, model) entries.
 func (t *Table) Len() int { return t.n }
 
-// Cost prices a request of model on provider. An unknown model gives (0, false): the
-// caller records no cost (null), not a cost of 0.
+// Cost prices a request of model on provider by its tokens. An unknown model, or a media
+// model whose usage is unknown (any model priced in another unit: use Lookup and Priced
+// with its Units), gives (0, false): the caller records no cost (null), not a cost of 0.
 func (t *Table) Cost(provider, model string, u Usage) (float64, bool) {
 	p, ok := t.Lookup(provider, model)
 	if !ok {
 		return 0, false
 	}
-	return p.Cost(u), true
+	if p.Media == nil {
+		return p.tokens(u.In, u.Out, u.CachedIn), true
+	}
+	return p.Priced(u, Units{})
 }
 
 // Lookup finds the price of model on provider. provider is a provider slug

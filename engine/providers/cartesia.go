@@ -5,9 +5,10 @@ import "github.com/switchyard/switchyard/engine/usage"
 
 func init() {
 	Register(&Adapter{
-		Slug:       "cartesia",
-		BaseURL:    "https://api.cartesia.ai",
-		AuthHeader: "X-API-Key",
-		Usage:      usage.None,
+		Slug:        "cartesia",
+		BaseURL:     "https://api.cartesia.ai",
+		AuthHeader:  "X-API-Key",
+		Usage:       usage.None,
+		ModelFields: []string{"model_id"},
 	})
 }

@@ -5,9 +5,10 @@ import "github.com/switchyard/switchyard/engine/usage"
 
 func init() {
 	Register(&Adapter{
-		Slug:       "elevenlabs",
-		BaseURL:    "https://api.elevenlabs.io",
-		AuthHeader: "xi-api-key",
-		Usage:      usage.None,
+		Slug:        "elevenlabs",
+		BaseURL:     "https://api.elevenlabs.io",
+		AuthHeader:  "xi-api-key",
+		Usage:       usage.None,
+		ModelFields: []string{"model_id"},
 	})
 }

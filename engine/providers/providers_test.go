@@ -117,8 +117,8 @@ var urlCases = []urlCase{
 	{"deepgram", "deepgram", "acc1", "/v1/listen", "https://api.deepgram.com/v1/listen", ""},
 	{"elevenlabs", "elevenlabs", "acc1", "/v1/text-to-speech/JBFqnCBsd6RMkjVDRZzb",
 		"https://api.elevenlabs.io/v1/text-to-speech/JBFqnCBsd6RMkjVDRZzb", ""},
-	{"fal", "fal", "acc1", "/fal-ai/fast-sdxl", "https://fal.run/fal-ai/fast-sdxl", ""},
-	{"ideogram", "ideogram", "acc1", "/v1/ideogram-v3/generate", "https://api.ideogram.ai/v1/ideogram-v3/generate", ""},
+	{"fal", "fal", "acc1", "/fal-ai/fast-sdxl", "https://fal.run/fal-ai/fast-sdxl", "fal-ai/fast-sdxl"},
+	{"ideogram", "ideogram", "acc1", "/v1/ideogram-v3/generate", "https://api.ideogram.ai/v1/ideogram-v3/generate", "ideogram-v3"},
 	{"parallel", "parallel", "acc1", "/v1/tasks/runs", "https://api.parallel.ai/v1/tasks/runs", ""},
 }
 

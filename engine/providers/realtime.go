@@ -106,8 +106,8 @@ func realtimeAPIFor(slug string) *realtimeAPI {
 // RealtimeURL builds the provider's WebSocket URL for a realtime session. accountID is the
 // gateway URL's account (Workers AI names it in its URL), rest the path after the slug
 // (starting with "/"), rawQuery the client's query string without '?'. It returns
-// ErrNoRealtime for a provider without a realtime API and ErrBadPath for a path or
-// query the provider's endpoint cannot take.
+// ErrNoRealtime for a provider without a realtime API, ErrDotSegment for a path with a
+// "." or ".." segment and ErrBadPath for a path or query the provider's endpoint cannot take.
 func (r *Resolved) RealtimeURL(accountID, rest, rawQuery string) (RealtimeTarget, error) {
 	api := realtimeAPIFor(r.Slug)
 	if api == nil {
@@ -115,6 +115,9 @@ func (r *Resolved) RealtimeURL(accountID, rest, rawQuery string) (RealtimeTarget
 	}
 	if rest == "" {
 		rest = "/"
+	}
+	if hasDotSegment(rest) { // as for URL: never out of the provider's base path
+		return RealtimeTarget{}, ErrDotSegment
 	}
 	path, q, model, err := api.route(rest, parseQuery(rawQuery))
 	if err != nil {

@@ -41,6 +41,16 @@ type Adapter struct {
 	Usage *usage.Format
 	// ModelFromPath extracts the model from the upstream path when it is not in the body.
 	ModelFromPath func(rest string) string
+	// ModelFields are request body fields (gjson paths in JSON, field names in a multipart
+	// form) naming the model when "model" does not: ElevenLabs' model_id, Replicate's version.
+	ModelFields []string
+	// ModelFromQuery extracts the model from the raw query string (Deepgram's ?model=).
+	ModelFromQuery func(query string) string
+	// TargetURLHeader names a request header that carries the whole upstream URL in place
+	// of the path (fal's x-fal-target-url); TargetHost says which hosts it may name. The
+	// header is not forwarded upstream.
+	TargetURLHeader string
+	TargetHost      func(host string) bool
 }
 
 // Target is the result of mapping a gateway path.
@@ -160,6 +170,27 @@ func (r *Resolved) URL(accountID, rest string) (string, string, error) {
 		model = r.ModelFromPath(rest)
 	}
 	return base + tgt.Path, model, nil
+}
+
+// RequestModel finds the model of a request whose JSON body has no "model": a multipart
+// form's model field, the adapter's ModelFields, then its ModelFromQuery; "" if none.
+func (a *Adapter) RequestModel(body []byte, ctype, query string) string {
+	if len(body) > 0 {
+		if strings.HasPrefix(strings.ToLower(ctype), "multipart/form-data") {
+			if m, ok := usage.RequestField(body, ctype, "model"); ok && m != "" {
+				return m
+			}
+		}
+		if len(a.ModelFields) > 0 {
+			if m, ok := usage.RequestField(body, ctype, a.ModelFields...); ok && m != "" {
+				return m
+			}
+		}
+	}
+	if a.ModelFromQuery != nil {
+		return a.ModelFromQuery(query)
+	}
+	return ""
 }
 
 // Credential is the header carrying a stored key for this provider, or false when the

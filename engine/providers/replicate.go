@@ -9,5 +9,14 @@ func init() {
 		BaseURL:    "https://api.replicate.com/v1",
 		AuthHeader: "Authorization",
 		Usage:      usage.None,
+		// "version" is "owner/name", "owner/name:hash" or a bare version hash.
+		ModelFields: []string{"version"},
+		// /models/{owner}/{name}/predictions names the model in the path.
+		ModelFromPath: func(rest string) string {
+			if p := segments(rest, 5); len(p) == 4 && p[0] == "models" && p[3] == "predictions" {
+				return p[1] + "/" + p[2]
+			}
+			return ""
+		},
 	})
 }

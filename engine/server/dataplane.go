@@ -137,6 +137,9 @@ func (s *Server) parse(ctx *fasthttp.RequestCtx, path []byte) *engine.Request {
 		}
 		req.BodyStream = &engine.StreamedBody{R: rs, Max: int64(s.opts.MaxBody)}
 	}
+	if req.Model == "" { // a form, model_id, version, ?model=: priced media requests name it so
+		req.Model = p.RequestModel(req.Body, req.CType, req.Query)
+	}
 	return req
 }
 
