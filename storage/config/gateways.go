@@ -49,12 +49,18 @@ func validateGateway(g *Gateway) *Error {
 		nonNeg(g.RetryDelay, "retry_delay", retryDelayMaxMs),
 		oneOf(g.RetryBackoff, "retry_backoff", "constant", "linear", "exponential"),
 		spendLimitsError(g.SpendLimits),
+		dlpError(g.DLP),
 	} {
 		if e != nil {
 			return e
 		}
 	}
 	return nil
+}
+
+func dlpError(raw []byte) *Error {
+	_, err := ParseDLP(raw)
+	return err
 }
 
 func spendLimitsError(raw []byte) *Error {
@@ -79,6 +85,9 @@ func (s *Service) CreateGateway(ctx context.Context, actor events.Actor, acct st
 			return nil, &Error{Status: 409, Code: CodeConflict, Message: "a gateway with id " + g.ID + " already exists", Path: []string{"body", "id"}}
 		}
 		if e := validateGateway(&g); e != nil {
+			return nil, e
+		}
+		if e := s.dlpProfilesKnown(acct, g.DLP); e != nil {
 			return nil, e
 		}
 		now := s.Now().UTC()
@@ -113,6 +122,9 @@ func (s *Service) UpdateGateway(ctx context.Context, actor events.Actor, acct, i
 			return nil, invalid("id cannot be changed", "body", "id")
 		}
 		if e := validateGateway(&g); e != nil {
+			return nil, e
+		}
+		if e := s.dlpProfilesKnown(acct, g.DLP); e != nil {
 			return nil, e
 		}
 		g.AccountID, g.CreatedAt, g.IsDefault, g.ModifiedAt = acct, old.CreatedAt, old.IsDefault, s.Now().UTC()

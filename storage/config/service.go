@@ -74,6 +74,9 @@ type Service struct {
 	// CheckSecret vets a provider key's secret for its provider and answers it as stored
 	// (a Vertex service account JSON on one line); nil stores secrets as sent.
 	CheckSecret func(slug, secret string) (string, error)
+	// KnownDLPProfile says whether a DLP profile id exists for acct (predefined or the
+	// account's custom profile); nil accepts any id.
+	KnownDLPProfile func(acct, id string) bool
 	// Now is the clock (tests inject one).
 	Now func() time.Time
 

@@ -1402,7 +1402,7 @@ func writeEverything(t *testing.T, svc *config.Service, clk *clock) {
 	_, err = svc.EnsureDefaultGateway(bg, actor, acct)
 	must(err)
 	tick()
-	mustGateway(t, svc, acct, `{"id":"gw1","cache_ttl":60,"dlp":{"on":true}}`)
+	mustGateway(t, svc, acct, `{"id":"gw1","cache_ttl":60,"dlp":{"enabled":true,"action":"FLAG","profiles":["p1"]}}`)
 	tick()
 	mustGateway(t, svc, acct, `{"id":"gw2"}`)
 	tick()
