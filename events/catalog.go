@@ -134,6 +134,32 @@ type RequestFinished struct {
 	NoLog bool `json:"no_log,omitempty"`
 	// Route is the dynamic route the request walked (model "dynamic/{name}"), nil otherwise.
 	Route *RouteWalk `json:"route,omitempty"`
+	// DLP is what the gateway's DLP policies found in the request and the answer, nil when
+	// nothing matched (added in version 1 without a bump: older events simply lack it).
+	DLP *DLPResult `json:"dlp,omitempty"`
+}
+
+// DLPResult is what DLP found in one request, in the shape of the reference's cf-aig-dlp
+// header: the findings and the strongest action taken (BLOCK, then REDACT, then FLAG).
+type DLPResult struct {
+	Findings []DLPFinding `json:"findings"`
+	Action   string       `json:"action"`
+}
+
+// DLPFinding is one profile that matched on one side (check REQUEST or RESPONSE), the
+// entries of it that matched and the policies that named it.
+type DLPFinding struct {
+	Profile   DLPProfileMatch `json:"profile"`
+	PolicyIDs []string        `json:"policy_ids"`
+	Check     string          `json:"check"`
+}
+
+// DLPProfileMatch names a matched profile and its matched entries. Context is always
+// empty here (the reference's header carries an object).
+type DLPProfileMatch struct {
+	Context   struct{} `json:"context"`
+	EntryIDs  []string `json:"entry_ids"`
+	ProfileID string   `json:"profile_id"`
 }
 
 // RouteWalk is a request's walk through a dynamic route: the route, the deployed version

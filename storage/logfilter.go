@@ -67,8 +67,8 @@ func tokens(p *int64) int64 {
 }
 
 // filterFields are the filter keys of cloudflare-go v7 LogListParamsFiltersKey that
-// Switchyard records. Authentication, wholesale, compatibilityMode, dlp_action and
-// user_agent are not recorded, so filtering on them is refused rather than ignored.
+// Switchyard records. Authentication, wholesale, compatibilityMode and user_agent are not
+// recorded, so filtering on them is refused rather than ignored.
 var filterFields = map[string]filterField{
 	"id":                    {kind: kindString, str: func(r *LogRecord) string { return r.ID }},
 	"event_id":              {kind: kindString, index: "event", str: func(r *LogRecord) string { return r.EventID }},
@@ -93,6 +93,7 @@ var filterFields = map[string]filterField{
 	"feedback": {kind: kindNumber, index: "feedback", num: func(r *LogRecord) (float64, bool) {
 		return float64(feedbackOf(r)), true
 	}},
+	"dlp_action":     {kind: kindString, index: "dlp", str: func(r *LogRecord) string { return r.DLPAction }},
 	"created_at":     {kind: kindTime},
 	"metadata.key":   {kind: kindMetaKey},
 	"metadata.value": {kind: kindMetaValue},
@@ -263,7 +264,8 @@ func compileLogPlan(q LogQuery) (*logPlan, error) {
 		case field.kind == kindMetaValue && f.Operator == OpEq && metaValEq == nil:
 			metaValEq = &c
 			p.metaChecks = append(p.metaChecks, c)
-		case f.Operator == OpEq && field.index != "":
+		case f.Operator == OpEq && field.index != "" && !(field.index == "dlp" && slices.Contains(c.strs, "")):
+			// (records without a DLP action are not listed: eq "" reads the facts)
 			p.streams = append(p.streams, p.prefixes(field.index, c.indexValues()))
 			if field.index == "feedback" {
 				// The one listed field a record changes (PATCH): its old lists still
@@ -793,6 +795,10 @@ func encodeFacts(r *LogRecord) []byte {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 	}
+	if r.DLPAction != "" { // optional and last: facts written before it simply end earlier
+		b = binary.AppendUvarint(b, uint64(len(r.DLPAction)))
+		b = append(b, r.DLPAction...)
+	}
 	return b
 }
 
@@ -834,6 +840,9 @@ func decodeFacts(b []byte, r *LogRecord) bool {
 			return false
 		}
 		*s, b = string(b[k:k+int(n)]), b[k+int(n):]
+	}
+	if n, k := binary.Uvarint(b); k > 0 && uint64(len(b)-k) >= n {
+		r.DLPAction = string(b[k : k+int(n)])
 	}
 	return true
 }

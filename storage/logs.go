@@ -72,6 +72,10 @@ type LogRecord struct {
 	// Route is the dynamic route walked (model "dynamic/{name}"): its name, id, the
 	// version the request ran on and every node it went through.
 	Route *events.RouteWalk `json:"route,omitempty"`
+	// DLPAction (FLAG, BLOCK, REDACT) and DLP (the findings, as in the cf-aig-dlp header:
+	// policies, profiles, entries, check) say what the gateway's DLP policies found.
+	DLPAction string            `json:"dlp_action,omitempty"`
+	DLP       *events.DLPResult `json:"dlp,omitempty"`
 	// EventSeq is the stream sequence of the request.finished event, which carries the
 	// request and response bodies: they are read from the log, not copied into Badger.
 	EventSeq uint64 `json:"event_seq"`
@@ -771,7 +775,10 @@ func RecordFromEvent(f events.RequestFinished) LogRecord {
 		EventID: f.EventID, AccountID: f.AccountID, GatewayID: f.GatewayID, Method: f.Method,
 		Stream: f.Stream, TTFB: f.TTFBMs, ErrorCode: f.ErrorCode, ErrorMessage: f.ErrorMessage,
 		KeyID: f.KeyID, KeyAlias: f.KeyAlias, TokensCached: f.TokensCached, TokensEstimated: f.TokensEstimated,
-		Attempts: f.Attempts, Cost: f.Cost, CustomCost: f.CustomCost, Route: f.Route,
+		Attempts: f.Attempts, Cost: f.Cost, CustomCost: f.CustomCost, Route: f.Route, DLP: f.DLP,
+	}
+	if f.DLP != nil {
+		r.DLPAction = f.DLP.Action
 	}
 	if len(f.Metadata) > 0 {
 		if b, err := json.Marshal(f.Metadata); err == nil {

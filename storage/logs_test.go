@@ -861,6 +861,10 @@ func richCorpus(t *testing.T, l *storage.Logs) []string {
 		if i < 10 {
 			f.Metadata = events.Metadata{"team": []string{"red", "blue"}[i%2], "i": float64(i)}
 		}
+		if i%7 == 1 {
+			f.DLP = &events.DLPResult{Action: []string{"FLAG", "BLOCK"}[i%2], Findings: []events.DLPFinding{{Check: "REQUEST",
+				PolicyIDs: []string{"p"}, Profile: events.DLPProfileMatch{ProfileID: "prof", EntryIDs: []string{"e"}}}}}
+		}
 		ids = append(ids, f.LogID)
 		batch = append(batch, msgOf(t, uint64(i+1), f))
 	}
@@ -915,6 +919,10 @@ func TestListFilters(t *testing.T) {
 		{"created_at eq is at the millisecond", []events.LogFilter{lf("created_at", "eq", t0.Add(7*time.Minute+time.Millisecond).Format(time.RFC3339Nano))}, func(int) bool { return false }},
 		{"created_at eq and a range", []events.LogFilter{lf("created_at", "eq", t0.Add(3*time.Minute).Format(time.RFC3339), t0.Add(12*time.Minute).Format(time.RFC3339)),
 			lf("created_at", "gt", t0.Add(5*time.Minute).Format(time.RFC3339))}, func(i int) bool { return i == 12 }},
+		{"dlp action", []events.LogFilter{lf("dlp_action", "eq", "FLAG")}, func(i int) bool { return i%7 == 1 && i%2 == 0 }},
+		{"dlp action either", []events.LogFilter{lf("dlp_action", "eq", "FLAG", "BLOCK")}, func(i int) bool { return i%7 == 1 }},
+		{"dlp action neq", []events.LogFilter{lf("dlp_action", "neq", "BLOCK")}, func(i int) bool { return i%7 != 1 || i%2 == 0 }},
+		{"no dlp action", []events.LogFilter{lf("dlp_action", "eq", "")}, func(i int) bool { return i%7 != 1 }},
 		{"feedback none", []events.LogFilter{lf("feedback", "eq", "0")}, func(int) bool { return true }},
 		{"everything at once", []events.LogFilter{lf("provider", "eq", "openai"), lf("success", "eq", "true"),
 			lf("metadata.key", "eq", "team"), lf("cost", "gt", "0.03")}, func(i int) bool { return i%2 == 0 && i%3 != 0 && i < 10 && i > 3 && i%5 != 0 }},
@@ -943,7 +951,6 @@ func TestFilterErrorsNameTheKey(t *testing.T) {
 		f   events.LogFilter
 		msg string
 	}{
-		{lf("dlp_action", "eq", "BLOCK"), `"dlp_action" is not supported`},
 		{lf("user_agent", "eq", "x"), `"user_agent" is not supported`},
 		{lf("provider", "gt", "x"), `operator "gt" is not supported on provider`},
 		{lf("success", "eq", "yes"), "success takes true or false"},

@@ -1,6 +1,6 @@
 // postings.go holds the logs projection's indexes as posting lists: for each filterable
 // value of a gateway (provider, model, success, cached, feedback, request type, event id,
-// metadata key, value and pair), the ids of its records grouped by the second of the id,
+// DLP action, metadata key, value and pair), the ids of its records grouped by the second of the id,
 // gathered in memory and written about once a second as one Badger key per value and
 // second. A request thus adds no index key of its own (it used to add seven).
 //
@@ -51,6 +51,9 @@ func postingValues(r *LogRecord, add func(field, value string)) {
 	add("rtype", r.RequestType)
 	if r.EventID != "" {
 		add("event", r.EventID)
+	}
+	if r.DLPAction != "" {
+		add("dlp", r.DLPAction)
 	}
 	if r.Metadata != "" {
 		for k, v := range parseMeta(r.Metadata) {

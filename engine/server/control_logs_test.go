@@ -306,7 +306,7 @@ func TestLogQueryArgs(t *testing.T) {
 		{query: "feedback=2", badAt: "feedback", message: "thumbs up"},
 		{query: "min_cost=cheap", badAt: "min_cost", message: "number"},
 		{query: "start_date=yesterday", badAt: "start_date", message: "RFC 3339"},
-		{query: "filters.key=dlp_action&filters.operator=eq&filters.value=BLOCK", badAt: "filters", message: `"dlp_action" is not supported`},
+		{query: "filters.key=user_agent&filters.operator=eq&filters.value=curl", badAt: "filters", message: `"user_agent" is not supported`},
 		{query: "filters.key=authentication&filters.operator=eq&filters.value=true", badAt: "filters", message: `"authentication" is not supported`},
 		{query: "filters.key=cost&filters.operator=contains&filters.value=1", badAt: "filters", message: "operator"},
 		{query: "filters.key=created_at&filters.operator=eq&filters.value=2026-03-01T10:00:00Z", want: []events.LogFilter{f("created_at", "eq", "2026-03-01T10:00:00Z")}},
