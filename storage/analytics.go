@@ -275,6 +275,13 @@ func eventRollup(f events.RequestFinished) rollup {
 	if f.Cached {
 		r.Cached = 1
 	}
+	if f.DLP != nil {
+		if f.DLP.Action == "BLOCK" {
+			r.DLPBlocked = 1
+		} else {
+			r.DLPFlagged = 1 // FLAG, and REDACT, which is recorded like it
+		}
+	}
 	if f.Cost != nil && !math.IsNaN(*f.Cost) && !math.IsInf(*f.Cost, 0) {
 		r.Priced = 1
 		r.CostUnits = int64(math.Round(*f.Cost * costUnit))
@@ -335,6 +342,8 @@ type rollup struct {
 	Requests, Errors, Cached, TokensIn, TokensOut, Priced uint64
 	CostUnits                                             int64
 	Hist                                                  []histBin
+	// DLPFlagged and DLPBlocked count requests DLP flagged (or redacted) and blocked.
+	DLPFlagged, DLPBlocked uint64
 }
 
 func (r *rollup) add(o rollup) { r.combine(o, 1) }
@@ -364,6 +373,8 @@ func (r *rollup) combine(o rollup, sign int) {
 	s(&r.TokensIn, o.TokensIn)
 	s(&r.TokensOut, o.TokensOut)
 	s(&r.Priced, o.Priced)
+	s(&r.DLPFlagged, o.DLPFlagged)
+	s(&r.DLPBlocked, o.DLPBlocked)
 	r.CostUnits += int64(sign) * o.CostUnits
 	if len(o.Hist) == 0 {
 		return
@@ -430,6 +441,10 @@ func (r *rollup) appendTo(b []byte) []byte {
 		b = append(b, h.bin)
 		b = binary.AppendUvarint(b, h.n)
 	}
+	if r.DLPFlagged != 0 || r.DLPBlocked != 0 { // optional and last: older buckets end before
+		b = binary.AppendUvarint(b, r.DLPFlagged)
+		b = binary.AppendUvarint(b, r.DLPBlocked)
+	}
 	return b
 }
 
@@ -473,6 +488,12 @@ func (r *rollup) decode(b []byte) error {
 	if b == nil {
 		return errRollupEncoding
 	}
+	if len(b) > 0 {
+		r.DLPFlagged, r.DLPBlocked = uv(), uv()
+		if b == nil {
+			return errRollupEncoding
+		}
+	}
 	return nil
 }
 
@@ -509,6 +530,9 @@ type AnalyticsStats struct {
 	// DurationP50 and DurationP95 are null when there were no requests.
 	DurationP50 *float64 `json:"duration_p50_ms"`
 	DurationP95 *float64 `json:"duration_p95_ms"`
+	// DLPFlagged and DLPBlocked count the requests DLP flagged (or redacted) and blocked.
+	DLPFlagged uint64 `json:"dlp_flagged"`
+	DLPBlocked uint64 `json:"dlp_blocked"`
 }
 
 // AnalyticsPoint is one step of a series; Time is the start of the step.
@@ -764,7 +788,8 @@ func (a *Analytics) Query(q AnalyticsQuery) (AnalyticsResult, error) {
 
 func stats(r *rollup) AnalyticsStats {
 	s := AnalyticsStats{Requests: r.Requests, Errors: r.Errors, Cached: r.Cached, TokensIn: r.TokensIn,
-		TokensOut: r.TokensOut, Cost: float64(r.CostUnits) / costUnit, PricedRequests: r.Priced}
+		TokensOut: r.TokensOut, Cost: float64(r.CostUnits) / costUnit, PricedRequests: r.Priced,
+		DLPFlagged: r.DLPFlagged, DLPBlocked: r.DLPBlocked}
 	if r.Requests > 0 {
 		s.CacheHitRatio = float64(r.Cached) / float64(r.Requests)
 	}

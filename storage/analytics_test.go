@@ -49,6 +49,9 @@ func synthetic(n int, span time.Duration, seed int64) []events.RequestFinished {
 		f := finished(newID(at, rng), acct, gw, p[0], p[1], rng.Intn(7) != 0, at)
 		f.Cached = rng.Intn(4) == 0
 		f.NoLog = rng.Intn(5) == 0
+		if k := rng.Intn(9); k < 3 {
+			f.DLP = &events.DLPResult{Action: []string{"FLAG", "REDACT", "BLOCK"}[k]}
+		}
 		f.DurationMs = math.Exp(rng.Float64() * math.Log(30000)) // 1 ms to 30 s, log-uniform
 		f.TokensIn, f.TokensOut = int64(rng.Intn(2000)), int64(rng.Intn(500))
 		if rng.Intn(6) != 0 {
@@ -85,6 +88,7 @@ func applyAll(tb testing.TB, a *storage.Analytics, evs []events.RequestFinished,
 // expect works a point's figures out from the events themselves.
 type expect struct {
 	requests, errors, cached, tin, tout, priced uint64
+	flagged, blocked                            uint64
 	cost                                        float64
 	durations                                   []float64
 }
@@ -96,6 +100,11 @@ func (e *expect) add(f events.RequestFinished) {
 	}
 	if f.Cached {
 		e.cached++
+	}
+	if f.DLP != nil && f.DLP.Action == "BLOCK" {
+		e.blocked++
+	} else if f.DLP != nil {
+		e.flagged++
 	}
 	e.tin += uint64(f.TokensIn)
 	e.tout += uint64(f.TokensOut)
@@ -125,6 +134,9 @@ func checkStats(t *testing.T, what string, got storage.AnalyticsStats, e expect)
 		t.Errorf("%s: got requests %d errors %d cached %d tokens %d/%d priced %d, want %d %d %d %d/%d %d", what,
 			got.Requests, got.Errors, got.Cached, got.TokensIn, got.TokensOut, got.PricedRequests,
 			e.requests, e.errors, e.cached, e.tin, e.tout, e.priced)
+	}
+	if got.DLPFlagged != e.flagged || got.DLPBlocked != e.blocked {
+		t.Errorf("%s: DLP flagged %d blocked %d, want %d %d", what, got.DLPFlagged, got.DLPBlocked, e.flagged, e.blocked)
 	}
 	if math.Abs(got.Cost-e.cost) > 1e-9*float64(e.requests)+1e-12 {
 		t.Errorf("%s: cost %.12f, want %.12f", what, got.Cost, e.cost)

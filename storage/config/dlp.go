@@ -69,7 +69,7 @@ type dlpPolicyBody struct {
 }
 
 // ParseDLP reads a dlp setting. It answers nil when the setting is absent, null or not
-// enabled (a disabled setting is still checked), and an error naming the field at fault.
+// enabled (a disabled setting is kept as sent), and an error naming the field at fault.
 func ParseDLP(raw json.RawMessage) (*DLPSettings, *Error) {
 	if !setRaw(raw) {
 		return nil, nil
@@ -80,6 +80,9 @@ func ParseDLP(raw json.RawMessage) (*DLPSettings, *Error) {
 	}
 	if b.Enabled == nil {
 		return nil, invalid("dlp.enabled is required (true or false)", "body", "dlp", "enabled")
+	}
+	if !*b.Enabled {
+		return nil, nil // kept as sent; checked when it is switched on
 	}
 	d := &DLPSettings{}
 	switch {
@@ -121,7 +124,7 @@ func ParseDLP(raw json.RawMessage) (*DLPSettings, *Error) {
 		}
 		d.Policies = []DLPPolicy{{ID: SimpleDLPPolicyID, Profiles: profiles, Action: action, Request: true, Response: true}}
 	}
-	if !*b.Enabled || len(d.Policies) == 0 {
+	if len(d.Policies) == 0 {
 		return nil, nil
 	}
 	for _, p := range d.Policies {

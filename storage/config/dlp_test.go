@@ -16,6 +16,7 @@ func TestParseDLP(t *testing.T) {
 	}{
 		{raw: ``, policies: ""},
 		{raw: `{"enabled":false,"action":"BLOCK","profiles":["p"]}`, policies: ""},
+		{raw: `{"enabled":false,"action":"BLOCK","profiles":[]}`, policies: ""},
 		{raw: `{"enabled":true}`, policies: ""},
 		{raw: `{"enabled":true,"action":"BLOCK","profiles":["p","q"]}`, policies: "default:BLOCK:RQ,RS"},
 		{raw: `{"enabled":true,"policies":[{"id":"pii","profiles":["p"],"action":"FLAG","check":["REQUEST"],"enabled":true},` +
