@@ -92,7 +92,7 @@ func TestGeneratedClientRequests(t *testing.T) {
 				DLP: cloudflare.F[ai_gateway.AIGatewayUpdateParamsDLPUnion](ai_gateway.AIGatewayUpdateParamsDLPObject{
 					Action:   cloudflare.F(ai_gateway.AIGatewayUpdateParamsDLPObjectActionBlock),
 					Enabled:  cloudflare.F(true),
-					Profiles: cloudflare.F([]string{"string"}),
+					Profiles: cloudflare.F([]string{dlpProfileID(t, "Financial Information")}),
 				}),
 				Guardrails: cloudflare.F(ai_gateway.AIGatewayUpdateParamsGuardrails{
 					Prompt: cloudflare.F(ai_gateway.AIGatewayUpdateParamsGuardrailsPrompt{
@@ -525,7 +525,7 @@ func TestGeneratedClientRequests(t *testing.T) {
 	}
 
 	// The update stored settings this gateway does not act on: its answer says so.
-	for _, setting := range []string{"dlp", "guardrails", "otel", "logpush", "zdr", "stripe", "log_classification", "spend_limits"} {
+	for _, setting := range []string{"guardrails", "otel", "logpush", "zdr", "stripe", "log_classification", "spend_limits"} {
 		if !messagesName(gatewayMessages, setting) {
 			t.Errorf("gateway update messages do not name %s: %v", setting, gatewayMessages)
 		}

@@ -98,6 +98,8 @@ type Exchange struct {
 	gatewayAdmitted bool
 	// cut: the streamed answer broke off upstream (see Cut).
 	cut bool
+	// buffered: the streamed answer was read whole before it was sent (Buffered).
+	buffered bool
 
 	onDone func(*Exchange)
 	once   sync.Once
@@ -123,7 +125,7 @@ func (x *Exchange) Fail(e *GatewayError) {
 }
 
 // Streaming reports whether the body must be relayed with Relay.
-func (x *Exchange) Streaming() bool { return x.stream != nil }
+func (x *Exchange) Streaming() bool { return x.stream != nil && !x.buffered }
 
 // hop-by-hop headers (RFC 9110 §7.6.1) and headers the transport recomputes.
 var hopByHop = map[string]bool{

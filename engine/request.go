@@ -48,6 +48,10 @@ type Request struct {
 
 	// RateLimit is the gateway's own rate limit (rate_limiting_* settings), nil when off.
 	RateLimit *Limit
+	// DLP is the gateway's compiled DLP policies, nil when DLP is off; DLPResult is what
+	// they found in the request and the answer (firewall.go).
+	DLP       *DLPCheck
+	DLPResult *events.DLPResult
 }
 
 // Target is one upstream destination: the provider, the path and headers to send, and the

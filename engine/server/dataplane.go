@@ -38,6 +38,7 @@ func (s *Server) dataPlane(ctx *fasthttp.RequestCtx, path []byte) {
 	if req == nil {
 		return
 	}
+	req.DLP.CheckRequest(req)
 	x := s.opts.Dispatcher.Dispatch(req)
 	s.writeExchange(ctx, x)
 }
@@ -75,6 +76,7 @@ func (s *Server) parse(ctx *fasthttp.RequestCtx, path []byte) *engine.Request {
 		fail = s.overSpend(g, now)
 	}
 	req.RateLimit = gatewayRateLimit(g)
+	req.DLP = s.dlpCheck(snap, g)
 	if len(parts) < 3 || parts[2] == "" {
 		return s.parseUniversal(ctx, snap, g, req, retry, fail)
 	}
@@ -116,8 +118,9 @@ func (s *Server) parse(ctx *fasthttp.RequestCtx, path []byte) *engine.Request {
 		req.BodySize = int64(cl)
 		req.Fail = refuseLargeBody(ctx)
 		return req
-	case cl >= 0 && cl <= wholeBody, req.Retry.MaxAttempts > 1:
-		// whole: small bodies, and any body a retry may have to send again
+	case cl >= 0 && cl <= wholeBody, req.Retry.MaxAttempts > 1, req.DLP != nil && req.DLP.Request:
+		// whole: small bodies, any body a retry may have to send again, and any body DLP
+		// must scan before it is sent
 		body, fail := s.readWhole(ctx)
 		req.Body, req.BodySize = body, int64(len(body))
 		if fail != nil {
@@ -237,8 +240,12 @@ func setIDs(ctx *fasthttp.RequestCtx, logID, eventID string, step int) {
 }
 
 func (s *Server) writeExchange(ctx *fasthttp.RequestCtx, x *engine.Exchange) {
+	x.Req.DLP.CheckResponse(x)
 	ctx.SetStatusCode(x.Status)
 	h := &ctx.Response.Header
+	if v := x.Req.DLPHeader(); v != "" {
+		h.Set("cf-aig-dlp", v)
+	}
 	if x.Err != nil {
 		h.SetContentType("application/json")
 		setRetryAfter(ctx, x.Err)

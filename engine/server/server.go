@@ -73,6 +73,7 @@ type Server struct {
 	keyLimit engine.KeyLimiter
 	spend    spendGuard
 	routes   compiledRoutes
+	dlp      dlpChecks
 	srv      *fasthttp.Server
 }
 

@@ -217,8 +217,11 @@ func (k *socket) run(eventID string, raw []byte) {
 	if eventID == "" {
 		eventID = req.EventID
 	}
+	req.DLP = k.s.dlpCheck(snap, g)
+	req.DLP.CheckRequest(req)
 	x := k.s.opts.Dispatcher.Dispatch(req)
 	defer x.Done()
+	req.DLP.CheckResponse(x)
 	meta := &socketMeta{CacheStatus: cacheStatus(x), EventID: eventID, LogID: req.LogID, Step: strconv.Itoa(x.Step), ContentType: x.RespCType}
 	failed := x.Err != nil || x.Status >= 400
 	sse := strings.HasPrefix(x.RespCType, "text/event-stream")

@@ -22,12 +22,6 @@ var notActedOn = []struct {
 	setting, why string
 	on           func(g *Gateway) bool
 }{
-	{"dlp", "is stored but not enforced by this gateway yet (issue: DLP and guardrails): prompts and responses are not scanned", func(g *Gateway) bool {
-		var d struct {
-			Enabled bool `json:"enabled"`
-		}
-		return json.Unmarshal(g.DLP, &d) == nil && d.Enabled
-	}},
 	{"guardrails", "is stored but not enforced by this gateway yet (issue: DLP and guardrails): prompts and responses are not checked", func(g *Gateway) bool { return setRaw(g.Guardrails) }},
 	{"otel", "is stored but not exported by this gateway yet (issue: OpenTelemetry export): no spans are sent", func(g *Gateway) bool { return setRaw(g.Otel) }},
 	{"logpush", "is stored but not acted on by this gateway yet (issue: Logpush): logs are not pushed anywhere", func(g *Gateway) bool { return g.Logpush }},
