@@ -218,9 +218,21 @@ func (b *Bus) Consume(ctx context.Context, name string, after uint64, h BatchHan
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
 		cfg.OptStartSeq = after + 1
 	}
-	cons, err := b.js.CreateConsumer(ctx, RequestsStream, cfg)
-	if err != nil {
-		return fmt.Errorf("create consumer %s: %w", name, err)
+	// Right after the delete, the server may still be flushing the old consumer's state
+	// file (seen as a 500 "rename …/o.dat.tmp: no such file or directory"): try again.
+	var cons jetstream.Consumer
+	var err error
+	for try := 1; ; try++ {
+		if cons, err = b.js.CreateConsumer(ctx, RequestsStream, cfg); err == nil {
+			break
+		}
+		if try == 5 || ctx.Err() != nil {
+			return fmt.Errorf("create consumer %s: %w", name, err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Duration(try) * 50 * time.Millisecond):
+		}
 	}
 
 	in := make(chan jetstream.Msg, consumeBatchMax*2)
