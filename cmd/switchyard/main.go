@@ -147,7 +147,7 @@ func startConfig(ctx context.Context, c *Config, bus *events.Bus, log *slog.Logg
 		}
 		return secret, nil
 	}
-	svc.KnownDLPProfile = server.KnownDLPProfile
+	svc.KnownDLPProfile = server.KnownDLPProfile(proj)
 	svc.KnownProvider = func(acct, slug string) bool {
 		if name, ok := strings.CutPrefix(slug, "custom-"); ok {
 			return proj.Current().CustomProviderBySlug(acct, name) != nil

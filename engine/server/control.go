@@ -177,6 +177,8 @@ func (s *Server) routeFor(ctx *fasthttp.RequestCtx, who principal, acct string, 
 		if m == "GET" {
 			return admin(func() { s.auditLogs(ctx, acct) })
 		}
+	case p[0] == "dlp":
+		return s.dlpRoute(ctx, who, acct, p) // control_dlp.go
 	case len(p) < 2 || p[0] != "ai-gateway":
 		return nil
 	case p[1] == "custom-providers" && len(p) <= 3:

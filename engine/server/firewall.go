@@ -1,6 +1,7 @@
 // firewall.go gives each request its gateway's compiled DLP policies (engine.DLPCheck),
-// compiled once per version of the gateway's settings and kept until they change, and
-// resolves the profiles the policies name: the predefined ones (engine/dlp).
+// compiled once per version of the gateway's settings and of the account's custom profiles
+// and kept until either changes, and resolves the profiles the policies name: the predefined
+// ones (engine/dlp) and the account's custom profiles (config snapshot).
 package server
 
 import (
@@ -15,8 +16,9 @@ import (
 type dlpChecks struct{ m sync.Map }
 
 type dlpCompiled struct {
-	gw    *config.Gateway  // the settings compiled (a new snapshot value means new settings)
-	check *engine.DLPCheck // nil: DLP off, or nothing to check
+	gw       *config.Gateway  // the settings compiled (a new snapshot value means new settings)
+	profiles uint64           // the account's custom profiles version compiled
+	check    *engine.DLPCheck // nil: DLP off, or nothing to check
 }
 
 // predefinedProfiles are engine/dlp's built-in profiles by id.
@@ -35,12 +37,13 @@ func (s *Server) dlpCheck(snap *config.Snapshot, g *config.Gateway) *engine.DLPC
 		return nil
 	}
 	key := g.AccountID + "/" + g.ID
+	version := snap.DLPProfilesVersion(g.AccountID)
 	if v, ok := s.dlp.m.Load(key); ok {
-		if c := v.(*dlpCompiled); c.gw == g {
+		if c := v.(*dlpCompiled); c.gw == g && c.profiles == version {
 			return c.check
 		}
 	}
-	c := &dlpCompiled{gw: g}
+	c := &dlpCompiled{gw: g, profiles: version}
 	d, fail := config.ParseDLP(g.DLP)
 	if fail == nil && d != nil {
 		policies := make([]engine.DLPPolicy, len(d.Policies))
@@ -58,14 +61,30 @@ func (s *Server) dlpCheck(snap *config.Snapshot, g *config.Gateway) *engine.DLPC
 	return c.check
 }
 
-// dlpProfile finds a profile the account can use: a predefined one.
-func (s *Server) dlpProfile(_ *config.Snapshot, _, id string) (dlp.Profile, bool) {
-	p, ok := predefinedProfiles[id]
-	return p, ok
+// dlpProfile finds a profile the account can use: a predefined one, or one of the account's
+// custom profiles in snap.
+func (s *Server) dlpProfile(snap *config.Snapshot, acct, id string) (dlp.Profile, bool) {
+	return findDLPProfile(snap, acct, id)
 }
 
-// KnownDLPProfile says whether id names a DLP profile acct can use (for the config service).
-func KnownDLPProfile(acct, id string) bool {
-	_, ok := predefinedProfiles[id]
-	return ok
+func findDLPProfile(snap *config.Snapshot, acct, id string) (dlp.Profile, bool) {
+	if p, ok := predefinedProfiles[id]; ok {
+		return p, true
+	}
+	if snap != nil {
+		if p := snap.DLPProfile(acct, id); p != nil {
+			return p.Detector(), true
+		}
+	}
+	return dlp.Profile{}, false
+}
+
+// KnownDLPProfile answers the config service's hook: whether id names a DLP profile acct can
+// use, predefined or custom in the projection's current snapshot (the one a write validates
+// against).
+func KnownDLPProfile(proj *config.Projection) func(acct, id string) bool {
+	return func(acct, id string) bool {
+		_, ok := findDLPProfile(proj.Current(), acct, id)
+		return ok
+	}
 }

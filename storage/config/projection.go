@@ -201,6 +201,8 @@ func (p *Projection) apply(next, cur *Snapshot, c events.ConfigChanged) error {
 		return next.applyEvaluation(c)
 	case ResRoute, ResRouteVersion, ResRouteDeployment:
 		return next.applyRoute(c)
+	case ResDLPProfile:
+		return next.applyDLPProfile(c)
 	default:
 		return fmt.Errorf("unknown resource %q", c.Resource)
 	}

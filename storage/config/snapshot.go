@@ -6,17 +6,19 @@ import "sort"
 
 // Snapshot is the configuration at one config-stream sequence.
 type Snapshot struct {
-	Seq        uint64
-	gateways   map[string]*Gateway        // acct/gw
-	tokens     map[string]*Token          // token id
-	keys       map[string]*ProviderKey    // provider config id
-	keyAlias   map[string]*ProviderKey    // acct/gw/provider/alias
-	customs    map[string]*CustomProvider // custom provider id
-	customSlug map[string]*CustomProvider // acct/slug
-	datasets   map[string]*Dataset        // dataset id (datasets.go)
-	evals      map[string]*Evaluation     // evaluation id (evaluations.go)
-	routes     map[string]*Route          // route id (routes.go)
-	routeNames map[string]*Route          // acct/gw/name (routes.go)
+	Seq         uint64
+	gateways    map[string]*Gateway        // acct/gw
+	tokens      map[string]*Token          // token id
+	keys        map[string]*ProviderKey    // provider config id
+	keyAlias    map[string]*ProviderKey    // acct/gw/provider/alias
+	customs     map[string]*CustomProvider // custom provider id
+	customSlug  map[string]*CustomProvider // acct/slug
+	datasets    map[string]*Dataset        // dataset id (datasets.go)
+	evals       map[string]*Evaluation     // evaluation id (evaluations.go)
+	routes      map[string]*Route          // route id (routes.go)
+	routeNames  map[string]*Route          // acct/gw/name (routes.go)
+	dlpProfiles map[string]*DLPProfile     // custom DLP profile id (dlpprofiles.go)
+	dlpVersion  map[string]uint64          // acct → seq of its last DLP profile change
 }
 
 func emptySnapshot() *Snapshot {
@@ -25,6 +27,7 @@ func emptySnapshot() *Snapshot {
 		keyAlias: map[string]*ProviderKey{}, customs: map[string]*CustomProvider{}, customSlug: map[string]*CustomProvider{},
 		datasets: map[string]*Dataset{}, evals: map[string]*Evaluation{},
 		routes: map[string]*Route{}, routeNames: map[string]*Route{},
+		dlpProfiles: map[string]*DLPProfile{}, dlpVersion: map[string]uint64{},
 	}
 }
 
@@ -35,6 +38,7 @@ func (s *Snapshot) clone() *Snapshot {
 		keyAlias: cloneMap(s.keyAlias), customs: cloneMap(s.customs), customSlug: cloneMap(s.customSlug),
 		datasets: cloneMap(s.datasets), evals: cloneMap(s.evals),
 		routes: cloneMap(s.routes), routeNames: cloneMap(s.routeNames),
+		dlpProfiles: cloneMap(s.dlpProfiles), dlpVersion: cloneMap(s.dlpVersion),
 	}
 }
 
