@@ -1,8 +1,6 @@
 // corpus_test.go: shared sample texts for tests and benchmarks.
 package dlp
 
-import "strings"
-
 // ordinaryText is ~1 KB of prompt-like prose and code with nothing sensitive in it.
 var ordinaryText = func() string {
 	s := `You are a helpful assistant. Summarize the following meeting notes in three bullet points.
@@ -29,5 +27,3 @@ Here is the config: AWS key AKIAIOSFODNN7EXAMPLE and Bearer eyJhbGciOiJIUzI1NiIs
 	o := ordinaryText
 	return (s + o)[:1024]
 }()
-
-var _ = strings.Repeat

@@ -51,6 +51,7 @@ type Finding struct {
 type ref struct {
 	prof  int // index into Scanner.profiles
 	entry string
+	slot  int // index into Scanner.entries: the (profile id, entry id) pair, in output order
 }
 
 type customEntry struct {
@@ -66,7 +67,12 @@ type Scanner struct {
 	profiles []string // profile ids, indexed by ref.prof
 	custom   []customEntry
 	any      *regexp.Regexp // alternation of every custom regex: one pass decides if any can match
+	// entries lists every distinct (profile id, entry id) pair sorted by profile id then entry id;
+	// a finding is built by marking slots, so no sorting happens per scan.
+	entries []slotEntry
 }
+
+type slotEntry struct{ profile, entry string }
 
 // Compile builds a scanner over the enabled entries of profiles. An invalid entry (an unknown
 // predefined id, a custom pattern that does not compile, an unknown type) is an error naming the
@@ -89,7 +95,7 @@ func Compile(profiles []Profile) (*Scanner, error) {
 					return nil, fmt.Errorf("dlp: profile %q: entry %q: unknown predefined entry id", p.ID, e.ID)
 				}
 				s.builtin |= 1 << d
-				s.refs[d] = append(s.refs[d], ref{pi, e.ID})
+				s.refs[d] = append(s.refs[d], ref{prof: pi, entry: e.ID})
 			case TypeCustom:
 				if e.Pattern == "" {
 					return nil, fmt.Errorf("dlp: profile %q: entry %q: empty pattern", p.ID, e.ID)
@@ -101,7 +107,7 @@ func Compile(profiles []Profile) (*Scanner, error) {
 				if re.MatchString("") {
 					return nil, fmt.Errorf("dlp: profile %q: entry %q: pattern %q matches the empty string", p.ID, e.ID, e.Pattern)
 				}
-				s.custom = append(s.custom, customEntry{ref{pi, e.ID}, re})
+				s.custom = append(s.custom, customEntry{ref{prof: pi, entry: e.ID}, re})
 				alts = append(alts, "(?:"+e.Pattern+")")
 			case TypeWordList:
 				pat := wordListPattern(e.Words)
@@ -112,13 +118,14 @@ func Compile(profiles []Profile) (*Scanner, error) {
 				if err != nil {
 					return nil, fmt.Errorf("dlp: profile %q: entry %q: invalid word list: %v", p.ID, e.ID, err)
 				}
-				s.custom = append(s.custom, customEntry{ref{pi, e.ID}, re})
+				s.custom = append(s.custom, customEntry{ref{prof: pi, entry: e.ID}, re})
 				alts = append(alts, "(?:"+pat+")")
 			default:
 				return nil, fmt.Errorf("dlp: profile %q: entry %q: unknown entry type %q", p.ID, e.ID, e.Type)
 			}
 		}
 	}
+	s.assignSlots()
 	if len(alts) > 0 {
 		re, err := regexp.Compile(strings.Join(alts, "|"))
 		if err != nil {
@@ -215,40 +222,73 @@ func (s *Scanner) Redact(text []byte) ([]byte, []Finding) {
 	return out, f
 }
 
+// assignSlots numbers the distinct (profile id, entry id) pairs in output order.
+func (s *Scanner) assignSlots() {
+	var all []slotEntry
+	for d := range s.refs {
+		for _, r := range s.refs[d] {
+			all = append(all, slotEntry{s.profiles[r.prof], r.entry})
+		}
+	}
+	for _, c := range s.custom {
+		all = append(all, slotEntry{s.profiles[c.prof], c.entry})
+	}
+	cmp := func(a, b slotEntry) int {
+		if c := strings.Compare(a.profile, b.profile); c != 0 {
+			return c
+		}
+		return strings.Compare(a.entry, b.entry)
+	}
+	slices.SortFunc(all, cmp)
+	s.entries = slices.Compact(all)
+	slot := func(r ref) int {
+		i, _ := slices.BinarySearchFunc(s.entries, slotEntry{s.profiles[r.prof], r.entry}, cmp)
+		return i
+	}
+	for d := range s.refs {
+		for i := range s.refs[d] {
+			s.refs[d][i].slot = slot(s.refs[d][i])
+		}
+	}
+	for i := range s.custom {
+		s.custom[i].slot = slot(s.custom[i].ref)
+	}
+}
+
 func (s *Scanner) findings(found uint64, customHit []bool) []Finding {
 	if found == 0 && !slices.Contains(customHit, true) {
 		return nil
 	}
-	var hits []ref
+	var small [128]bool
+	var hit []bool
+	if len(s.entries) <= len(small) {
+		hit = small[:len(s.entries)]
+	} else {
+		hit = make([]bool, len(s.entries))
+	}
 	for d := det(0); d < numDets; d++ {
 		if found&(1<<d) != 0 {
-			hits = append(hits, s.refs[d]...)
-		}
-	}
-	for i, hit := range customHit {
-		if hit {
-			hits = append(hits, s.custom[i].ref)
-		}
-	}
-	// Profiles with the same id are merged.
-	slices.SortFunc(hits, func(a, b ref) int {
-		if c := strings.Compare(s.profiles[a.prof], s.profiles[b.prof]); c != 0 {
-			return c
-		}
-		return strings.Compare(a.entry, b.entry)
-	})
-	var out []Finding
-	for i := 0; i < len(hits); {
-		pid := s.profiles[hits[i].prof]
-		j := i
-		var ids []string
-		for ; j < len(hits) && s.profiles[hits[j].prof] == pid; j++ {
-			if len(ids) == 0 || ids[len(ids)-1] != hits[j].entry {
-				ids = append(ids, hits[j].entry)
+			for _, r := range s.refs[d] {
+				hit[r.slot] = true
 			}
 		}
-		out = append(out, Finding{ProfileID: pid, EntryIDs: ids})
-		i = j
+	}
+	for i, h := range customHit {
+		if h {
+			hit[s.custom[i].slot] = true
+		}
+	}
+	var out []Finding
+	for i, h := range hit {
+		if !h {
+			continue
+		}
+		e := s.entries[i]
+		if n := len(out); n > 0 && out[n-1].ProfileID == e.profile {
+			out[n-1].EntryIDs = append(out[n-1].EntryIDs, e.entry)
+		} else {
+			out = append(out, Finding{ProfileID: e.profile, EntryIDs: []string{e.entry}})
+		}
 	}
 	return out
 }

@@ -40,8 +40,8 @@ const maxDepth = 512
 //   - anything else (binary): nothing.
 //
 // Values that are base64 data (a data: URL's payload, or an unbroken base64 run of at least
-// MinBase64Run characters) are skipped, never decoded. Text never panics; the result may alias
-// nothing in body (it is always a new slice or nil).
+// MinBase64Run characters) are skipped, never decoded. Text never panics and never modifies
+// body; the result is a new slice (or nil), never aliasing body.
 func Text(body []byte, contentType string) []byte {
 	if len(body) == 0 {
 		return nil
@@ -77,7 +77,7 @@ func Text(body []byte, contentType string) []byte {
 }
 
 func jsonText(body []byte) []byte {
-	var w jsonWalker
+	w := jsonWalker{out: make([]byte, 0, len(body))}
 	if w.parse(body, nil) {
 		return w.out
 	}
@@ -277,8 +277,16 @@ func (w *jsonWalker) str() ([]byte, bool) {
 	}
 	b := append(w.tmp[:0], d[start:p]...)
 	for p < len(d) {
-		c := d[p]
-		switch c {
+		q := p
+		for q < len(d) && d[q] != '"' && d[q] != '\\' {
+			q++
+		}
+		b = append(b, d[p:q]...)
+		p = q
+		if p >= len(d) {
+			break
+		}
+		switch d[p] {
 		case '"':
 			w.pos = p + 1
 			w.tmp = b
@@ -323,9 +331,6 @@ func (w *jsonWalker) str() ([]byte, bool) {
 			default:
 				return nil, false
 			}
-			p++
-		default:
-			b = append(b, c)
 			p++
 		}
 	}
@@ -482,43 +487,54 @@ func multipartText(body []byte, contentType string) (out []byte) {
 
 // appendFiltered appends s to dst without base64 payloads: the payload of a data: URL
 // ("data:<type>;base64,<payload>") and any unbroken base64 run of MinBase64Run characters or
-// more.
+// more. Text is copied in as few pieces as possible.
 func appendFiltered(dst, s []byte) []byte {
+	last := 0 // start of the part not copied yet
 	i := 0
 	for i < len(s) {
-		// next candidate: a base64 run or "data:"
+		if !b64Any[s[i]] {
+			i++
+			continue
+		}
 		j := i
-		for j < len(s) && !isB64Any(s[j]) {
+		for j < len(s) && b64Any[s[j]] {
 			j++
 		}
-		dst = append(dst, s[i:j]...)
-		if j == len(s) {
-			break
-		}
-		k := j
-		for k < len(s) && isB64Any(s[k]) {
-			k++
-		}
 		// a data: URL: data:<mime>;base64,<payload>
-		if k < len(s) && s[k] == ':' && k-j >= 4 && string(bytes.ToLower(s[k-4:k])) == "data" {
-			if c := bytes.IndexByte(s[k:min(len(s), k+128)], ','); c > 0 && bytes.Contains(bytes.ToLower(s[k:k+c]), []byte(";base64")) {
-				dst = append(dst, s[j:k+c+1]...)
-				p := k + c + 1
-				for p < len(s) && isB64Any(s[p]) {
+		if j < len(s) && s[j] == ':' && j-i >= 4 && bytes.EqualFold(s[j-4:j], []byte("data")) {
+			if c := bytes.IndexByte(s[j:min(len(s), j+128)], ','); c > 0 && containsFold(s[j:j+c], ";base64") {
+				p := j + c + 1
+				dst = append(dst, s[last:p]...)
+				for p < len(s) && b64Any[s[p]] {
 					p++
 				}
-				i = p
+				last, i = p, p
 				continue
 			}
 		}
-		if k-j < MinBase64Run {
-			dst = append(dst, s[j:k]...)
+		if j-i >= MinBase64Run {
+			dst = append(dst, s[last:i]...)
+			last = j
 		}
-		i = k
+		i = j
 	}
-	return dst
+	return append(dst, s[last:]...)
 }
 
-func isB64Any(c byte) bool {
-	return isAlnum(c) || c == '+' || c == '/' || c == '=' || c == '_' || c == '-'
+func containsFold(s []byte, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if bytes.EqualFold(s[i:i+len(sub)], []byte(sub)) {
+			return true
+		}
+	}
+	return false
 }
+
+// b64Any: characters of standard and URL-safe base64, padding included.
+var b64Any = func() (t [256]bool) {
+	for c := 0; c < 256; c++ {
+		b := byte(c)
+		t[c] = isAlnum(b) || b == '+' || b == '/' || b == '=' || b == '_' || b == '-'
+	}
+	return
+}()
