@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -46,6 +47,7 @@ type System struct {
 	sys      *actor.ActorSystem
 	props    *actor.Props
 	inflight sync.WaitGroup
+	active   atomic.Int64 // requests dispatched and not finished (InFlight)
 }
 
 // New starts the actor system.
@@ -78,11 +80,15 @@ type finished struct {
 // status and headers are known.
 func (s *System) Dispatch(req *engine.Request) *engine.Exchange {
 	s.inflight.Add(1)
+	s.active.Add(1)
 	reply := make(chan *engine.Exchange, 1)
 	pid := s.sys.Root.Spawn(s.props)
 	s.sys.Root.Send(pid, &call{req: req, reply: reply})
 	return <-reply
 }
+
+// InFlight is the number of requests dispatched and not finished.
+func (s *System) InFlight() int64 { return s.active.Load() }
 
 // Wait blocks until every request actor has finished, or ctx ends.
 func (s *System) Wait(ctx context.Context) error {
@@ -199,6 +205,7 @@ func (a *requestActor) onFinished(ctx actor.Context, m *finished) {
 			a.stopped = true
 			ctx.Stop(ctx.Self())
 			a.sys.inflight.Done()
+			a.sys.active.Add(-1)
 		}
 	}()
 	ev := a.finishedEvent(m.x)

@@ -30,6 +30,10 @@ type Config struct {
 	DebugListen         string
 	MemoryLimitMB       int
 	AllowInsecure       bool
+	Metrics             bool
+	MetricsToken        string
+	RequestLog          bool
+	LogFormat           string
 }
 
 type setting struct {
@@ -74,6 +78,18 @@ func settings(c *Config) []setting {
 		{"shutdown-timeout", "how long shutdown waits for in-flight requests", "30s", dur(&c.ShutdownTimeout), false},
 		{"memory-limit-mb", "soft memory limit for the Go runtime (GOMEMLIMIT, when set, wins); 0 turns it off", "192", num(&c.MemoryLimitMB), false},
 		{"debug-listen", "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); off when empty", "", str(&c.DebugListen), false},
+		{"metrics", "serve Prometheus metrics at /metrics", "true",
+			func(v string) error { b, err := strconv.ParseBool(v); c.Metrics = b; return err }, true},
+		{"metrics-token", "bearer token /metrics asks for; open when empty", "", str(&c.MetricsToken), false},
+		{"request-log", "print one line per finished request on stderr", "true",
+			func(v string) error { b, err := strconv.ParseBool(v); c.RequestLog = b; return err }, true},
+		{"log-format", "format of the lines on stderr: text or json", "text", func(v string) error {
+			if v != "text" && v != "json" {
+				return fmt.Errorf("log-format must be text or json, got %q", v)
+			}
+			c.LogFormat = v
+			return nil
+		}, false},
 		{"out", "replay: directory of the rebuilt store (default <data-dir>/replay-<time>)", "", str(&c.Out), false},
 	}
 }

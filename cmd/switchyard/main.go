@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	_ "net/http/pprof" // profiles on --debug-listen only
@@ -31,7 +32,9 @@ import (
 	"github.com/switchyard/switchyard/events"
 	"github.com/switchyard/switchyard/storage"
 	"github.com/switchyard/switchyard/storage/config"
+	"github.com/switchyard/switchyard/storage/metrics"
 	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
 )
 
 const version = "0.1.0"
@@ -62,6 +65,15 @@ func main() {
 		fmt.Fprintln(os.Stderr, "switchyard:", err)
 		os.Exit(1)
 	}
+}
+
+// newLogger is the process's logger on stderr, in the --log-format asked for.
+func newLogger(format string) *slog.Logger {
+	o := &slog.HandlerOptions{Level: slog.LevelInfo}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, o))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, o))
 }
 
 // logNode holds the event log connection and, when embedded, the server under it.
@@ -181,6 +193,7 @@ type projections struct {
 	logs      *storage.Logs
 	analytics *storage.Analytics
 	counters  *storage.Counters
+	observers []func([]events.Msg)
 }
 
 func openProjections(store *storage.Store) (*projections, error) {
@@ -199,6 +212,14 @@ func openProjections(store *storage.Store) (*projections, error) {
 	return &projections{logs: logs, analytics: analytics, counters: counters}, nil
 }
 
+// observers read every batch after the projections (metrics, request log lines); they
+// keep nothing across restarts and cannot fail.
+func (p *projections) observe(batch []events.Msg) {
+	for _, o := range p.observers {
+		o(batch)
+	}
+}
+
 // applied is the position every projection has reached (each skips what it has already).
 func (p *projections) applied() uint64 {
 	return min(p.logs.Applied(), p.analytics.Applied(), p.counters.Applied())
@@ -215,6 +236,7 @@ func (p *projections) apply(batch []events.Msg) error {
 	if err := p.counters.Apply(batch); err != nil {
 		return fmt.Errorf("counters: %w", err)
 	}
+	p.observe(batch)
 	return nil
 }
 
@@ -263,7 +285,8 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log := newLogger(c.LogFormat)
+	started := time.Now()
 	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && c.MemoryLimitMB > 0 {
 		// Without a limit the heap grows to twice the live data before a collection; the
 		// event log's write caches make that live data large under load.
@@ -313,6 +336,22 @@ func serve(args []string) error {
 	for _, old := range []string{"logs-", "analytics-", "counters-"} { // one consumer per projection before 0.2
 		lg.bus.DropConsumer(ctx, old+node)
 	}
+	if c.RequestLog {
+		proj.observers = append(proj.observers, metrics.RequestLog(os.Stderr, c.LogFormat == "json", started))
+	}
+	var prom *metrics.Metrics
+	if c.Metrics {
+		prom = metrics.New(func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			last, err := lg.bus.LastSeq(ctx)
+			if err != nil {
+				return math.NaN()
+			}
+			return float64(last - min(last, proj.applied()))
+		})
+		proj.observers = append(proj.observers, prom.Apply)
+	}
 	consumeCtx, stopConsume := context.WithCancel(context.Background())
 	defer stopConsume()
 	consumed := make(chan error, 1)
@@ -341,7 +380,12 @@ func serve(args []string) error {
 	front := server.New(server.Options{Dispatcher: sys, Sessions: sys, Providers: providers.NewTable(nil), Logs: logs, Analytics: analytics, Spend: analytics,
 		Payloads: lg.bus, Events: lg.bus, LogsApplied: logs.WaitFor, Config: cfg.service, AdminToken: token, MaxBody: c.MaxBodyMB << 20, Logger: log,
 		Compat: &compat.Env{Vertex: compat.NewVertexTokens(upstream.HTTPClient(30*time.Second),
-			func(u string) error { return upstream.CheckBaseURL(u, c.AllowInsecure) })}})
+			func(u string) error { return upstream.CheckBaseURL(u, c.AllowInsecure) })},
+		MetricsToken: c.MetricsToken})
+	if prom != nil {
+		prom.InFlight(sys.InFlight)
+		front.SetMetrics(fasthttpadaptor.NewFastHTTPHandler(prom.Handler()))
+	}
 
 	if c.DebugListen != "" {
 		go func() { log.Warn("debug listener stopped", "err", http.ListenAndServe(c.DebugListen, nil)) }()

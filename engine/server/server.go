@@ -6,6 +6,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -64,6 +65,9 @@ type Options struct {
 	// MaxBody is the largest request body accepted (413 above). Zero means 25 MB.
 	MaxBody int
 	Logger  *slog.Logger
+	// MetricsToken, when set, is the bearer token a scraper must present at /metrics
+	// (served once SetMetrics gives it a handler; 404 before).
+	MetricsToken string
 }
 
 // Server is the running front end.
@@ -74,7 +78,9 @@ type Server struct {
 	spend    spendGuard
 	routes   compiledRoutes
 	dlp      dlpChecks
-	srv      *fasthttp.Server
+	// metricsHandler serves /metrics (SetMetrics), nil when metrics are off.
+	metricsHandler fasthttp.RequestHandler
+	srv            *fasthttp.Server
 }
 
 // New builds the front end.
@@ -125,6 +131,8 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	case string(path) == "/healthz":
 		ctx.SetContentType("application/json")
 		ctx.SetBodyString(`{"status":"ok"}`)
+	case string(path) == "/metrics" && s.metricsHandler != nil:
+		s.metrics(ctx)
 	case string(path) == "/readyz":
 		ctx.SetContentType("application/json")
 		if s.ready.Load() {
@@ -137,6 +145,20 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, engine.Errorf(404, engine.CodeMalformedPath, "no such endpoint; data-plane URLs start with /v1/{account_id}/{gateway_id}/"))
 	}
 }
+
+// metrics serves the Prometheus metrics, to the holder of the metrics token when one is set.
+func (s *Server) metrics(ctx *fasthttp.RequestCtx) {
+	if s.opts.MetricsToken != "" {
+		if t, ok := bearer(ctx.Request.Header.Peek("Authorization")); !ok || subtle.ConstantTimeCompare([]byte(t), []byte(s.opts.MetricsToken)) != 1 {
+			writeError(ctx, engine.Errorf(401, engine.CodeUnauthorized, "/metrics needs the metrics token as a bearer token (--metrics-token)"))
+			return
+		}
+	}
+	s.metricsHandler(ctx)
+}
+
+// SetMetrics serves h at /metrics; call it before Serve.
+func (s *Server) SetMetrics(h fasthttp.RequestHandler) { s.metricsHandler = h }
 
 // readError answers a request fasthttp could not read, in the gateway's error shape
 // rather than fasthttp's plain text: headers over the read buffer get a 431 (code 2021),

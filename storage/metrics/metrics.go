@@ -1,0 +1,200 @@
+// Package metrics is a projection of the event log into Prometheus metrics, kept in memory
+// and served at /metrics in the OpenMetrics text format. It reads request.finished events
+// from the projections' consumer, never the request's hot path: a slow or absent scraper
+// costs a request nothing. Labels are bounded: gateway, provider, model (the first
+// maxValues distinct values per label, then "other"), status class and cache status;
+// metadata never becomes a label.
+package metrics
+
+import (
+	"net/http"
+	"strconv"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/switchyard/switchyard/events"
+)
+
+// maxValues bounds the distinct values of one label; later ones count as "other".
+const maxValues = 500
+
+// Metrics holds the collectors and their registry.
+type Metrics struct {
+	reg                                   *prometheus.Registry
+	requests, tokens, cost, refusals, dlp *prometheus.CounterVec
+	upstreamErrors, attempts              *prometheus.CounterVec
+	duration, ttfb                        *prometheus.HistogramVec
+	gateways, providers, models           *bounded
+}
+
+// New registers every metric, the Go runtime's and the process's included. lag, read when
+// scraped, is how many events of the log the projections have not applied yet.
+func New(lag func() float64) *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry(), gateways: newBounded(), providers: newBounded(), models: newBounded()}
+	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
+		c := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "switchyard", Name: name, Help: help}, labels)
+		m.reg.MustRegister(c)
+		return c
+	}
+	m.requests = counter("requests_total", "Requests answered, by gateway, provider, model, status class (2xx, 4xx, 5xx, error) and cache status (hit, miss, none).",
+		"gateway", "provider", "model", "status", "cache")
+	m.tokens = counter("tokens_total", "Tokens counted in the answers, by direction (in, out).", "gateway", "provider", "model", "direction")
+	m.cost = counter("cost_usd_total", "Cost of the requests with a known price, in USD.", "gateway", "provider", "model")
+	m.refusals = counter("refusals_total", "Requests refused by the gateway before any upstream call, by reason (rate_limit, spend_limit, dlp, guardrails, auth, bad_request).",
+		"gateway", "reason")
+	m.dlp = counter("dlp_actions_total", "Requests where DLP acted, by action (FLAG, REDACT, BLOCK) and side (REQUEST, RESPONSE).", "gateway", "action", "check")
+	m.upstreamErrors = counter("upstream_errors_total", "Failed upstream answers, by kind (unreachable, timeout, cut, status_4xx, status_5xx).", "gateway", "provider", "kind")
+	m.attempts = counter("upstream_attempts_total", "Upstream calls of requests that retried or fell back, by outcome (retry, fallback, answered, failed).", "gateway", "provider", "outcome")
+	buckets := []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120}
+	hist := func(name, help string) *prometheus.HistogramVec {
+		h := prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "switchyard", Name: name, Help: help, Buckets: buckets}, []string{"gateway", "provider"})
+		m.reg.MustRegister(h)
+		return h
+	}
+	m.duration = hist("request_duration_seconds", "Time from the request's arrival to the end of its answer.")
+	m.ttfb = hist("request_ttfb_seconds", "Time from the request's arrival to the first byte of its answer.")
+	if lag != nil {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "switchyard", Name: "projection_lag_events",
+			Help: "Events in the log that the projections (logs, analytics, counters, these metrics) have not applied yet."}, lag))
+	}
+	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// InFlight adds the gauge of requests being served now, read from n when scraped.
+func (m *Metrics) InFlight(n func() int64) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "switchyard", Name: "requests_in_flight",
+		Help: "Requests being served now (dispatched and not finished)."}, func() float64 { return float64(n()) }))
+}
+
+// Handler serves the registry in the OpenMetrics (or Prometheus text) format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{EnableOpenMetrics: true})
+}
+
+// Apply counts the request.finished events of a batch; other events are skipped.
+func (m *Metrics) Apply(batch []events.Msg) {
+	for _, msg := range batch {
+		if env, err := msg.Envelope(); err != nil || env.Type != events.TypeRequestFinished {
+			continue
+		}
+		f, err := msg.Finished()
+		if err != nil {
+			continue
+		}
+		m.count(&f)
+	}
+}
+
+func (m *Metrics) count(f *events.RequestFinished) {
+	gw := m.gateways.value(f.AccountID + "/" + f.GatewayID)
+	provider, model := m.providers.value(f.Provider), m.models.value(f.Model)
+	cache := "none"
+	switch {
+	case f.Cached:
+		cache = "hit"
+	case f.Status != 0 && f.ErrorCode == 0:
+		cache = "miss"
+	}
+	m.requests.WithLabelValues(gw, provider, model, statusClass(f), cache).Inc()
+	if f.TokensIn > 0 {
+		m.tokens.WithLabelValues(gw, provider, model, "in").Add(float64(f.TokensIn))
+	}
+	if f.TokensOut > 0 {
+		m.tokens.WithLabelValues(gw, provider, model, "out").Add(float64(f.TokensOut))
+	}
+	if f.Cost != nil && *f.Cost > 0 {
+		m.cost.WithLabelValues(gw, provider, model).Add(*f.Cost)
+	}
+	m.duration.WithLabelValues(gw, provider).Observe(f.DurationMs / 1000)
+	if f.TTFBMs > 0 {
+		m.ttfb.WithLabelValues(gw, provider).Observe(f.TTFBMs / 1000)
+	}
+	if r := refusal(f.ErrorCode); r != "" {
+		m.refusals.WithLabelValues(gw, r).Inc()
+	}
+	if f.DLP != nil {
+		seen := map[string]bool{}
+		for _, fd := range f.DLP.Findings {
+			if !seen[fd.Check] {
+				seen[fd.Check] = true
+				m.dlp.WithLabelValues(gw, f.DLP.Action, fd.Check).Inc()
+			}
+		}
+	}
+	if k := upstreamKind(f); k != "" {
+		m.upstreamErrors.WithLabelValues(gw, provider, k).Inc()
+	}
+	for _, a := range f.Attempts {
+		m.attempts.WithLabelValues(gw, provider, a.Outcome).Inc()
+	}
+}
+
+// statusClass is 2xx, 4xx, 5xx, or error when the gateway failed the request itself.
+func statusClass(f *events.RequestFinished) string {
+	if f.Status < 100 || f.Status > 599 {
+		return "error"
+	}
+	return strconv.Itoa(f.Status/100) + "xx"
+}
+
+// refusal names why the gateway refused a request before any upstream call.
+func refusal(code int) string {
+	switch code {
+	case 2003:
+		return "rate_limit"
+	case 2019:
+		return "spend_limit"
+	case 2029:
+		return "dlp"
+	case 2016:
+		return "guardrails"
+	case 2009:
+		return "auth"
+	case 2002, 2005, 2006, 2007:
+		return "bad_request"
+	}
+	return ""
+}
+
+// upstreamKind classifies a failed upstream answer.
+func upstreamKind(f *events.RequestFinished) string {
+	switch {
+	case f.ErrorCode == 2010 && f.Status >= 200 && f.Status < 300:
+		return "cut"
+	case f.ErrorCode == 2010:
+		return "unreachable"
+	case f.ErrorCode == 2011:
+		return "timeout"
+	case f.ErrorCode != 0 || f.Cached:
+		return ""
+	case f.Status >= 500:
+		return "status_5xx"
+	case f.Status >= 400:
+		return "status_4xx"
+	}
+	return ""
+}
+
+// bounded keeps a label's distinct values under maxValues.
+type bounded struct {
+	mu   sync.Mutex
+	seen map[string]struct{}
+}
+
+func newBounded() *bounded { return &bounded{seen: map[string]struct{}{}} }
+
+func (b *bounded) value(v string) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, ok := b.seen[v]; ok {
+		return v
+	}
+	if len(b.seen) >= maxValues {
+		return "other"
+	}
+	b.seen[v] = struct{}{}
+	return v
+}

@@ -1,0 +1,120 @@
+// metrics_test.go feeds request.finished events to the metrics projection and the request
+// log and checks what a scraper and a terminal would see.
+package metrics
+
+import (
+	"bytes"
+	"io"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchyard/switchyard/events"
+)
+
+func msg(t *testing.T, f events.RequestFinished) events.Msg {
+	t.Helper()
+	b, err := events.Encode(events.TypeRequestFinished, events.VersionRequestFinished, f.LogID+".f", f.StartedAt, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return events.Msg{Data: b}
+}
+
+func scrape(t *testing.T, m *Metrics) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	b, _ := io.ReadAll(rec.Body)
+	return string(b)
+}
+
+func TestMetricsFromEvents(t *testing.T) {
+	now := time.Now()
+	cost := 0.25
+	base := events.RequestFinished{AccountID: "a", GatewayID: "g", Provider: "openai", Model: "gpt-4o-mini", Method: "POST",
+		Path: "/openai/chat/completions", StartedAt: now, DurationMs: 120, TTFBMs: 40}
+	ok := base
+	ok.LogID, ok.Status, ok.Success, ok.TokensIn, ok.TokensOut, ok.Cost = "1", 200, true, 10, 20, &cost
+	hit := ok
+	hit.LogID, hit.Cached = "2", true
+	limited := base
+	limited.LogID, limited.Status, limited.ErrorCode = "3", 429, 2003
+	down := base
+	down.LogID, down.Status, down.ErrorCode = "4", 502, 2010
+	cut := ok
+	cut.LogID, cut.Success, cut.ErrorCode = "5", false, 2010
+	blocked := base
+	blocked.LogID, blocked.Status, blocked.ErrorCode = "6", 400, 2029
+	blocked.DLP = &events.DLPResult{Action: "BLOCK", Findings: []events.DLPFinding{{Check: "REQUEST"}}}
+	retried := ok
+	retried.LogID, retried.Attempts = "7", []events.AttemptSummary{{Outcome: "retry"}, {Outcome: "answered"}}
+	refused := base
+	refused.LogID, refused.Status = "8", 401
+
+	m := New(func() float64 { return 3 })
+	m.InFlight(func() int64 { return 2 })
+	var batch []events.Msg
+	for _, f := range []events.RequestFinished{ok, hit, limited, down, cut, blocked, retried, refused} {
+		batch = append(batch, msg(t, f))
+	}
+	m.Apply(batch)
+	out := scrape(t, m)
+	for _, want := range []string{
+		`switchyard_requests_total{cache="miss",gateway="a/g",model="gpt-4o-mini",provider="openai",status="2xx"} 2`,
+		`switchyard_requests_total{cache="hit",gateway="a/g",model="gpt-4o-mini",provider="openai",status="2xx"} 1`,
+		`switchyard_requests_total{cache="none",gateway="a/g",model="gpt-4o-mini",provider="openai",status="4xx"} 2`,
+		`switchyard_tokens_total{direction="in",gateway="a/g",model="gpt-4o-mini",provider="openai"} 40`,
+		`switchyard_cost_usd_total{gateway="a/g",model="gpt-4o-mini",provider="openai"} 1`,
+		`switchyard_refusals_total{gateway="a/g",reason="rate_limit"} 1`,
+		`switchyard_refusals_total{gateway="a/g",reason="dlp"} 1`,
+		`switchyard_dlp_actions_total{action="BLOCK",check="REQUEST",gateway="a/g"} 1`,
+		`switchyard_upstream_errors_total{gateway="a/g",kind="unreachable",provider="openai"} 1`,
+		`switchyard_upstream_errors_total{gateway="a/g",kind="cut",provider="openai"} 1`,
+		`switchyard_upstream_errors_total{gateway="a/g",kind="status_4xx",provider="openai"} 1`,
+		`switchyard_upstream_attempts_total{gateway="a/g",outcome="retry",provider="openai"} 1`,
+		`switchyard_request_duration_seconds_count{gateway="a/g",provider="openai"} 8`,
+		`switchyard_requests_in_flight 2`,
+		`switchyard_projection_lag_events 3`,
+		`go_goroutines`, `process_resident_memory_bytes`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %s in\n%s", want, out)
+		}
+	}
+}
+
+func TestLabelValuesAreBounded(t *testing.T) {
+	m := New(nil)
+	var batch []events.Msg
+	for i := 0; i < maxValues+50; i++ {
+		batch = append(batch, msg(t, events.RequestFinished{LogID: "x", AccountID: "a", GatewayID: "g", Provider: "openai",
+			Model: "m" + strings.Repeat("x", i%7) + string(rune('a'+i%26)) + time.Duration(i).String(), Status: 200, Success: true, StartedAt: time.Now()}))
+	}
+	m.Apply(batch)
+	if out := scrape(t, m); !strings.Contains(out, `model="other"`) || strings.Count(out, "switchyard_requests_total{") > maxValues+1 {
+		t.Fatalf("model labels are not bounded: %d series", strings.Count(out, "switchyard_requests_total{"))
+	}
+}
+
+func TestRequestLogLines(t *testing.T) {
+	start := time.Now()
+	old := events.RequestFinished{LogID: "old", AccountID: "a", GatewayID: "g", StartedAt: start.Add(-time.Minute), Status: 200}
+	fine := events.RequestFinished{LogID: "01A", AccountID: "a", GatewayID: "g", Provider: "openai", Model: "gpt-4o-mini", Method: "POST",
+		Path: "/openai/chat/completions", StartedAt: start, Status: 200, DurationMs: 12.4}
+	failed := fine
+	failed.LogID, failed.Status, failed.ErrorCode, failed.ErrorMessage = "01B", 502, 2010, "upstream openai unreachable"
+	var w bytes.Buffer
+	RequestLog(&w, false, start)([]events.Msg{msg(t, old), msg(t, fine), msg(t, failed)})
+	lines := strings.Split(strings.TrimSpace(w.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], `level=INFO msg=request method=POST path=/v1/a/g/openai/chat/completions gateway=g provider=openai model=gpt-4o-mini status=200 duration_ms=12 log_id=01A`) ||
+		!strings.Contains(lines[1], "level=WARN") || !strings.Contains(lines[1], "error_code=2010") {
+		t.Fatalf("lines:\n%s", w.String())
+	}
+	w.Reset()
+	RequestLog(&w, true, start)([]events.Msg{msg(t, fine)})
+	if !strings.HasPrefix(w.String(), `{"time":`) || !strings.Contains(w.String(), `"log_id":"01A"`) {
+		t.Fatalf("json line: %s", w.String())
+	}
+}

@@ -1,0 +1,56 @@
+// requestlog.go writes one structured line per finished request (method, path, gateway,
+// provider, model, status, duration, log id; never a key, a token or a body), read from the
+// event log like the metrics, so a slow terminal never slows a request.
+package metrics
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/switchyard/switchyard/events"
+)
+
+// RequestLog returns a batch handler that writes a line for each request.finished event of a
+// request that arrived at or after since (so the events a restart re-reads are not logged
+// again), in slog's text or JSON format, one write to w per batch.
+func RequestLog(w io.Writer, json bool, since time.Time) func(batch []events.Msg) {
+	var buf bytes.Buffer
+	o := &slog.HandlerOptions{Level: slog.LevelInfo}
+	var h slog.Handler = slog.NewTextHandler(&buf, o)
+	if json {
+		h = slog.NewJSONHandler(&buf, o)
+	}
+	log := slog.New(h)
+	return func(batch []events.Msg) {
+		buf.Reset()
+		for _, msg := range batch {
+			if env, err := msg.Envelope(); err != nil || env.Type != events.TypeRequestFinished {
+				continue
+			}
+			f, err := msg.Finished()
+			if err != nil || f.StartedAt.Before(since) {
+				continue
+			}
+			attrs := []any{"method", f.Method, "path", "/v1/" + f.AccountID + "/" + f.GatewayID + f.Path,
+				"gateway", f.GatewayID, "provider", f.Provider, "model", f.Model, "status", f.Status,
+				"duration_ms", int64(f.DurationMs + 0.5), "log_id", f.LogID}
+			if f.Cached {
+				attrs = append(attrs, "cached", true)
+			}
+			if f.ErrorCode != 0 {
+				attrs = append(attrs, "error_code", f.ErrorCode, "error", f.ErrorMessage)
+			}
+			level := slog.LevelInfo
+			if f.Status >= 500 || (f.ErrorCode != 0 && f.Status == 0) {
+				level = slog.LevelWarn
+			}
+			log.Log(context.Background(), level, "request", attrs...)
+		}
+		if buf.Len() > 0 {
+			_, _ = w.Write(buf.Bytes())
+		}
+	}
+}
