@@ -24,17 +24,6 @@ import (
 // cardNumber is a test Visa number: it passes the Luhn check.
 const cardNumber = "4111 1111 1111 1111"
 
-func dlpProfileID(t *testing.T, name string) string {
-	t.Helper()
-	for _, p := range dlp.Predefined() {
-		if p.Name == name {
-			return p.ID
-		}
-	}
-	t.Fatalf("no predefined DLP profile %q", name)
-	return ""
-}
-
 type dlpHeader struct {
 	Action   string `json:"action"`
 	Findings []struct {
@@ -62,7 +51,7 @@ func TestDLP(t *testing.T) {
 	defer an.Close()
 	g := startGateway(t, "", []string{"SWITCHYARD_UPSTREAM_OPENAI=" + oa.URL, "SWITCHYARD_UPSTREAM_ANTHROPIC=" + an.URL})
 	ctx := context.Background()
-	fin := dlpProfileID(t, "Financial Information")
+	fin := dlp.ProfileFinancial
 	setDLP := func(dlp string) {
 		t.Helper()
 		if code, env := apiCall(t, g, token, "PUT", "/ai-gateway/gateways/"+gateway, json.RawMessage(`{"dlp":`+dlp+`}`)); code != 200 {
@@ -190,14 +179,16 @@ func TestDLP(t *testing.T) {
 		t.Fatalf("redacted cf-aig-dlp %+v", d)
 	}
 
-	// The logs API filters on the DLP action.
+	// The logs API filters on the DLP action: five blocked requests (three prompts, an
+	// answer, a stream), once the projection has them all.
+	rawLog(t, g, hdr.Header.Get("cf-aig-log-id")) // the last request's log: the earlier ones are applied
 	code, env := apiCall(t, g, token, "GET", "/ai-gateway/gateways/"+gateway+"/logs?filters.key=dlp_action&filters.operator=eq&filters.value=BLOCK", nil)
 	if code != 200 {
 		t.Fatalf("filter: %d %v", code, env)
 	}
 	list, _ := env["result"].([]any)
-	if len(list) < 4 {
-		t.Fatalf("%d logs with dlp_action BLOCK, want at least 4", len(list))
+	if len(list) != 5 {
+		t.Fatalf("%d logs with dlp_action BLOCK, want 5", len(list))
 	}
 	for _, r := range list {
 		if r.(map[string]any)["dlp_action"] != "BLOCK" {

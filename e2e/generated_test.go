@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/switchyard/switchyard/engine/dlp"
 	"io"
 	"net/http"
 	"strings"
@@ -92,7 +93,7 @@ func TestGeneratedClientRequests(t *testing.T) {
 				DLP: cloudflare.F[ai_gateway.AIGatewayUpdateParamsDLPUnion](ai_gateway.AIGatewayUpdateParamsDLPObject{
 					Action:   cloudflare.F(ai_gateway.AIGatewayUpdateParamsDLPObjectActionBlock),
 					Enabled:  cloudflare.F(true),
-					Profiles: cloudflare.F([]string{dlpProfileID(t, "Financial Information")}),
+					Profiles: cloudflare.F([]string{dlp.ProfileFinancial}),
 				}),
 				Guardrails: cloudflare.F(ai_gateway.AIGatewayUpdateParamsGuardrails{
 					Prompt: cloudflare.F(ai_gateway.AIGatewayUpdateParamsGuardrailsPrompt{

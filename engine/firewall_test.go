@@ -15,17 +15,6 @@ import (
 	"github.com/switchyard/switchyard/engine/providers"
 )
 
-func profileNamed(t *testing.T, name string) string {
-	t.Helper()
-	for _, p := range dlp.Predefined() {
-		if p.Name == name {
-			return p.ID
-		}
-	}
-	t.Fatalf("no profile %q", name)
-	return ""
-}
-
 func dlpCheck(t *testing.T, policies ...engine.DLPPolicy) *engine.DLPCheck {
 	t.Helper()
 	byID := map[string]dlp.Profile{}
@@ -40,8 +29,8 @@ func dlpCheck(t *testing.T, policies ...engine.DLPPolicy) *engine.DLPCheck {
 }
 
 func TestDLPCheckRequest(t *testing.T) {
-	fin := profileNamed(t, "Financial Information")
-	pii := profileNamed(t, "Personal Identifiable Information")
+	fin := dlp.ProfileFinancial
+	pii := dlp.ProfilePII
 	body := `{"model":"m","messages":[{"role":"user","content":"card 4111 1111 1111 1111, mail kim@example.com"}]}`
 	for _, c := range []struct {
 		name     string
@@ -56,7 +45,7 @@ func TestDLPCheckRequest(t *testing.T) {
 		{"block wins over flag", []engine.DLPPolicy{{ID: "f", Profiles: []string{fin, pii}, Action: "FLAG", Request: true},
 			{ID: "b", Profiles: []string{pii}, Action: "BLOCK", Request: true}}, "BLOCK", "f f,b", engine.CodeDLPRequest, false},
 		{"redact", []engine.DLPPolicy{{ID: "m", Profiles: []string{fin}, Action: "REDACT", Request: true, Response: true}}, "REDACT", "m", 0, true},
-		{"nothing in the profile", []engine.DLPPolicy{{ID: "c", Profiles: []string{profileNamed(t, "Healthcare Information")}, Action: "BLOCK", Request: true}}, "", "", 0, false},
+		{"nothing in the profile", []engine.DLPPolicy{{ID: "c", Profiles: []string{dlp.ProfileHealthcare}, Action: "BLOCK", Request: true}}, "", "", 0, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			step := &engine.Target{Send: []byte(body)}
@@ -100,7 +89,7 @@ func TestDLPCheckRequest(t *testing.T) {
 }
 
 func TestDLPCheckResponseHoldsBackStreams(t *testing.T) {
-	fin := profileNamed(t, "Financial Information")
+	fin := dlp.ProfileFinancial
 	// The card number arrives over four events, as a model streams it.
 	url := upstreamServer(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
