@@ -52,6 +52,10 @@ type Request struct {
 	// they found in the request and the answer (firewall.go).
 	DLP       *DLPCheck
 	DLPResult *events.DLPResult
+	// Guard is the gateway's guardrails with the guard model to call, nil when they are
+	// off; GuardResult is what the guard model found in the prompt and the answer (guard.go).
+	Guard       *Guard
+	GuardResult *events.GuardrailsResult
 }
 
 // Target is one upstream destination: the provider, the path and headers to send, and the

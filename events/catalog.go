@@ -137,6 +137,33 @@ type RequestFinished struct {
 	// DLP is what the gateway's DLP policies found in the request and the answer, nil when
 	// nothing matched (added in version 1 without a bump: older events simply lack it).
 	DLP *DLPResult `json:"dlp,omitempty"`
+	// Guardrails is what the gateway's guardrails (a guard model) found in the prompt and
+	// the answer, nil when they are off (added in version 1 without a bump).
+	Guardrails *GuardrailsResult `json:"guardrails,omitempty"`
+}
+
+// GuardrailsResult is one request's guardrails evaluations: one per side checked, and the
+// strongest action taken (BLOCK, then FLAG; "" when nothing configured was found).
+type GuardrailsResult struct {
+	Prompt   *GuardrailsCheck `json:"prompt,omitempty"`
+	Response *GuardrailsCheck `json:"response,omitempty"`
+	Action   string           `json:"action,omitempty"`
+}
+
+// GuardrailsCheck is the evaluation of one side (the prompt or the response) by the guard
+// model: every category it reported, the action that applies (FLAG, BLOCK, "" none), the
+// model, its latency (the wall time of the evaluation, all calls included) and the number of
+// calls (one per chunk, and per segment of a streamed answer). Unavailable: the guard
+// model could not answer (Error says why); the side failed closed (BLOCK) or open.
+type GuardrailsCheck struct {
+	Categories  []string `json:"categories,omitempty"`
+	Action      string   `json:"action,omitempty"`
+	Model       string   `json:"model"`
+	LatencyMs   float64  `json:"latency_ms"`
+	Calls       int      `json:"calls"`
+	Segments    int      `json:"segments,omitempty"`
+	Unavailable bool     `json:"unavailable,omitempty"`
+	Error       string   `json:"error,omitempty"`
 }
 
 // DLPResult is what DLP found in one request, in the shape of the reference's cf-aig-dlp

@@ -76,6 +76,12 @@ type LogRecord struct {
 	// policies, profiles, entries, check) say what the gateway's DLP policies found.
 	DLPAction string            `json:"dlp_action,omitempty"`
 	DLP       *events.DLPResult `json:"dlp,omitempty"`
+	// GuardrailsAction (FLAG, BLOCK) and Guardrails (per side: the categories the guard
+	// model found, the action, the model, its latency, whether it was unavailable) say what
+	// the gateway's guardrails found. A blocked request's error_code says which side
+	// (2016 the prompt, 2017 the response).
+	GuardrailsAction string                   `json:"guardrails_action,omitempty"`
+	Guardrails       *events.GuardrailsResult `json:"guardrails,omitempty"`
 	// EventSeq is the stream sequence of the request.finished event, which carries the
 	// request and response bodies: they are read from the log, not copied into Badger.
 	EventSeq uint64 `json:"event_seq"`
@@ -779,6 +785,9 @@ func RecordFromEvent(f events.RequestFinished) LogRecord {
 	}
 	if f.DLP != nil {
 		r.DLPAction = f.DLP.Action
+	}
+	if f.Guardrails != nil {
+		r.Guardrails, r.GuardrailsAction = f.Guardrails, f.Guardrails.Action
 	}
 	if len(f.Metadata) > 0 {
 		if b, err := json.Marshal(f.Metadata); err == nil {

@@ -381,7 +381,7 @@ func serve(args []string) error {
 		Payloads: lg.bus, Events: lg.bus, LogsApplied: logs.WaitFor, Config: cfg.service, AdminToken: token, MaxBody: c.MaxBodyMB << 20, Logger: log,
 		Compat: &compat.Env{Vertex: compat.NewVertexTokens(upstream.HTTPClient(30*time.Second),
 			func(u string) error { return upstream.CheckBaseURL(u, c.AllowInsecure) })},
-		MetricsToken: c.MetricsToken})
+		MetricsToken: c.MetricsToken, GuardClient: fwd.Client})
 	if prom != nil {
 		prom.InFlight(sys.InFlight)
 		front.SetMetrics(fasthttpadaptor.NewFastHTTPHandler(prom.Handler()))

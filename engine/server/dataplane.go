@@ -39,6 +39,7 @@ func (s *Server) dataPlane(ctx *fasthttp.RequestCtx, path []byte) {
 		return
 	}
 	req.DLP.CheckRequest(req)
+	req.Guard.CheckPrompt(req)
 	x := s.opts.Dispatcher.Dispatch(req)
 	s.writeExchange(ctx, x)
 }
@@ -77,6 +78,7 @@ func (s *Server) parse(ctx *fasthttp.RequestCtx, path []byte) *engine.Request {
 	}
 	req.RateLimit = gatewayRateLimit(g)
 	req.DLP = s.dlpCheck(snap, g)
+	req.Guard = s.guardFor(snap, g, req)
 	if len(parts) < 3 || parts[2] == "" {
 		return s.parseUniversal(ctx, snap, g, req, retry, fail)
 	}
@@ -118,9 +120,9 @@ func (s *Server) parse(ctx *fasthttp.RequestCtx, path []byte) *engine.Request {
 		req.BodySize = int64(cl)
 		req.Fail = refuseLargeBody(ctx)
 		return req
-	case cl >= 0 && cl <= wholeBody, req.Retry.MaxAttempts > 1, req.DLP != nil && req.DLP.Request:
+	case cl >= 0 && cl <= wholeBody, req.Retry.MaxAttempts > 1, req.DLP != nil && req.DLP.Request, req.Guard != nil:
 		// whole: small bodies, any body a retry may have to send again, and any body DLP
-		// must scan before it is sent
+		// or the guardrails must read before it is sent
 		body, fail := s.readWhole(ctx)
 		req.Body, req.BodySize = body, int64(len(body))
 		if fail != nil {
@@ -241,6 +243,7 @@ func setIDs(ctx *fasthttp.RequestCtx, logID, eventID string, step int) {
 
 func (s *Server) writeExchange(ctx *fasthttp.RequestCtx, x *engine.Exchange) {
 	x.Req.DLP.CheckResponse(x)
+	x.Req.Guard.CheckResponse(x)
 	ctx.SetStatusCode(x.Status)
 	h := &ctx.Response.Header
 	if v := x.Req.DLPHeader(); v != "" {
@@ -289,7 +292,7 @@ func relayBody(x *engine.Exchange) io.Reader {
 	go func() {
 		w := relayWriters.Get().(*bufio.Writer)
 		w.Reset(pw)
-		x.Relay(w)
+		x.RelayGuarded(w)
 		_ = w.Flush()
 		w.Reset(nil)
 		relayWriters.Put(w)

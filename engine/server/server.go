@@ -65,6 +65,9 @@ type Options struct {
 	// MaxBody is the largest request body accepted (413 above). Zero means 25 MB.
 	MaxBody int
 	Logger  *slog.Logger
+	// GuardClient makes the guardrails' guard model calls (cmd passes the forwarder's
+	// client); nil builds one that lets only the SWITCHYARD_UPSTREAM_* hosts be loopback.
+	GuardClient *fasthttp.Client
 	// MetricsToken, when set, is the bearer token a scraper must present at /metrics
 	// (served once SetMetrics gives it a handler; 404 before).
 	MetricsToken string
@@ -80,6 +83,7 @@ type Server struct {
 	dlp      dlpChecks
 	// metricsHandler serves /metrics (SetMetrics), nil when metrics are off.
 	metricsHandler fasthttp.RequestHandler
+	guard          guardChecks
 	srv            *fasthttp.Server
 }
 

@@ -219,16 +219,19 @@ func (k *socket) run(eventID string, raw []byte) {
 	}
 	req.DLP = k.s.dlpCheck(snap, g)
 	req.DLP.CheckRequest(req)
+	req.Guard = k.s.guardFor(snap, g, req)
+	req.Guard.CheckPrompt(req)
 	x := k.s.opts.Dispatcher.Dispatch(req)
 	defer x.Done()
 	req.DLP.CheckResponse(x)
+	req.Guard.CheckResponse(x)
 	meta := &socketMeta{CacheStatus: cacheStatus(x), EventID: eventID, LogID: req.LogID, Step: strconv.Itoa(x.Step), ContentType: x.RespCType}
 	failed := x.Err != nil || x.Status >= 400
 	sse := strings.HasPrefix(x.RespCType, "text/event-stream")
 	if x.Streaming() && sse && !failed {
 		k.send(&socketMessage{Type: "universal.created", Metadata: meta})
 		w := &sseToSocket{k: k, eventID: eventID}
-		x.Relay(bufioFor(w))
+		x.RelayGuarded(bufioFor(w))
 		w.flushTail()
 		if x.Cut() { // the stream broke off upstream: an error, never a clean done
 			k.send(&socketMessage{Type: "universal.error", Metadata: meta, Error: &socketError{Code: x.Err.Code, Message: x.Err.Message}})

@@ -50,12 +50,18 @@ func validateGateway(g *Gateway) *Error {
 		oneOf(g.RetryBackoff, "retry_backoff", "constant", "linear", "exponential"),
 		spendLimitsError(g.SpendLimits),
 		dlpError(g.DLP),
+		guardrailsError(g.Guardrails),
 	} {
 		if e != nil {
 			return e
 		}
 	}
 	return nil
+}
+
+func guardrailsError(raw []byte) *Error {
+	_, err := ParseGuardrails(raw)
+	return err
 }
 
 func dlpError(raw []byte) *Error {

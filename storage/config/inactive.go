@@ -22,7 +22,6 @@ var notActedOn = []struct {
 	setting, why string
 	on           func(g *Gateway) bool
 }{
-	{"guardrails", "is stored but not enforced by this gateway yet (issue: DLP and guardrails): prompts and responses are not checked", func(g *Gateway) bool { return setRaw(g.Guardrails) }},
 	{"otel", "is stored but not exported by this gateway yet (issue: OpenTelemetry export): no spans are sent", func(g *Gateway) bool { return setRaw(g.Otel) }},
 	{"logpush", "is stored but not acted on by this gateway yet (issue: Logpush): logs are not pushed anywhere", func(g *Gateway) bool { return g.Logpush }},
 	{"zdr", "is stored but not acted on: zero data retention applies to the hosted Unified Billing credentials, which this gateway does not have", func(g *Gateway) bool { return g.Zdr }},

@@ -24,7 +24,7 @@ const maxValues = 500
 type Metrics struct {
 	reg                                   *prometheus.Registry
 	requests, tokens, cost, refusals, dlp *prometheus.CounterVec
-	upstreamErrors, attempts              *prometheus.CounterVec
+	upstreamErrors, attempts, guardrails  *prometheus.CounterVec
 	duration, ttfb                        *prometheus.HistogramVec
 	gateways, providers, models           *bounded
 }
@@ -45,6 +45,8 @@ func New(lag func() float64) *Metrics {
 	m.refusals = counter("refusals_total", "Requests refused by the gateway before any upstream call, by reason (rate_limit, spend_limit, dlp, guardrails, auth, bad_request).",
 		"gateway", "reason")
 	m.dlp = counter("dlp_actions_total", "Requests where DLP acted, by action (FLAG, REDACT, BLOCK) and side (REQUEST, RESPONSE).", "gateway", "action", "check")
+	m.guardrails = counter("guardrail_actions_total", "Sides of requests the guardrails judged, by side (prompt, response) and action (FLAG, BLOCK, none, unavailable).",
+		"gateway", "side", "action")
 	m.upstreamErrors = counter("upstream_errors_total", "Failed upstream answers, by kind (unreachable, timeout, cut, status_4xx, status_5xx).", "gateway", "provider", "kind")
 	m.attempts = counter("upstream_attempts_total", "Upstream calls of requests that retried or fell back, by outcome (retry, fallback, answered, failed).", "gateway", "provider", "outcome")
 	buckets := []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120}
@@ -124,6 +126,24 @@ func (m *Metrics) count(f *events.RequestFinished) {
 			}
 		}
 	}
+	if g := f.Guardrails; g != nil {
+		for _, c := range []struct {
+			side  string
+			check *events.GuardrailsCheck
+		}{{"prompt", g.Prompt}, {"response", g.Response}} {
+			if c.check == nil {
+				continue
+			}
+			action := c.check.Action
+			switch {
+			case c.check.Unavailable && action == "":
+				action = "unavailable"
+			case action == "":
+				action = "none"
+			}
+			m.guardrails.WithLabelValues(gw, c.side, action).Inc()
+		}
+	}
 	if k := upstreamKind(f); k != "" {
 		m.upstreamErrors.WithLabelValues(gw, provider, k).Inc()
 	}
@@ -150,7 +170,7 @@ func refusal(code int) string {
 	case 2029:
 		return "dlp"
 	case 2016:
-		return "guardrails"
+		return "guardrails" // a blocked prompt; a blocked answer (2017) was generated upstream
 	case 2009:
 		return "auth"
 	case 2002, 2005, 2006, 2007:

@@ -52,6 +52,8 @@ func TestMetricsFromEvents(t *testing.T) {
 	retried.LogID, retried.Attempts = "7", []events.AttemptSummary{{Outcome: "retry"}, {Outcome: "answered"}}
 	refused := base
 	refused.LogID, refused.Status = "8", 401
+	refused.Guardrails = &events.GuardrailsResult{Prompt: &events.GuardrailsCheck{Action: "FLAG", Categories: []string{"S1"}},
+		Response: &events.GuardrailsCheck{Unavailable: true}}
 
 	m := New(func() float64 { return 3 })
 	m.InFlight(func() int64 { return 2 })
@@ -75,6 +77,8 @@ func TestMetricsFromEvents(t *testing.T) {
 		`switchyard_upstream_errors_total{gateway="a/g",kind="status_4xx",provider="openai"} 1`,
 		`switchyard_upstream_attempts_total{gateway="a/g",outcome="retry",provider="openai"} 1`,
 		`switchyard_request_duration_seconds_count{gateway="a/g",provider="openai"} 8`,
+		`switchyard_guardrail_actions_total{action="FLAG",gateway="a/g",side="prompt"} 1`,
+		`switchyard_guardrail_actions_total{action="unavailable",gateway="a/g",side="response"} 1`,
 		`switchyard_requests_in_flight 2`,
 		`switchyard_projection_lag_events 3`,
 		`go_goroutines`, `process_resident_memory_bytes`,
