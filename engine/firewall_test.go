@@ -123,3 +123,30 @@ func TestDLPCheckResponseHoldsBackStreams(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkDLPCheckRequest is what DLP adds to a request: the text of a 1 KB chat request
+// and its scan with every predefined profile on, nothing found.
+func BenchmarkDLPCheckRequest(b *testing.B) {
+	byID := map[string]dlp.Profile{}
+	var all []string
+	for _, p := range dlp.Predefined() {
+		byID[p.ID] = p
+		all = append(all, p.ID)
+	}
+	c, err := engine.NewDLPCheck([]engine.DLPPolicy{{ID: "all", Profiles: all, Action: "BLOCK", Request: true, Response: true}},
+		func(id string) (dlp.Profile, bool) { p, ok := byID[id]; return p, ok })
+	if err != nil {
+		b.Fatal(err)
+	}
+	prompt := strings.Repeat("Summarise the quarterly report for the board, focusing on revenue, churn and hiring plans. ", 11)
+	body := []byte(`{"model":"gpt-4o-mini","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"` + prompt + `"}]}`)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		req := &engine.Request{Body: body, CType: "application/json"}
+		c.CheckRequest(req)
+		if req.Fail != nil || req.DLPResult != nil {
+			b.Fatal("found something in a clean prompt")
+		}
+	}
+}
