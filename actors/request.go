@@ -249,6 +249,7 @@ func (a *requestActor) finishedEvent(x *engine.Exchange) events.RequestFinished 
 		LogID: r.LogID, EventID: r.EventID, AccountID: r.AccountID, GatewayID: r.GatewayID,
 		Provider: r.Slug, Model: r.Model, Method: r.Method, Path: r.Path(),
 		Status: x.Status, Success: x.Success(), Stream: x.Streaming() || x.Buffered(), DLP: r.DLPResult, Guardrails: r.GuardResult,
+		TraceID: r.TraceID, ParentSpanID: r.ParentSpanID,
 		StartedAt: r.ReceivedAt.UTC(), DurationMs: engine.Millis(x.End.Sub(r.ReceivedAt)), TTFBMs: engine.Millis(x.TTFB),
 		TokensIn: x.Usage.In, TokensOut: x.Usage.Out, TokensCached: x.TokensCached, TokensEstimated: x.TokensEstimated,
 		RequestSize: r.BodySize, ResponseSize: x.BytesOut,

@@ -526,7 +526,7 @@ func TestGeneratedClientRequests(t *testing.T) {
 	}
 
 	// The update stored settings this gateway does not act on: its answer says so.
-	for _, setting := range []string{"otel", "logpush", "zdr", "stripe", "log_classification", "spend_limits"} {
+	for _, setting := range []string{"logpush", "zdr", "stripe", "log_classification", "spend_limits"} {
 		if !messagesName(gatewayMessages, setting) {
 			t.Errorf("gateway update messages do not name %s: %v", setting, gatewayMessages)
 		}

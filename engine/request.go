@@ -56,6 +56,9 @@ type Request struct {
 	// off; GuardResult is what the guard model found in the prompt and the answer (guard.go).
 	Guard       *Guard
 	GuardResult *events.GuardrailsResult
+	// TraceID and ParentSpanID are the client's trace context (lowercase hex, validated),
+	// carried to the request.finished event for the OpenTelemetry export; empty when none.
+	TraceID, ParentSpanID string
 }
 
 // Target is one upstream destination: the provider, the path and headers to send, and the

@@ -140,6 +140,11 @@ type RequestFinished struct {
 	// Guardrails is what the gateway's guardrails (a guard model) found in the prompt and
 	// the answer, nil when they are off (added in version 1 without a bump).
 	Guardrails *GuardrailsResult `json:"guardrails,omitempty"`
+	// TraceID (32 lowercase hex) and ParentSpanID (16) are the trace context the client
+	// sent (cf-aig-otel-trace-id / -parent-span-id or a W3C traceparent), for the exported
+	// span; empty when none came (added in version 1 without a bump).
+	TraceID      string `json:"trace_id,omitempty"`
+	ParentSpanID string `json:"parent_span_id,omitempty"`
 }
 
 // GuardrailsResult is one request's guardrails evaluations: one per side checked, and the

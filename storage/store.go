@@ -126,6 +126,12 @@ func (s *Store) Checkpoint(projection string) (uint64, error) {
 	return seq, err
 }
 
+// SetCheckpoint keeps a consumer's position on its own, for a consumer that writes nothing
+// else to the store (the OpenTelemetry exporter).
+func (s *Store) SetCheckpoint(name string, seq uint64) error {
+	return s.db.Update(func(txn *badger.Txn) error { return putCheckpoint(txn, name, seq) })
+}
+
 func putCheckpoint(txn *badger.Txn, projection string, seq uint64) error {
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], seq)

@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -33,6 +34,7 @@ import (
 	"github.com/switchyard/switchyard/storage"
 	"github.com/switchyard/switchyard/storage/config"
 	"github.com/switchyard/switchyard/storage/metrics"
+	"github.com/switchyard/switchyard/storage/otel"
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 )
@@ -358,6 +360,11 @@ func serve(args []string) error {
 	go func() {
 		consumed <- lg.bus.Consume(consumeCtx, "projections-"+node, proj.applied(), proj.apply)
 	}()
+	otelWait, stopOTel, err := startOTel(store, lg.bus, cfg.service, prom, node, startSeq, log)
+	if err != nil {
+		return err
+	}
+	defer stopOTel()
 
 	fwd := &engine.Forwarder{
 		Client:     upstream.New(upstream.Options{IdleTimeout: c.UpstreamIdleTimeout, LoopbackOK: loopbackOK(c.AllowInsecure)}),
@@ -442,11 +449,56 @@ func serve(args []string) error {
 	}
 	stopConsume()
 	<-consumed
+	if last, err := lg.bus.LastSeq(sctx); err == nil {
+		otelWait(sctx, last)
+	}
+	stopOTel()
 	if err := analytics.Flush(); err != nil {
 		log.Warn("analytics flush", "err", err)
 	}
 	log.Info("stopped cleanly")
 	return nil
+}
+
+// startOTel runs the OpenTelemetry exporter: its own durable consumer of the log, from its
+// own position (the log's end on its first start). wait waits, a few seconds at most, for it
+// to deliver up to a sequence; stop stops it.
+func startOTel(store *storage.Store, bus *events.Bus, svc *config.Service, prom *metrics.Metrics, node string,
+	startSeq uint64, log *slog.Logger) (wait func(context.Context, uint64), stop func(), err error) {
+	o := otel.Options{Store: store, Config: func() *config.Snapshot { return svc.Projection().Current() }, Payloads: bus, Logger: log}
+	var x *otel.Exporter
+	if prom != nil {
+		o.Count = prom.OTel(func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			last, err := bus.LastSeq(ctx)
+			if err != nil || x == nil {
+				return math.NaN()
+			}
+			return float64(last - min(last, x.Applied()))
+		})
+	}
+	if x, err = otel.New(o); err != nil {
+		return nil, nil, err
+	}
+	if err = x.StartAt(startSeq); err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); x.Run(ctx, bus, "otel-"+node) }()
+	wait = func(ctx context.Context, seq uint64) {
+		deadline := time.Now().Add(5 * time.Second)
+		for x.Applied() < seq && time.Now().Before(deadline) && ctx.Err() == nil {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if x.Applied() < seq {
+			log.Warn("otel exporter did not deliver everything before shutdown: it resumes on the next start", "applied", x.Applied(), "last", seq)
+		}
+	}
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
+	return wait, stop, nil
 }
 
 // replay rebuilds the logs, analytics and counters projections from the event log into a

@@ -448,7 +448,7 @@ func TestGatewayMessagesNameInactiveSettings(t *testing.T) {
 			"stripe":{"authorization":"a","usage_events":[{"payload":"p"}]},"log_classification":true,
 			"spend_limits":{"enabled":true,"rules":[{"id":"x","limit":1,"limitType":"cost","window":1,"model":{"mode":"filter","values":["m"]}},
 				{"id":"y","limit":1,"limitType":"cost","window":1}]}}`,
-			[]said{{msgNotActedOn, "otel"}, {msgNotActedOn, "logpush"},
+			[]said{{msgNotActedOn, "logpush"},
 				{msgNotActedOn, "zdr"}, {msgNotActedOn, "stripe"}, {msgNotActedOn, "log_classification"},
 				{msgNotActedOn, "spend_limits.rules[0]"}, {msgAdjusted, "spend_limits.rules[1].window"}}},
 		{"turned off again", "PUT", A + "/plain", `{"dlp":{"enabled":false},"guardrails":{},"otel":[],"logpush":false,"zdr":false,

@@ -69,6 +69,7 @@ func (s *Server) parse(ctx *fasthttp.RequestCtx, path []byte) *engine.Request {
 		ReceivedAt: now,
 	}
 	req.Query = string(ctx.URI().QueryString())
+	req.TraceID, req.ParentSpanID = traceContext(&ctx.Request.Header)
 	retry, fail := requestRetry(ctx, g)
 	if fail == nil {
 		fail = requestOptions(clientHeader(ctx), g, &req.Options)

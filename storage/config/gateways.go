@@ -51,6 +51,7 @@ func validateGateway(g *Gateway) *Error {
 		spendLimitsError(g.SpendLimits),
 		dlpError(g.DLP),
 		guardrailsError(g.Guardrails),
+		otelError(g.Otel),
 	} {
 		if e != nil {
 			return e
@@ -59,13 +60,13 @@ func validateGateway(g *Gateway) *Error {
 	return nil
 }
 
-func guardrailsError(raw []byte) *Error {
-	_, err := ParseGuardrails(raw)
+func dlpError(raw []byte) *Error {
+	_, err := ParseDLP(raw)
 	return err
 }
 
-func dlpError(raw []byte) *Error {
-	_, err := ParseDLP(raw)
+func guardrailsError(raw []byte) *Error {
+	_, err := ParseGuardrails(raw)
 	return err
 }
 

@@ -71,6 +71,19 @@ func (m *Metrics) InFlight(n func() int64) {
 		Help: "Requests being served now (dispatched and not finished)."}, func() float64 { return float64(n()) }))
 }
 
+// OTel adds the OpenTelemetry exporter's metrics: spans by result (exported, retried,
+// dropped) and its lag, read from lag when scraped (events of the log whose spans are not
+// delivered yet). It answers what counts spans.
+func (m *Metrics) OTel(lag func() float64) func(result string, n int) {
+	spans := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "switchyard", Name: "otel_spans_total",
+		Help: "Spans sent to OpenTelemetry collectors, by result: exported (accepted), retried (refused for now: 429, 5xx, network; sent again) or dropped (refused for good, or the exporter is gone)."},
+		[]string{"result"})
+	m.reg.MustRegister(spans)
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "switchyard", Name: "otel_lag_events",
+		Help: "Events in the log the OpenTelemetry exporter has not delivered yet."}, lag))
+	return func(result string, n int) { spans.WithLabelValues(result).Add(float64(n)) }
+}
+
 // Handler serves the registry in the OpenMetrics (or Prometheus text) format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{EnableOpenMetrics: true})
