@@ -286,6 +286,11 @@ func eventRollup(f events.RequestFinished) rollup {
 		r.Priced = 1
 		r.CostUnits = int64(math.Round(*f.Cost * costUnit))
 	}
+	if f.Cached {
+		r.CachedTokensIn, r.CachedTokensOut, r.CachedCostUnits = r.TokensIn, r.TokensOut, r.CostUnits
+	} else if !f.Success { // a cache hit is answered as stored, and only successes are stored
+		r.ErroredTokensIn, r.ErroredTokensOut, r.ErroredCostUnits = r.TokensIn, r.TokensOut, r.CostUnits
+	}
 	r.Hist = []histBin{{durationBin(f.DurationMs), 1}}
 	return r
 }
@@ -344,6 +349,12 @@ type rollup struct {
 	Hist                                                  []histBin
 	// DLPFlagged and DLPBlocked count requests DLP flagged (or redacted) and blocked.
 	DLPFlagged, DLPBlocked uint64
+	// The tokens and cost of the cached requests and of the failed uncached ones (parts of
+	// TokensIn, TokensOut and CostUnits), which split a bucket into cached, failed and
+	// other requests for the GraphQL analytics (analytics_groups.go). Buckets written
+	// before these were kept have them zero: their tokens count as uncached and succeeded.
+	CachedTokensIn, CachedTokensOut, ErroredTokensIn, ErroredTokensOut uint64
+	CachedCostUnits, ErroredCostUnits                                  int64
 }
 
 func (r *rollup) add(o rollup) { r.combine(o, 1) }
@@ -375,7 +386,13 @@ func (r *rollup) combine(o rollup, sign int) {
 	s(&r.Priced, o.Priced)
 	s(&r.DLPFlagged, o.DLPFlagged)
 	s(&r.DLPBlocked, o.DLPBlocked)
+	s(&r.CachedTokensIn, o.CachedTokensIn)
+	s(&r.CachedTokensOut, o.CachedTokensOut)
+	s(&r.ErroredTokensIn, o.ErroredTokensIn)
+	s(&r.ErroredTokensOut, o.ErroredTokensOut)
 	r.CostUnits += int64(sign) * o.CostUnits
+	r.CachedCostUnits += int64(sign) * o.CachedCostUnits
+	r.ErroredCostUnits += int64(sign) * o.ErroredCostUnits
 	if len(o.Hist) == 0 {
 		return
 	}
@@ -427,7 +444,11 @@ func (r *rollup) percentile(p float64) (float64, bool) {
 }
 
 // The value encoding: version byte 1, six uvarints, a varint, the number of non-empty
-// bins and for each its index byte and uvarint count (about 20-60 bytes a bucket).
+// bins and for each its index byte and uvarint count (about 20-60 bytes a bucket); then,
+// optionally, DLPFlagged and DLPBlocked (two uvarints) and after them, optionally,
+// CachedTokensIn, CachedTokensOut, ErroredTokensIn, ErroredTokensOut (uvarints),
+// CachedCostUnits and ErroredCostUnits (varints). A reader takes what is there: an older bucket ends early
+// (its missing counters are zero), and an older reader ignores the fields it does not know.
 const rollupVersion = 1
 
 func (r *rollup) appendTo(b []byte) []byte {
@@ -441,9 +462,18 @@ func (r *rollup) appendTo(b []byte) []byte {
 		b = append(b, h.bin)
 		b = binary.AppendUvarint(b, h.n)
 	}
-	if r.DLPFlagged != 0 || r.DLPBlocked != 0 { // optional and last: older buckets end before
+	split := r.CachedTokensIn != 0 || r.CachedTokensOut != 0 || r.ErroredTokensIn != 0 ||
+		r.ErroredTokensOut != 0 || r.CachedCostUnits != 0 || r.ErroredCostUnits != 0
+	if r.DLPFlagged != 0 || r.DLPBlocked != 0 || split { // optional: older buckets end before
 		b = binary.AppendUvarint(b, r.DLPFlagged)
 		b = binary.AppendUvarint(b, r.DLPBlocked)
+	}
+	if split { // optional and last
+		for _, v := range []uint64{r.CachedTokensIn, r.CachedTokensOut, r.ErroredTokensIn, r.ErroredTokensOut} {
+			b = binary.AppendUvarint(b, v)
+		}
+		b = binary.AppendVarint(b, r.CachedCostUnits)
+		b = binary.AppendVarint(b, r.ErroredCostUnits)
 	}
 	return b
 }
@@ -492,6 +522,21 @@ func (r *rollup) decode(b []byte) error {
 		r.DLPFlagged, r.DLPBlocked = uv(), uv()
 		if b == nil {
 			return errRollupEncoding
+		}
+	}
+	if len(b) > 0 {
+		for _, p := range []*uint64{&r.CachedTokensIn, &r.CachedTokensOut, &r.ErroredTokensIn, &r.ErroredTokensOut} {
+			*p = uv()
+		}
+		if b == nil {
+			return errRollupEncoding
+		}
+		for _, p := range []*int64{&r.CachedCostUnits, &r.ErroredCostUnits} {
+			v, n := binary.Varint(b)
+			if n <= 0 {
+				return errRollupEncoding
+			}
+			*p, b = v, b[n:]
 		}
 	}
 	return nil

@@ -126,6 +126,10 @@ func (s *Server) control(ctx *fasthttp.RequestCtx, path string) {
 		return
 	}
 	p := strings.Split(strings.Trim(strings.TrimPrefix(path, "/client/v4/"), "/"), "/")
+	if len(p) == 1 && p[0] == "graphql" {
+		s.graphqlEndpoint(ctx, who) // control_graphql.go: the account is in the query
+		return
+	}
 	if len(p) < 3 || p[0] != "accounts" || !config.ValidID(p[1]) {
 		apiFail(ctx, 404, codeNotFound, "no route for "+path, "path")
 		return
