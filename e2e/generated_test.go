@@ -38,6 +38,9 @@ func TestGeneratedClientRequests(t *testing.T) {
 	// Ids the steps create and later steps use in place of the generated placeholders.
 	var logID, providerSecretID, customProviderID, datasetID, evaluationID, routeID, versionID, deployedVersionID string
 	var gatewayMessages []any // messages of the gateway update answer (stored, not acted on)
+	// The generated tests' logpush_public_key placeholder is replaced by a real PEM key, as
+	// the ids are: this gateway refuses a key it cannot encrypt for (see TestLogpushDirectory).
+	_, _, logpushPub := logpushKeys(t)
 
 	steps := []struct {
 		name string // the generated test it replays
@@ -57,7 +60,7 @@ func TestGeneratedClientRequests(t *testing.T) {
 				LogManagement:           cloudflare.F(int64(10000)),
 				LogManagementStrategy:   cloudflare.F(ai_gateway.AIGatewayNewParamsLogManagementStrategyStopInserting),
 				Logpush:                 cloudflare.F(true),
-				LogpushPublicKey:        cloudflare.F("xxxxxxxxxxxxxxxx"),
+				LogpushPublicKey:        cloudflare.F(logpushPub),
 				RateLimitingTechnique:   cloudflare.F(ai_gateway.AIGatewayNewParamsRateLimitingTechniqueFixed),
 				RetryBackoff:            cloudflare.F(ai_gateway.AIGatewayNewParamsRetryBackoffConstant),
 				RetryDelay:              cloudflare.F(int64(0)),
@@ -133,7 +136,7 @@ func TestGeneratedClientRequests(t *testing.T) {
 				LogManagement:         cloudflare.F(int64(10000)),
 				LogManagementStrategy: cloudflare.F(ai_gateway.AIGatewayUpdateParamsLogManagementStrategyStopInserting),
 				Logpush:               cloudflare.F(true),
-				LogpushPublicKey:      cloudflare.F("xxxxxxxxxxxxxxxx"),
+				LogpushPublicKey:      cloudflare.F(logpushPub),
 				Otel: cloudflare.F([]ai_gateway.AIGatewayUpdateParamsOtel{{
 					Headers:       cloudflare.F(map[string]string{"foo": "string"}),
 					URL:           cloudflare.F("https://example.com"),
@@ -526,7 +529,7 @@ func TestGeneratedClientRequests(t *testing.T) {
 	}
 
 	// The update stored settings this gateway does not act on: its answer says so.
-	for _, setting := range []string{"logpush", "zdr", "stripe", "log_classification", "spend_limits"} {
+	for _, setting := range []string{"zdr", "stripe", "log_classification", "spend_limits"} {
 		if !messagesName(gatewayMessages, setting) {
 			t.Errorf("gateway update messages do not name %s: %v", setting, gatewayMessages)
 		}

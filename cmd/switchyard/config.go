@@ -34,6 +34,12 @@ type Config struct {
 	MetricsToken        string
 	RequestLog          bool
 	LogFormat           string
+	LogpushDir          string
+	LogpushURL          string
+	LogpushAuth         string
+	LogpushS3           string
+	LogpushS3Endpoint   string
+	LogpushS3Region     string
 }
 
 type setting struct {
@@ -90,6 +96,12 @@ func settings(c *Config) []setting {
 			c.LogFormat = v
 			return nil
 		}, false},
+		{"logpush-dir", "Logpush sink: write the exported log files under this directory", "", str(&c.LogpushDir), false},
+		{"logpush-url", "Logpush sink: POST each exported log file to this URL", "", str(&c.LogpushURL), false},
+		{"logpush-authorization", "Authorization header of the --logpush-url POSTs (better from the environment)", "", str(&c.LogpushAuth), false},
+		{"logpush-s3", "Logpush sink: put each exported log file in this bucket, s3://bucket/prefix (credentials from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)", "", str(&c.LogpushS3), false},
+		{"logpush-s3-endpoint", "URL of an S3-compatible service for --logpush-s3 (MinIO, R2...; default AWS_ENDPOINT_URL_S3, else AWS)", "", str(&c.LogpushS3Endpoint), false},
+		{"logpush-s3-region", "region of --logpush-s3 (default AWS_REGION, else us-east-1)", "", str(&c.LogpushS3Region), false},
 		{"out", "replay: directory of the rebuilt store (default <data-dir>/replay-<time>)", "", str(&c.Out), false},
 	}
 }

@@ -1,5 +1,5 @@
 // Command switchyard runs the gateway. Subcommands: serve (the default), replay, token,
-// audit, version.
+// audit, route, logpush, version.
 // This file wires the parts: event log, store, projections, actor system, front end.
 package main
 
@@ -58,10 +58,12 @@ func main() {
 		err = auditCmd(args)
 	case "route":
 		os.Exit(routeCmd(args, os.Stdin, os.Stdout, os.Stderr))
+	case "logpush":
+		err = logpushCmd(args)
 	case "version":
 		fmt.Println("switchyard", version)
 	default:
-		err = fmt.Errorf("unknown command %q (serve, replay, token, audit, route, version)", cmd)
+		err = fmt.Errorf("unknown command %q (serve, replay, token, audit, route, logpush, version)", cmd)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "switchyard:", err)
@@ -365,6 +367,11 @@ func serve(args []string) error {
 		return err
 	}
 	defer stopOTel()
+	logpushWait, stopLogpush, err := startLogpush(c, store, lg.bus, cfg.service, logs, prom, node, startSeq, log)
+	if err != nil {
+		return err
+	}
+	defer stopLogpush()
 
 	fwd := &engine.Forwarder{
 		Client:     upstream.New(upstream.Options{IdleTimeout: c.UpstreamIdleTimeout, LoopbackOK: loopbackOK(c.AllowInsecure)}),
@@ -451,8 +458,10 @@ func serve(args []string) error {
 	<-consumed
 	if last, err := lg.bus.LastSeq(sctx); err == nil {
 		otelWait(sctx, last)
+		logpushWait(sctx, last)
 	}
 	stopOTel()
+	stopLogpush()
 	if err := analytics.Flush(); err != nil {
 		log.Warn("analytics flush", "err", err)
 	}

@@ -52,6 +52,7 @@ func validateGateway(g *Gateway) *Error {
 		dlpError(g.DLP),
 		guardrailsError(g.Guardrails),
 		otelError(g.Otel),
+		logpushKeyError(g.LogpushPublicKey),
 	} {
 		if e != nil {
 			return e

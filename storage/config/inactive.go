@@ -22,7 +22,6 @@ var notActedOn = []struct {
 	setting, why string
 	on           func(g *Gateway) bool
 }{
-	{"logpush", "is stored but not acted on by this gateway yet (issue: Logpush): logs are not pushed anywhere", func(g *Gateway) bool { return g.Logpush }},
 	{"zdr", "is stored but not acted on: zero data retention applies to the hosted Unified Billing credentials, which this gateway does not have", func(g *Gateway) bool { return g.Zdr }},
 	{"stripe", "is stored but not acted on: no usage events are sent to Stripe", func(g *Gateway) bool { return setRaw(g.Stripe) }},
 	{"log_classification", "is stored but not acted on: logs are not classified", func(g *Gateway) bool { return g.LogClassification }},

@@ -84,6 +84,18 @@ func (m *Metrics) OTel(lag func() float64) func(result string, n int) {
 	return func(result string, n int) { spans.WithLabelValues(result).Add(float64(n)) }
 }
 
+// Logpush registers the Logpush exporter's metrics: records by result and its lag (events
+// of the log not exported yet); it answers the counting function.
+func (m *Metrics) Logpush(lag func() float64) func(result string, n int) {
+	recs := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "switchyard", Name: "logpush_records_total",
+		Help: "Logs exported by Logpush, by result: exported (written to the sink), retried (the sink failed; written again) or skipped (not kept by the log store: over the gateway's log limit)."},
+		[]string{"result"})
+	m.reg.MustRegister(recs)
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "switchyard", Name: "logpush_lag_events",
+		Help: "Events in the log the Logpush exporter has not written yet."}, lag))
+	return func(result string, n int) { recs.WithLabelValues(result).Add(float64(n)) }
+}
+
 // Handler serves the registry in the OpenMetrics (or Prometheus text) format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{EnableOpenMetrics: true})

@@ -103,16 +103,27 @@ func New(o Options) (*Exporter, error) {
 // Applied is the position of the last event whose spans are delivered (or dropped).
 func (x *Exporter) Applied() uint64 { return x.applied.Load() }
 
+// startedName is set once the exporter has started (see StartAt).
+const startedName = "otel.started"
+
 // StartAt places an exporter that never ran at seq (the log's end when it starts), so the
-// requests made before it existed are not exported; a position kept is left alone.
+// requests made before it existed are not exported; a position kept is left alone. That it
+// ran is kept apart from the position: an exporter first started on an empty log (seq 0)
+// whose collector failed until a restart still has position 0 and must not skip ahead then.
 func (x *Exporter) StartAt(seq uint64) error {
-	if x.applied.Load() != 0 || seq == 0 {
-		return nil
-	}
-	if err := x.o.Store.SetCheckpoint(CheckpointName, seq); err != nil {
+	started, err := x.o.Store.Checkpoint(startedName)
+	if err != nil {
 		return err
 	}
-	x.applied.Store(seq)
+	if started == 0 && x.applied.Load() == 0 && seq > 0 {
+		if err := x.o.Store.SetCheckpoint(CheckpointName, seq); err != nil {
+			return err
+		}
+		x.applied.Store(seq)
+	}
+	if started == 0 {
+		return x.o.Store.SetCheckpoint(startedName, 1)
+	}
 	return nil
 }
 

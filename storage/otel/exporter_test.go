@@ -205,3 +205,35 @@ func TestExporterAuthorizationAndProtobuf(t *testing.T) {
 		t.Errorf("counts %v (the exporter naming no stored secret drops)", c.n)
 	}
 }
+
+// An exporter first started on an empty log whose collector failed until a restart keeps
+// position 0 then: it must not skip to the log's end (the spans of those requests would be
+// lost). A store where it never ran starts at the log's end.
+func TestStartAt(t *testing.T) {
+	x, _, store := setup(t, `[{"url":"http://127.0.0.1:1/v1/traces"}]`)
+	if err := x.StartAt(0); err != nil {
+		t.Fatal(err)
+	}
+	y, err := New(x.o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := y.StartAt(10); err != nil || y.Applied() != 0 {
+		t.Fatalf("restarted exporter moved to %d: %v", y.Applied(), err)
+	}
+	fresh, err := storage.Open(storage.Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	o := x.o
+	o.Store = fresh
+	z, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := z.StartAt(10); err != nil || z.Applied() != 10 {
+		t.Fatalf("first start placed at %d: %v", z.Applied(), err)
+	}
+	_ = store
+}
