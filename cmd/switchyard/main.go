@@ -185,8 +185,7 @@ func startConfig(ctx context.Context, c *Config, bus *events.Bus, log *slog.Logg
 		cancel()
 		return nil, err
 	}
-	fmt.Printf("master key: %s\n", keyAt)
-	log.Info("configuration loaded", "config_seq", last)
+	log.Info("configuration loaded", "config_seq", last, "master_key", keyAt)
 	return n, nil
 }
 
@@ -410,12 +409,14 @@ func serve(args []string) error {
 	}
 	served := make(chan error, 1)
 	go func() { served <- front.Serve(ln) }()
+	// One plain line on stdout for scripts and harnesses to find the address; the rest of the
+	// start-up report goes through the logger like every other line.
 	fmt.Printf("switchyard %s listening on http://%s\n", version, ln.Addr())
-	fmt.Printf("data dir: %s\n", c.DataDir)
-	fmt.Printf("admin token: %s\n", tokenAt)
+	attrs := []any{"version", version, "url", "http://" + ln.Addr().String(), "data_dir", c.DataDir, "admin_token", tokenAt}
 	if c.NATSURL != "" {
-		fmt.Printf("event log: %s\n", c.NATSURL)
+		attrs = append(attrs, "event_log", c.NATSURL)
 	}
+	log.Info("switchyard started", attrs...)
 
 	go func() {
 		wctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
