@@ -4,6 +4,7 @@
 package engine
 
 import (
+	stdjson "encoding/json"
 	"strconv"
 	"strings"
 )
@@ -62,7 +63,10 @@ func (e *GatewayError) JSON() []byte {
 	b.WriteString(`{"success":false,"errors":[{"code":`)
 	b.WriteString(strconv.Itoa(e.Code))
 	b.WriteString(`,"message":`)
-	b.WriteString(strconv.Quote(e.Message))
-	b.WriteString(`}]}`)
-	return []byte(b.String())
+	// a JSON string, not strconv.Quote: Go's \x7f, \U0001xxxx and \xff escapes (a client's
+	// bytes echoed in a message) are not JSON
+	enc := stdjson.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(e.Message) // writes a trailing newline, dropped below
+	return []byte(strings.TrimSuffix(b.String(), "\n") + `}]}`)
 }

@@ -259,7 +259,10 @@ func vertexPath(c *Call) *Error {
 		return unsupported("model", "google-vertex-ai", "only Google's own (Gemini) models are translated; publisher "+parts[5]+" is not")
 	}
 	c.Model = parts[7]
-	c.Rest = "/v1/" + res + geminiMethod(c)
+	for i := range parts { // a '?', '#' or line break in the model string stays in the path
+		parts[i] = url.PathEscape(parts[i])
+	}
+	c.Rest = "/v1/" + strings.Join(parts, "/") + geminiMethod(c)
 	return nil
 }
 

@@ -123,6 +123,15 @@ func (o *openAIStream) event(data []byte, s *Stream) error {
 	if !gjson.ValidBytes(data) {
 		return errors.New("an event is not JSON")
 	}
+	if bytes.ContainsAny(data, "\r\n") {
+		// JSON spread over several data lines (or holding a CR, which ends an SSE line):
+		// relayed as it is, the client's SSE parser would cut it; one line instead.
+		var one bytes.Buffer
+		if err := json.Compact(&one, data); err != nil {
+			return errors.New("an event is not JSON")
+		}
+		data = one.Bytes()
+	}
 	if e := gjson.GetBytes(data, "error"); e.Exists() {
 		s.failed = true
 		s.out = append(s.out, "data: "...)

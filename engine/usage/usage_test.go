@@ -110,6 +110,9 @@ func FuzzScanAgreesWithGJSON(f *testing.F) {
 	f.Add([]byte(`{"usage":null,"choices":[]}`))
 	f.Add([]byte(`{"response":{"usage":{"input_tokens":5,"output_tokens":6}}}`))
 	f.Fuzz(func(t *testing.T, doc []byte) {
+		if !gjson.ValidBytes(doc) {
+			return // gjson reads malformed JSON leniently ({"usage"{"prompt_tokens"1); providers send JSON
+		}
 		for _, fm := range []*Format{OpenAI, Anthropic, Google, Cohere, Bedrock} {
 			c := Counter{Format: fm}
 			c.scan(doc)
