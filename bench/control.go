@@ -48,10 +48,15 @@ func controlCall(base, method, path string, body any) (int, []byte, error) {
 	return resp.StatusCode, out, err
 }
 
-// createGateway creates the bench gateway (authentication off). A new gateway collects
-// logs unless told otherwise (storage/config newGateway), so {"id"} alone is enough.
-func createGateway(base string) error {
-	status, body, err := controlCall(base, "POST", "/ai-gateway/gateways", map[string]any{"id": benchGateway})
+// createGateway creates the bench gateway (authentication off) with extra settings. A new
+// gateway collects logs unless told otherwise (storage/config newGateway), so {"id"} alone
+// is enough.
+func createGateway(base string, extra map[string]any) error {
+	settings := map[string]any{"id": benchGateway}
+	for k, v := range extra {
+		settings[k] = v
+	}
+	status, body, err := controlCall(base, "POST", "/ai-gateway/gateways", settings)
 	if err != nil {
 		return fmt.Errorf("create gateway %s: %w", benchGateway, err)
 	}

@@ -44,7 +44,12 @@ func (b *bench) startGateway(name, upstream string) (*gateway, error) {
 	if err := c.waitReady(c.url+"/readyz", time.Minute); err != nil {
 		return nil, err
 	}
-	if err := createGateway(c.url); err != nil { // data-plane gateways must exist
+	var extra map[string]any
+	if b.obs != nil {
+		extra = b.obs.settings()
+		go b.obs.scrape(c.url)
+	}
+	if err := createGateway(c.url, extra); err != nil { // data-plane gateways must exist
 		return nil, err
 	}
 	return &gateway{child: c, pid: c.cmd.Process.Pid, dataDir: dataDir}, nil

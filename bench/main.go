@@ -24,6 +24,7 @@ type options struct {
 	memoryLimitMB int           // passed as --memory-limit-mb when >= 0
 	soak          time.Duration // soak mode when > 0
 	soakConc      int
+	observe       bool // every observability export on (observe.go)
 }
 
 const (
@@ -45,6 +46,7 @@ type bench struct {
 	peaks                []peak
 	notes                []string // lines printed under the tables: logs, disk, replay
 	soaks                []soakRun
+	obs                  *observer // -observe: the collector, Logpush directory and scraper
 }
 
 func main() {
@@ -79,6 +81,7 @@ func parseOptions() (options, error) {
 	flag.IntVar(&o.memoryLimitMB, "memory-limit-mb", -1, "pass --memory-limit-mb to switchyard (0 turns its limit off; default: not passed)")
 	flag.DurationVar(&o.soak, "soak", 0, "soak mode: only bare-proxy and switchyard, json, for this long each, sampling RSS")
 	flag.IntVar(&o.soakConc, "soak-conc", 64, "concurrency of the soak")
+	flag.BoolVar(&o.observe, "observe", false, "turn every export on: OpenTelemetry to a collector in the bench, Logpush to a directory, /metrics scraped every 5 s")
 	flag.Parse()
 	if o.duration <= 0 || o.duration > time.Hour {
 		return o, fmt.Errorf("-duration must be in (0, 1h]")
@@ -139,6 +142,14 @@ func run() error {
 	if b.mock, err = b.startMock("mock", 0); err != nil {
 		return err
 	}
+	if o.observe {
+		if b.obs, err = startObserver(tmp); err != nil {
+			return err
+		}
+		defer b.obs.close()
+		b.gatewayArgs = append(b.gatewayArgs, "--logpush-dir", b.obs.dir)
+		logf("observe: spans to %s, Logpush files in %s, /metrics scraped every 5 s", b.obs.url, b.obs.dir)
+	}
 	if o.soak > 0 {
 		err = b.runSoak()
 	} else {
@@ -148,6 +159,9 @@ func run() error {
 		return err
 	}
 	b.mock.stop()
+	if b.obs != nil {
+		b.notes = append(b.notes, b.obs.summary())
+	}
 
 	fmt.Println()
 	printReport(os.Stdout, b.results, b.peaks, b.notes)
