@@ -21,6 +21,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -496,8 +497,12 @@ func startOTel(store *storage.Store, bus *events.Bus, svc *config.Service, prom 
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); x.Run(ctx, bus, "otel-"+node) }()
+	var running atomic.Bool
+	go func() { defer close(done); superviseOTel(ctx, x, bus, o.Config, "otel-"+node, &running, log) }()
 	wait = func(ctx context.Context, seq uint64) {
+		if !running.Load() {
+			return // no gateway exports: nothing to deliver
+		}
 		deadline := time.Now().Add(5 * time.Second)
 		for x.Applied() < seq && time.Now().Before(deadline) && ctx.Err() == nil {
 			time.Sleep(10 * time.Millisecond)
@@ -509,6 +514,50 @@ func startOTel(store *storage.Store, bus *events.Bus, svc *config.Service, prom 
 	var once sync.Once
 	stop = func() { once.Do(func() { cancel(); <-done }) }
 	return wait, stop, nil
+}
+
+// superviseOTel runs the exporter's consumer only while some gateway has exporters, so a
+// node where none exports is not delivered every message for nothing. Started again after
+// being idle, it skips what the log held at its last idle check (no gateway exported then;
+// the requests of the last second before exporters appeared are exported, none is lost); at
+// start it resumes from its kept position.
+func superviseOTel(ctx context.Context, x *otel.Exporter, bus *events.Bus, snap func() *config.Snapshot, name string,
+	running *atomic.Bool, log *slog.Logger) {
+	var stop context.CancelFunc
+	var stopped chan struct{}
+	var idleSeq uint64 // the log's end at the last check with no exporter, 0 before one
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		want := len(snap().OTelExporters()) > 0
+		switch {
+		case !want && !running.Load():
+			if last, err := bus.LastSeq(ctx); err == nil {
+				idleSeq = last
+			}
+		case want && !running.Load():
+			if err := x.SkipTo(idleSeq); err != nil {
+				log.Error("otel: cannot move the exporter's position", "err", err)
+			}
+			rctx, c := context.WithCancel(ctx)
+			stop, stopped = c, make(chan struct{})
+			running.Store(true)
+			go func(done chan struct{}) { defer close(done); x.Run(rctx, bus, name) }(stopped)
+		case !want && running.Load():
+			stop()
+			<-stopped
+			running.Store(false)
+		}
+		select {
+		case <-ctx.Done():
+			if running.Load() {
+				stop()
+				<-stopped
+			}
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // replay rebuilds the logs, analytics and counters projections from the event log into a

@@ -127,6 +127,19 @@ func (x *Exporter) StartAt(seq uint64) error {
 	return nil
 }
 
+// SkipTo moves the position forward to seq (nothing before it is exported): for an exporter
+// that was idle while no gateway exported, what came meanwhile had no exporter.
+func (x *Exporter) SkipTo(seq uint64) error {
+	if seq <= x.applied.Load() {
+		return nil
+	}
+	if err := x.o.Store.SetCheckpoint(CheckpointName, seq); err != nil {
+		return err
+	}
+	x.applied.Store(seq)
+	return nil
+}
+
 // Consumer is the event log's durable consumer (events.Bus).
 type Consumer interface {
 	Consume(ctx context.Context, name string, after uint64, h events.BatchHandler) error

@@ -237,3 +237,18 @@ func TestStartAt(t *testing.T) {
 	}
 	_ = store
 }
+
+// SkipTo only moves the position forward, and keeps it across a restart.
+func TestSkipTo(t *testing.T) {
+	x, _, _ := setup(t, `[{"url":"http://127.0.0.1:1/v1/traces"}]`)
+	if err := x.SkipTo(7); err != nil || x.Applied() != 7 {
+		t.Fatalf("skip to 7: %d %v", x.Applied(), err)
+	}
+	if err := x.SkipTo(3); err != nil || x.Applied() != 7 {
+		t.Fatalf("skip back to 3: %d %v", x.Applied(), err)
+	}
+	y, err := New(x.o)
+	if err != nil || y.Applied() != 7 {
+		t.Fatalf("after a restart: %d %v", y.Applied(), err)
+	}
+}
