@@ -17,20 +17,17 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/switchyard/switchyard/events"
 	"github.com/switchyard/switchyard/storage"
 	"github.com/switchyard/switchyard/storage/config"
+	"github.com/switchyard/switchyard/storage/export"
 	"github.com/tidwall/gjson"
 )
 
 // CheckpointName is the exporter's position in the store.
 const CheckpointName = "logpush"
-
-// startedName is set once the exporter has started (see StartAt).
-const startedName = "logpush.started"
 
 // Bounds of one chunk of the log exported at once: records and bytes before compression.
 const (
@@ -77,8 +74,8 @@ type Options struct {
 
 // Exporter is the consumer.
 type Exporter struct {
-	o       Options
-	applied atomic.Uint64
+	o   Options
+	pos *export.Position
 
 	mu   sync.Mutex
 	snap *config.Snapshot
@@ -106,59 +103,25 @@ func New(o Options) (*Exporter, error) {
 		o.Node = "node"
 	}
 	x := &Exporter{o: o}
-	seq, err := o.Store.Checkpoint(CheckpointName)
+	pos, err := export.OpenPosition(o.Store, CheckpointName)
 	if err != nil {
 		return nil, err
 	}
-	x.applied.Store(seq)
+	x.pos = pos
 	return x, nil
 }
 
 // Applied is the position of the last event whose log is written to the sink (or skipped).
-func (x *Exporter) Applied() uint64 { return x.applied.Load() }
+func (x *Exporter) Applied() uint64 { return x.pos.Applied() }
 
-// StartAt places an exporter that never ran at seq (the log's end when it starts), so the
-// requests made before it existed are not exported; a position kept is left alone. That it
-// ran is kept apart from the position: an exporter first started on an empty log (seq 0)
-// whose sink failed until a restart still has position 0 and must not skip ahead then.
-func (x *Exporter) StartAt(seq uint64) error {
-	started, err := x.o.Store.Checkpoint(startedName)
-	if err != nil {
-		return err
-	}
-	if started == 0 && x.applied.Load() == 0 && seq > 0 {
-		if err := x.o.Store.SetCheckpoint(CheckpointName, seq); err != nil {
-			return err
-		}
-		x.applied.Store(seq)
-	}
-	if started == 0 {
-		return x.o.Store.SetCheckpoint(startedName, 1)
-	}
-	return nil
-}
-
-// Consumer is the event log's durable consumer (events.Bus).
-type Consumer interface {
-	Consume(ctx context.Context, name string, after uint64, h events.BatchHandler) error
-}
+// StartAt places an exporter that never ran at seq (the log's end when it starts); see
+// export.Position.StartAt.
+func (x *Exporter) StartAt(seq uint64) error { return x.pos.StartAt(seq) }
 
 // Run consumes the log as name from the exporter's position until ctx ends; after an error
 // it starts again from the position kept.
-func (x *Exporter) Run(ctx context.Context, log Consumer, name string) {
-	wait := x.o.RetryMin
-	for ctx.Err() == nil {
-		err := log.Consume(ctx, name, x.Applied(), func(b []events.Msg) error { return x.Apply(ctx, b) })
-		if ctx.Err() != nil {
-			return
-		}
-		x.o.Logger.Warn("logpush exporter stopped, starting again", "err", err, "after", wait)
-		select {
-		case <-ctx.Done():
-		case <-time.After(wait):
-		}
-		wait = min(wait*2, x.o.RetryMax)
-	}
+func (x *Exporter) Run(ctx context.Context, log export.Consumer, name string) {
+	export.Run(ctx, log, name, x.pos, func(b []events.Msg) error { return x.Apply(ctx, b) }, x.o.Logger, x.o.RetryMin, x.o.RetryMax)
 }
 
 // file is one gateway's records in a chunk.
@@ -187,7 +150,7 @@ func (x *Exporter) Apply(ctx context.Context, batch []events.Msg) error {
 	keys := x.gatewayKeys()
 	c := newChunk()
 	for i, m := range batch {
-		if m.Seq <= x.applied.Load() {
+		if m.Seq <= x.pos.Applied() {
 			continue
 		}
 		if i > 0 && batch[i-1].Seq != m.Seq && c.full() {
@@ -289,13 +252,12 @@ func (x *Exporter) flush(ctx context.Context, c *chunk, upto uint64) error {
 			return err
 		}
 	}
-	if upto <= x.applied.Load() {
+	if upto <= x.pos.Applied() {
 		return nil
 	}
-	if err := x.o.Store.SetCheckpoint(CheckpointName, upto); err != nil {
+	if err := x.pos.Advance(upto); err != nil {
 		return fmt.Errorf("logpush checkpoint: %w", err)
 	}
-	x.applied.Store(upto)
 	return nil
 }
 
