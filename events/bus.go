@@ -111,6 +111,12 @@ func (b *Bus) PublishAsync(t Type, id string, data []byte) error {
 	return b.batches.add(queued{subject: SubjectPrefix + string(t), data: data})
 }
 
+// PublishQueue is how far publishing lags: the events waiting to join a batch and the
+// batches sent and not yet acknowledged by JetStream.
+func (b *Bus) PublishQueue() (waiting, unacked int) {
+	return len(b.batches.in), len(b.batches.acks)
+}
+
 // PublishEventAsync appends an event given as a value, without waiting: the publisher
 // encodes it (Encode) off the caller's path. data must not change after the call.
 func (b *Bus) PublishEventAsync(t Type, version int, id string, at time.Time, data any) error {

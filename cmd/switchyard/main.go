@@ -398,6 +398,7 @@ func serve(args []string) error {
 		MetricsToken: c.MetricsToken, GuardClient: fwd.Client})
 	if prom != nil {
 		prom.InFlight(sys.InFlight)
+		prom.PublishQueue(lg.bus.PublishQueue)
 		front.SetMetrics(fasthttpadaptor.NewFastHTTPHandler(prom.Handler()))
 	}
 

@@ -96,6 +96,15 @@ func (m *Metrics) Logpush(lag func() float64) func(result string, n int) {
 	return func(result string, n int) { recs.WithLabelValues(result).Add(float64(n)) }
 }
 
+// PublishQueue adds the gauges of the event publisher's lag, read from q when scraped: the
+// events waiting to be published and the batches awaiting JetStream's acknowledgement.
+func (m *Metrics) PublishQueue(q func() (waiting, unacked int)) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "switchyard", Name: "event_publish_waiting",
+		Help: "Events handed to the publisher and not yet in a batch sent to JetStream."}, func() float64 { w, _ := q(); return float64(w) }))
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "switchyard", Name: "event_publish_unacked",
+		Help: "Batches of events sent to JetStream and not yet acknowledged."}, func() float64 { _, u := q(); return float64(u) }))
+}
+
 // Handler serves the registry in the OpenMetrics (or Prometheus text) format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{EnableOpenMetrics: true})

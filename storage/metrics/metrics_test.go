@@ -57,6 +57,7 @@ func TestMetricsFromEvents(t *testing.T) {
 
 	m := New(func() float64 { return 3 })
 	m.InFlight(func() int64 { return 2 })
+	m.PublishQueue(func() (int, int) { return 5, 1 })
 	var batch []events.Msg
 	for _, f := range []events.RequestFinished{ok, hit, limited, down, cut, blocked, retried, refused} {
 		batch = append(batch, msg(t, f))
@@ -80,6 +81,7 @@ func TestMetricsFromEvents(t *testing.T) {
 		`switchyard_guardrail_actions_total{action="FLAG",gateway="a/g",side="prompt"} 1`,
 		`switchyard_guardrail_actions_total{action="unavailable",gateway="a/g",side="response"} 1`,
 		`switchyard_requests_in_flight 2`,
+		`switchyard_event_publish_waiting 5`, `switchyard_event_publish_unacked 1`,
 		`switchyard_projection_lag_events 3`,
 		`go_goroutines`, `process_resident_memory_bytes`,
 	} {
