@@ -9,6 +9,7 @@ package actors
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -49,6 +50,18 @@ type LimiterOptions struct {
 	// published, for tests and benchmarks).
 	Publisher Publisher
 	Logger    *slog.Logger
+	// Shared, when set, is the cluster's store of limiter windows (events.LimitWindows):
+	// every node's actor for a limiter decides against it, so the limit holds across
+	// nodes. Nil: each node's actor owns its window alone (a single node).
+	Shared SharedWindows
+}
+
+// SharedWindows stores limiter windows for a cluster with compare-and-set: Put replaces a
+// window only if its revision is still rev (0: none yet), else fails with
+// events.ErrWindowMoved. Get returns revision 0 and no data when there is none.
+type SharedWindows interface {
+	Get(ctx context.Context, limiterID string) ([]byte, uint64, error)
+	Put(ctx context.Context, limiterID string, data []byte, rev uint64) (uint64, error)
 }
 
 // DefaultLimiterIdle is how long an unused limiter actor lives.
@@ -65,6 +78,9 @@ const (
 	askAttempts = 3
 	// failedRetryAfter is the Retry-After of a refusal made because no actor answered.
 	failedRetryAfter = time.Second
+	// sharedTimeout bounds the shared-window reads and writes of one decision (below
+	// askTimeout, so the caller gets the actor's answer, not a timeout).
+	sharedTimeout = 4 * time.Second
 )
 
 // Limiters is the registry of limiter actors and the engine's Limiter.
@@ -279,6 +295,10 @@ type limiterActor struct {
 	sliding bool
 	win     window
 	built   bool
+	// With shared windows: rev is the revision of the cluster's window that win equals
+	// (or precedes), synced whether win was read at all.
+	rev    uint64
+	synced bool
 }
 
 func newLimiterActor(ls *Limiters, id string, e *limiterEntry, l engine.Limit) *limiterActor {
@@ -313,20 +333,132 @@ func (a *limiterActor) Receive(ctx actor.Context) {
 			ctx.SetReceiveTimeout(a.ls.o.Idle) // a caller is on its way: wait for it
 		}
 	case *limitTake:
-		a.rebuild(m.now)
-		d, start := a.take(m.limit, m.now)
+		var d engine.LimitDecision
+		var start int64
+		if a.ls.o.Shared != nil {
+			var err error
+			if d, start, err = a.takeShared(m.limit, m.now); err != nil {
+				a.ls.log.Error("shared limit window unavailable; request refused", limiterAttrs(a.limit, err)...)
+				d = engine.LimitDecision{RetryAfter: failedRetryAfter}
+			}
+		} else {
+			a.rebuild(m.now)
+			d, start = a.take(m.limit, m.now)
+		}
 		ctx.Respond(d)
 		answered = true
 		if d.Admitted && !a.cost {
 			a.publish(events.TypeLimitConsumed, events.VersionLimitConsumed, m.limit, start, 1, m.now)
 		}
 	case *limitCharge:
-		a.rebuild(m.now)
-		start := a.win.add(m.now.UnixNano(), events.LimitUnits(true, m.amount))
+		units := events.LimitUnits(true, m.amount)
+		var start int64
+		if a.ls.o.Shared != nil {
+			var err error
+			if start, err = a.addShared(m.now, units); err != nil {
+				a.ls.log.Error("shared limit window unavailable; charge not counted", limiterAttrs(a.limit, err)...)
+			}
+		} else {
+			a.rebuild(m.now)
+			start = a.win.add(m.now.UnixNano(), units)
+		}
 		ctx.Respond(limitCharged{})
 		answered = true
 		a.publish(events.TypeLimitCharged, events.VersionLimitCharged, m.limit, start, m.amount, m.now)
 	}
+}
+
+// takeShared decides a request against the cluster's window. A count is admitted only once
+// the window holding it is stored with nothing stored since the version it was decided on,
+// so every node together admits exactly the limit. A refusal may be decided on the window
+// this actor last saw: the cluster's holds as much or more. A cost limit, which admits
+// without writing, always reads the newest window.
+func (a *limiterActor) takeShared(l engine.Limit, now time.Time) (engine.LimitDecision, int64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
+	defer cancel()
+	if a.cost || !a.synced {
+		if err := a.load(ctx, now); err != nil {
+			return engine.LimitDecision{}, 0, err
+		}
+	}
+	for {
+		prev := a.win.clone()
+		d, start := a.take(l, now)
+		if !d.Admitted || a.cost {
+			return d, start, nil
+		}
+		err := a.store(ctx, prev)
+		if err == nil {
+			return d, start, nil
+		}
+		if !errors.Is(err, events.ErrWindowMoved) {
+			return engine.LimitDecision{}, 0, err
+		}
+		if err := a.load(ctx, now); err != nil {
+			return engine.LimitDecision{}, 0, err
+		}
+	}
+}
+
+// addShared adds units at now to the cluster's window (a cost limit's charge), reading the
+// newest window again whenever another node wrote first; it returns the bucket's start.
+func (a *limiterActor) addShared(now time.Time, units int64) (int64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
+	defer cancel()
+	if !a.synced {
+		if err := a.load(ctx, now); err != nil {
+			return 0, err
+		}
+	}
+	for {
+		prev := a.win.clone()
+		start := a.win.add(now.UnixNano(), units)
+		err := a.store(ctx, prev)
+		if err == nil {
+			return start, nil
+		}
+		if !errors.Is(err, events.ErrWindowMoved) {
+			return 0, err
+		}
+		if err := a.load(ctx, now); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// store writes win as the revision after a.rev; on failure win goes back to prev.
+func (a *limiterActor) store(ctx context.Context, prev window) error {
+	rev, err := a.ls.o.Shared.Put(ctx, a.id, a.win.encode(), a.rev)
+	if err != nil {
+		a.win = prev
+		if !errors.Is(err, events.ErrWindowMoved) {
+			a.synced = false // unknown whether it was stored: read it next time
+		}
+		return err
+	}
+	a.rev = rev
+	return nil
+}
+
+// load reads the cluster's window. When the cluster has none yet (the limiter's first use
+// since the cluster formed) or it cannot be decoded, the window is rebuilt from the
+// counters projection, to be stored by the next write.
+func (a *limiterActor) load(ctx context.Context, now time.Time) error {
+	data, rev, err := a.ls.o.Shared.Get(ctx, a.id)
+	if err != nil {
+		a.synced = false
+		return err
+	}
+	a.rev, a.synced = rev, true
+	if rev != 0 {
+		if err := a.win.decode(data); err == nil {
+			return nil
+		}
+		a.ls.log.Error("shared limit window unreadable; rebuilt from the counters projection", limiterAttrs(a.limit, err)...)
+	}
+	a.win.buckets = a.win.buckets[:0]
+	a.fill(now)
+	return nil
 }
 
 // take decides a request and returns the decision and, when it consumed, the bucket.
@@ -365,6 +497,11 @@ func (a *limiterActor) rebuild(now time.Time) {
 		return
 	}
 	a.built = true
+	a.fill(now)
+}
+
+// fill adds the counters projection's buckets that can still count at now to the window.
+func (a *limiterActor) fill(now time.Time) {
 	o := a.ls.o
 	if o.Counters == nil {
 		return
@@ -425,6 +562,54 @@ type windowBucket struct {
 
 func newWindow(intervalSeconds, bucketSeconds int64, sliding bool) window {
 	return window{interval: intervalSeconds * int64(time.Second), width: bucketSeconds * int64(time.Second), sliding: sliding}
+}
+
+// clone is a copy of w that shares nothing with it.
+func (w *window) clone() window {
+	c := *w
+	c.buckets = append([]windowBucket(nil), w.buckets...)
+	return c
+}
+
+// windowFormat is the first byte of an encoded window.
+const windowFormat = 1
+
+// encode is the window's buckets as stored in the cluster: a format byte, then each
+// bucket's start (Unix nanoseconds) and units as varints. The interval, width and
+// technique are in the limiter's id.
+func (w *window) encode() []byte {
+	b := make([]byte, 1, 1+len(w.buckets)*14)
+	b[0] = windowFormat
+	for _, k := range w.buckets {
+		b = binary.AppendVarint(b, k.start)
+		b = binary.AppendVarint(b, k.units)
+	}
+	return b
+}
+
+// decode replaces the window's buckets with encoded ones.
+func (w *window) decode(b []byte) error {
+	if len(b) == 0 || b[0] != windowFormat {
+		return fmt.Errorf("limit window: unknown format")
+	}
+	var buckets []windowBucket
+	for rest := b[1:]; len(rest) > 0; {
+		start, n := binary.Varint(rest)
+		if n <= 0 {
+			return fmt.Errorf("limit window: bad bucket start")
+		}
+		units, m := binary.Varint(rest[n:])
+		if m <= 0 {
+			return fmt.Errorf("limit window: bad bucket units")
+		}
+		rest = rest[n+m:]
+		if k := len(buckets); k > 0 && buckets[k-1].start >= start {
+			return fmt.Errorf("limit window: buckets out of order")
+		}
+		buckets = append(buckets, windowBucket{start, units})
+	}
+	w.buckets = buckets
+	return nil
 }
 
 // bucketStart is the start of the bucket holding t.

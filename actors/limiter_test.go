@@ -544,3 +544,137 @@ func TestLimiterPanicIsAnswered(t *testing.T) {
 		t.Fatalf("the actor did not go on: %+v", d)
 	}
 }
+
+// sharedWindows is the cluster's window store as events.LimitWindows behaves: a
+// compare-and-set per limiter.
+type sharedWindows struct {
+	mu   sync.Mutex
+	data map[string][]byte
+	revs map[string]uint64
+	seq  uint64
+	puts atomic.Int64
+}
+
+func newSharedWindows() *sharedWindows {
+	return &sharedWindows{data: map[string][]byte{}, revs: map[string]uint64{}}
+}
+
+func (s *sharedWindows) Get(_ context.Context, id string) ([]byte, uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.data[id], s.revs[id], nil
+}
+
+func (s *sharedWindows) Put(_ context.Context, id string, data []byte, rev uint64) (uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.revs[id] != rev {
+		return 0, events.ErrWindowMoved
+	}
+	s.puts.Add(1)
+	s.seq++
+	s.data[id], s.revs[id] = append([]byte(nil), data...), s.seq
+	return s.seq, nil
+}
+
+// Three nodes (three actor systems with their own limiter actors) sharing the cluster's
+// windows admit exactly the limit under 64 concurrent callers spread over them; a cost
+// budget reached on one node refuses on the others; a node started later (or whose actor
+// went idle) decides on the cluster's window, not on an empty one.
+func TestSharedWindowsAcrossNodes(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		sliding bool
+	}{{"fixed", false}, {"sliding", true}} {
+		t.Run(c.name, func(t *testing.T) {
+			shared := newSharedWindows()
+			var nodes []*Limiters
+			for range 3 {
+				_, ls, _ := startLimiters(t, LimiterOptions{Shared: shared, Publisher: newLimitFeed()})
+				nodes = append(nodes, ls)
+			}
+			l := engine.Limit{Key: "gw/acc/gw", Limit: 25, Interval: time.Hour, Sliding: c.sliding}
+			var admitted atomic.Int64
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for g := range 64 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					for i := range 10 {
+						if nodes[g%3].Take(l, noon.Add(time.Duration(g*10+i)*time.Millisecond)).Admitted {
+							admitted.Add(1)
+						}
+					}
+				}()
+			}
+			close(start)
+			wg.Wait()
+			if admitted.Load() != 25 {
+				t.Fatalf("admitted %d of 640 over three nodes, want exactly 25", admitted.Load())
+			}
+			if shared.puts.Load() != 25 {
+				t.Fatalf("%d windows stored, want one per admitted request (25)", shared.puts.Load())
+			}
+			_, late, _ := startLimiters(t, LimiterOptions{Shared: shared})
+			if d := late.Take(l, noon.Add(time.Second)); d.Admitted || d.Used != 25 {
+				t.Fatalf("a fourth node admitted %v with %v used, want a refusal at 25", d.Admitted, d.Used)
+			}
+		})
+	}
+	t.Run("cost", func(t *testing.T) {
+		shared := newSharedWindows()
+		var nodes []*Limiters
+		for range 3 {
+			_, ls, _ := startLimiters(t, LimiterOptions{Shared: shared})
+			nodes = append(nodes, ls)
+		}
+		l := engine.Limit{Key: "spend/acc/gw", Limit: 1, Interval: 24 * time.Hour, Cost: true}
+		if !nodes[0].Take(l, noon).Admitted {
+			t.Fatal("first request refused")
+		}
+		nodes[0].Charge(l, 0.6, noon)
+		if d := nodes[1].Take(l, noon); !d.Admitted || d.Used != 0.6 {
+			t.Fatalf("node 2: admitted %v, used %v; want admitted with 0.6 spent", d.Admitted, d.Used)
+		}
+		nodes[1].Charge(l, 0.6, noon)
+		if d := nodes[2].Take(l, noon); d.Admitted || d.Used != 1.2 {
+			t.Fatalf("node 3: admitted %v, used %v; want refused with 1.2 spent", d.Admitted, d.Used)
+		}
+		if d := nodes[0].Take(l, noon); d.Admitted {
+			t.Fatal("node 1 admitted on its own stale window after node 2's charge")
+		}
+	})
+	t.Run("rebuilt from counters when the cluster has no window", func(t *testing.T) {
+		feed := newLimitFeed()
+		l := engine.Limit{Key: "gw/acc/old", Limit: 3, Interval: time.Hour}
+		_, single, _ := startLimiters(t, LimiterOptions{Publisher: feed})
+		for range 2 {
+			single.Take(l, noon)
+		}
+		waitFor(t, func() bool { return feed.count(events.TypeLimitConsumed) == 2 }, "2 events")
+		_, ls, _ := startLimiters(t, LimiterOptions{Shared: newSharedWindows(), Counters: feed})
+		if d := ls.Take(l, noon.Add(time.Minute)); !d.Admitted || d.Used != 3 {
+			t.Fatalf("admitted %v with %v used, want the third request admitted", d.Admitted, d.Used)
+		}
+		if ls.Take(l, noon.Add(time.Minute)).Admitted {
+			t.Fatal("fourth request admitted")
+		}
+	})
+}
+
+func TestWindowEncoding(t *testing.T) {
+	w := newWindow(3600, 60, true)
+	w.add(noon.UnixNano(), 3)
+	w.add(noon.Add(time.Minute).UnixNano(), -2) // negative units never happen, but round-trip
+	var got window
+	if err := got.decode(w.encode()); err != nil || len(got.buckets) != 2 || got.buckets[0] != w.buckets[0] || got.buckets[1] != w.buckets[1] {
+		t.Fatalf("decode(encode) = %v, %v; want %v", got.buckets, err, w.buckets)
+	}
+	for _, bad := range [][]byte{nil, {0}, {windowFormat, 0x80}, {windowFormat, 2}, {windowFormat, 4, 2, 2, 2}} {
+		if err := got.decode(bad); err == nil {
+			t.Fatalf("decode(%v) accepted", bad)
+		}
+	}
+}

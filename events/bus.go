@@ -37,6 +37,7 @@ type Bus struct {
 	secrets  jetstream.KeyValue
 	log      *slog.Logger
 	batches  *batcher
+	replicas int
 }
 
 // ConnectOptions says which NATS to use: an embedded server or a URL.
@@ -47,6 +48,9 @@ type ConnectOptions struct {
 	// Retention bounds how long request events and payloads are kept (0: forever), so
 	// the log's disk use stays bounded; the config stream is always kept.
 	Retention time.Duration
+	// Replicas is how many copies of each stream the cluster keeps; 0 chooses (see
+	// autoReplicas). Existing streams are scaled to it.
+	Replicas int
 }
 
 // Connect opens the connection and makes sure the streams and the payload bucket exist.
@@ -74,34 +78,80 @@ func Connect(ctx context.Context, o ConnectOptions) (*Bus, error) {
 		b.nc.Close()
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	if _, err = b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	b.replicas = o.Replicas
+	if b.replicas <= 0 {
+		b.replicas = autoReplicas(o.Embedded, len(b.nc.Servers()))
+	}
+	// A cluster answers "temporarily unavailable" until it has elected its meta leader
+	// (its peers may still be starting): keep trying for a while.
+	for try := 1; ; try++ {
+		tctx, cancel := context.WithTimeout(ctx, setupTimeout)
+		err = b.setup(tctx, o.Retention)
+		cancel()
+		if err == nil {
+			break
+		}
+		if b.replicas == 1 && (o.Embedded == nil || o.Embedded.Servers() == 1) || try == setupTries || ctx.Err() != nil {
+			b.nc.Close()
+			return nil, err
+		}
+		b.log.Info("event log not ready; trying again", "err", err, "try", try)
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+	b.batches = newBatcher(b.js, b.log)
+	return b, nil
+}
+
+// setupTries is how many times Connect sets the streams up (a second apart, each try at
+// most setupTimeout) before giving up.
+const (
+	setupTries   = 60
+	setupTimeout = 2 * time.Second
+)
+
+// autoReplicas is the replica count of the streams when none is configured: 3 when the
+// cluster has three or more servers (its embedded routes, or the servers an external
+// NATS told the client of), else as many as there are.
+func autoReplicas(e *Embedded, known int) int {
+	if e != nil {
+		known = e.Servers()
+	}
+	return min(max(known, 1), 3)
+}
+
+// Replicas is how many copies of each stream, bucket and object store the cluster keeps.
+func (b *Bus) Replicas() int { return b.replicas }
+
+// setup makes sure the streams, the payload object store and the config buckets exist with
+// this node's settings.
+func (b *Bus) setup(ctx context.Context, retention time.Duration) error {
+	if _, err := b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        RequestsStream,
 		Description: "Switchyard request lifecycle events",
 		Subjects:    []string{SubjectPrefix + ">"},
 		Storage:     jetstream.FileStorage,
 		Retention:   jetstream.LimitsPolicy,
-		MaxAge:      o.Retention,
-		Duplicates:  dupWindow(o.Retention),
+		MaxAge:      retention,
+		Duplicates:  dupWindow(retention),
+		Replicas:    b.replicas,
 	}); err != nil {
-		b.nc.Close()
-		return nil, fmt.Errorf("create stream %s: %w", RequestsStream, err)
+		return fmt.Errorf("create stream %s: %w", RequestsStream, err)
 	}
-	b.payloads, err = b.js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+	payloads, err := b.js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
 		Bucket:      PayloadBucket,
 		Description: "request and response bodies larger than the inline cap",
 		Storage:     jetstream.FileStorage,
-		TTL:         o.Retention,
+		TTL:         retention,
+		Replicas:    b.replicas,
 	})
 	if err != nil {
-		b.nc.Close()
-		return nil, fmt.Errorf("create object store %s: %w", PayloadBucket, err)
+		return fmt.Errorf("create object store %s: %w", PayloadBucket, err)
 	}
-	if err := b.setupConfig(ctx); err != nil {
-		b.nc.Close()
-		return nil, err
-	}
-	b.batches = newBatcher(b.js, b.log)
-	return b, nil
+	b.payloads = payloads
+	return b.setupConfig(ctx)
 }
 
 // PublishAsync appends an encoded event without waiting for the acknowledgement: it
@@ -219,6 +269,9 @@ func (b *Bus) Consume(ctx context.Context, name string, after uint64, h BatchHan
 		DeliverPolicy:     jetstream.DeliverAllPolicy,
 		MaxAckPending:     consumeBatchMax * 8,
 		InactiveThreshold: 24 * time.Hour,
+		// One copy is enough in a cluster: the caller's checkpoint, not the consumer,
+		// says where it resumes, and a lost consumer is recreated there.
+		Replicas: 1,
 	}
 	if after > 0 {
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy

@@ -74,6 +74,7 @@ func (b *Bus) setupConfig(ctx context.Context) error {
 		Subjects:    []string{ConfigSubjectPrefix + ">"},
 		Storage:     jetstream.FileStorage,
 		Retention:   jetstream.LimitsPolicy,
+		Replicas:    b.replicas,
 	}); err != nil {
 		return fmt.Errorf("create stream %s: %w", ConfigStream, err)
 	}
@@ -82,6 +83,7 @@ func (b *Bus) setupConfig(ctx context.Context) error {
 		Description: "provider keys sealed with the master key (AES-256-GCM)",
 		Storage:     jetstream.FileStorage,
 		History:     1,
+		Replicas:    b.replicas,
 	})
 	if err != nil {
 		return fmt.Errorf("create bucket %s: %w", SecretsBucket, err)

@@ -19,6 +19,12 @@ type Config struct {
 	DataDir             string
 	NATSURL             string
 	NATSListen          string
+	NodeID              string
+	NATSClusterListen   string
+	NATSRoutes          string
+	NATSClusterName     string
+	Replicas            int
+	SharedLimits        string
 	DurableEvents       bool
 	EventRetention      time.Duration
 	MaxBodyMB           int
@@ -72,6 +78,18 @@ func settings(c *Config) []setting {
 		{"data-dir", "directory for the event log, the store and the admin token", "./switchyard-data", str(&c.DataDir), false},
 		{"nats-url", "external NATS JetStream URL; empty runs the embedded server", "", str(&c.NATSURL), false},
 		{"nats-listen", "also open the embedded NATS server on this TCP address (e.g. 127.0.0.1:4222)", "", str(&c.NATSListen), false},
+		{"node-id", "this node's name in a cluster (its consumers, its embedded NATS server); default: the one kept in the data dir, made up on first start", "", str(&c.NodeID), false},
+		{"nats-cluster-listen", "join the embedded NATS server to a cluster: accept routes from the other servers on this address (e.g. 0.0.0.0:6222)", "", str(&c.NATSClusterListen), false},
+		{"nats-routes", "cluster addresses of every embedded NATS server of the cluster, itself included, comma-separated (nats://sy1:6222,nats://sy2:6222,nats://sy3:6222)", "", str(&c.NATSRoutes), false},
+		{"nats-cluster-name", "the NATS cluster's name, the same on every node", "switchyard", str(&c.NATSClusterName), false},
+		{"replicas", "copies the cluster keeps of each stream and bucket; 0: 3 when the cluster has three or more servers, else as many as it has", "0", num(&c.Replicas), false},
+		{"shared-limits", "decide rate limits and budgets against windows shared by every node (auto: on with an external NATS or a cluster)", "auto", func(v string) error {
+			if v != "auto" && v != "true" && v != "false" {
+				return fmt.Errorf("shared-limits must be auto, true or false, got %q", v)
+			}
+			c.SharedLimits = v
+			return nil
+		}, false},
 		{"durable-events", "end each response only after its events are acknowledged by JetStream", "false",
 			func(v string) error { b, err := strconv.ParseBool(v); c.DurableEvents = b; return err }, true},
 		{"allow-insecure-upstreams", "let custom providers use plain http and loopback base URLs (tests, local models)", "false",

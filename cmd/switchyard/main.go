@@ -87,11 +87,18 @@ type logNode struct {
 	bus      *events.Bus
 }
 
-func openLog(ctx context.Context, c *Config, log *slog.Logger) (*logNode, error) {
+func openLog(ctx context.Context, c *Config, node string, log *slog.Logger) (*logNode, error) {
 	n := &logNode{}
-	o := events.ConnectOptions{URL: c.NATSURL, Logger: log, Retention: c.EventRetention}
+	o := events.ConnectOptions{URL: c.NATSURL, Logger: log, Retention: c.EventRetention, Replicas: c.Replicas}
 	if c.NATSURL == "" {
-		emb, err := events.StartEmbedded(events.EmbeddedOptions{StoreDir: filepath.Join(c.DataDir, "nats"), ListenAddr: c.NATSListen})
+		eo := events.EmbeddedOptions{StoreDir: filepath.Join(c.DataDir, "nats"), ListenAddr: c.NATSListen}
+		if c.NATSClusterListen != "" {
+			eo.ServerName, eo.ClusterListen, eo.ClusterName = node, c.NATSClusterListen, c.NATSClusterName
+			eo.Routes = strings.Split(c.NATSRoutes, ",")
+		} else if c.NATSRoutes != "" {
+			return nil, fmt.Errorf("--nats-routes needs --nats-cluster-listen (the embedded server's cluster address)")
+		}
+		emb, err := events.StartEmbedded(eo)
 		if err != nil {
 			return nil, err
 		}
@@ -270,9 +277,20 @@ func logLimits(svc *config.Service) storage.LogLimits {
 	}
 }
 
-// nodeID names this node's consumers; kept in the data dir so it survives restarts.
-func nodeID(dataDir string) (string, error) {
+// nodeID names this node's consumers and, in a cluster, its embedded NATS server; kept in
+// the data dir so it survives restarts. A --node-id given replaces the kept one.
+func nodeID(dataDir, given string) (string, error) {
 	path := filepath.Join(dataDir, "node-id")
+	if given != "" {
+		if !validNodeID(given) {
+			return "", fmt.Errorf("--node-id %q: use letters, digits, '-' and '_' (at most 64)", given)
+		}
+		b, _ := os.ReadFile(path)
+		if strings.TrimSpace(string(b)) == given {
+			return given, nil
+		}
+		return given, os.WriteFile(path, []byte(given+"\n"), 0o644)
+	}
 	if b, err := os.ReadFile(path); err == nil {
 		return strings.TrimSpace(string(b)), nil
 	}
@@ -282,6 +300,30 @@ func nodeID(dataDir string) (string, error) {
 	}
 	id := hex.EncodeToString(raw)
 	return id, os.WriteFile(path, []byte(id+"\n"), 0o644)
+}
+
+// caughtUp waits until a projection (its WaitFor) has applied every event in the log.
+func caughtUp(bus *events.Bus, waitFor func(context.Context, uint64) error) func(context.Context) error {
+	return func(ctx context.Context) error {
+		last, err := bus.LastSeq(ctx)
+		if err != nil {
+			return err
+		}
+		return waitFor(ctx, last)
+	}
+}
+
+// validNodeID: a node id names NATS consumers and servers, so it keeps to their alphabet.
+func validNodeID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 func serve(args []string) error {
@@ -303,14 +345,14 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	node, err := nodeID(c.DataDir)
+	node, err := nodeID(c.DataDir, c.NodeID)
 	if err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	lg, err := openLog(ctx, c, log)
+	lg, err := openLog(ctx, c, node, log)
 	if err != nil {
 		return err
 	}
@@ -383,16 +425,17 @@ func serve(args []string) error {
 		InlinePayload: c.InlinePayloadKB << 10, Logger: log})
 	// Limiter actors rebuild their windows from the counters projection once it has
 	// applied every limit event in the log.
-	fwd.Limiter = actors.NewLimiters(sys, actors.LimiterOptions{Counters: counters, Publisher: lg.bus, Logger: log,
-		CaughtUp: func(ctx context.Context) error {
-			last, err := lg.bus.LastSeq(ctx)
-			if err != nil {
-				return err
-			}
-			return counters.WaitFor(ctx, last)
-		}})
+	var shared actors.SharedWindows
+	if c.SharedLimits == "true" || c.SharedLimits == "auto" && (c.NATSURL != "" || c.NATSClusterListen != "") {
+		if shared, err = lg.bus.LimitWindows(ctx); err != nil {
+			return err
+		}
+	}
+	fwd.Limiter = actors.NewLimiters(sys, actors.LimiterOptions{Counters: counters, Publisher: lg.bus, Logger: log, Shared: shared,
+		CaughtUp: caughtUp(lg.bus, counters.WaitFor)})
 	front := server.New(server.Options{Dispatcher: sys, Sessions: sys, Providers: providers.NewTable(nil), Logs: logs, Analytics: analytics, Spend: analytics,
-		Payloads: lg.bus, Events: lg.bus, LogsApplied: logs.WaitFor, Config: cfg.service, AdminToken: token, MaxBody: c.MaxBodyMB << 20, Logger: log,
+		Payloads: lg.bus, Events: lg.bus, LogsApplied: logs.WaitFor,
+		LogsCaughtUp: caughtUp(lg.bus, logs.WaitFor), Config: cfg.service, AdminToken: token, MaxBody: c.MaxBodyMB << 20, Logger: log,
 		Compat: &compat.Env{Vertex: compat.NewVertexTokens(upstream.HTTPClient(30*time.Second),
 			func(u string) error { return upstream.CheckBaseURL(u, c.AllowInsecure) })},
 		MetricsToken: c.MetricsToken, GuardClient: fwd.Client})
@@ -417,6 +460,9 @@ func serve(args []string) error {
 	attrs := []any{"version", version, "url", "http://" + ln.Addr().String(), "data_dir", c.DataDir, "admin_token", tokenAt}
 	if c.NATSURL != "" {
 		attrs = append(attrs, "event_log", c.NATSURL)
+	}
+	if c.NATSURL != "" || c.NATSClusterListen != "" {
+		attrs = append(attrs, "node", node, "replicas", lg.bus.Replicas(), "shared_limits", shared != nil)
 	}
 	log.Info("switchyard started", attrs...)
 
@@ -581,7 +627,13 @@ func replay(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	lg, err := openLog(ctx, c, log)
+	// With an embedded server in a cluster, replay joins the cluster as this node (stopped
+	// first); against a running cluster use --nats-url instead.
+	node, err := nodeID(c.DataDir, c.NodeID)
+	if err != nil {
+		return err
+	}
+	lg, err := openLog(ctx, c, node, log)
 	if err != nil {
 		return err
 	}

@@ -282,7 +282,7 @@ func (s *Server) editLog(ctx *fasthttp.RequestCtx, acct, gw, id string, body []b
 		apiFail(ctx, 400, aerr.Code, aerr.Message, aerr.Path...)
 		return
 	}
-	if _, err := s.opts.Logs.Get(acct, gw, id); err != nil {
+	if _, err := s.logRecord(acct, gw, id); err != nil {
 		s.storeFail(ctx, err, "log "+id)
 		return
 	}
@@ -290,7 +290,7 @@ func (s *Server) editLog(ctx *fasthttp.RequestCtx, acct, gw, id string, body []b
 	if !s.logEvent(ctx, events.TypeLogFeedback, events.VersionLogFeedback, fb) {
 		return
 	}
-	rec, err := s.opts.Logs.Get(acct, gw, id)
+	rec, err := s.logRecord(acct, gw, id)
 	if err != nil {
 		s.storeFail(ctx, err, "log "+id) // deleted in between
 		return
@@ -374,8 +374,27 @@ func (s *Server) logEvent(ctx *fasthttp.RequestCtx, t events.Type, v int, data a
 	return true
 }
 
-func (s *Server) getLog(ctx *fasthttp.RequestCtx, acct, gw, id string) {
+// logRecord reads one log. A log not found yet may be one another node answered a moment
+// ago whose event this node has not applied: it waits (briefly) until the logs projection
+// has applied every event in the log, then looks again.
+func (s *Server) logRecord(acct, gw, id string) (storage.LogRecord, error) {
 	rec, err := s.opts.Logs.Get(acct, gw, id)
+	if !errors.Is(err, storage.ErrNotFound) || s.opts.LogsCaughtUp == nil {
+		return rec, err
+	}
+	c, cancel := context.WithTimeout(context.Background(), logCatchUpWait)
+	defer cancel()
+	if s.opts.LogsCaughtUp(c) != nil {
+		return rec, err
+	}
+	return s.opts.Logs.Get(acct, gw, id)
+}
+
+// logCatchUpWait bounds how long a read of a log not found waits for the projection.
+const logCatchUpWait = 2 * time.Second
+
+func (s *Server) getLog(ctx *fasthttp.RequestCtx, acct, gw, id string) {
+	rec, err := s.logRecord(acct, gw, id)
 	if err != nil {
 		s.storeFail(ctx, err, "log "+id)
 		return
@@ -387,7 +406,7 @@ func (s *Server) getLog(ctx *fasthttp.RequestCtx, acct, gw, id string) {
 // hosted API does. Bodies live in the request.finished event (inline) or in the payload
 // object store (larger ones); the log record points at the event.
 func (s *Server) payload(ctx *fasthttp.RequestCtx, acct, gw, id, which string) {
-	rec, err := s.opts.Logs.Get(acct, gw, id)
+	rec, err := s.logRecord(acct, gw, id)
 	if err != nil {
 		s.storeFail(ctx, err, "log "+id)
 		return

@@ -49,6 +49,9 @@ type Options struct {
 	// LogsApplied waits until the logs projection has applied a sequence (read your writes).
 	Events      EventPublisher
 	LogsApplied func(ctx context.Context, seq uint64) error
+	// LogsCaughtUp waits until the logs projection has applied every event in the log (a
+	// log id another node answered with is then readable here); nil: no wait.
+	LogsCaughtUp func(ctx context.Context) error
 	// Analytics answers the analytics API from the rollup projection (storage.Analytics).
 	Analytics AnalyticsReader
 	// Config is the configuration: its snapshot for the data plane, its writes for the control API.
