@@ -58,6 +58,7 @@ type Gateway struct {
 	args    []string
 	stderr  *logBuffer
 	exited  chan struct{}
+	urlCh   chan string
 }
 
 var listenLine = regexp.MustCompile(`listening on (http://\S+)`)
@@ -95,40 +96,54 @@ func (g *Gateway) EnsureGateway(id string, authentication bool) {
 }
 
 func (g *Gateway) start() {
-	t := g.t
-	t.Helper()
+	g.t.Helper()
+	if err := g.launch(); err != nil {
+		g.t.Fatal(err)
+	}
+	if err := g.awaitReady(); err != nil {
+		g.t.Fatal(err)
+	}
+}
+
+// launch starts the process without waiting for it (nodes of a cluster start together).
+func (g *Gateway) launch() error {
 	all := append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", g.DataDir}, g.args...)
 	cmd := exec.Command(binary, all...)
 	cmd.Env = append(os.Environ(), "SWITCHYARD_ADMIN_TOKEN="+token)
 	cmd.Env = append(cmd.Env, g.env...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	g.stderr = &logBuffer{}
 	cmd.Stderr = g.stderr
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		return err
 	}
 	g.cmd = cmd
 	g.exited = make(chan struct{})
-	urlCh := make(chan string, 1)
+	g.urlCh = make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
 			if m := listenLine.FindStringSubmatch(sc.Text()); m != nil {
-				urlCh <- m[1]
+				g.urlCh <- m[1]
 			}
 		}
 		io.Copy(io.Discard, out)
 	}()
 	go func() { cmd.Wait(); close(g.exited) }()
+	return nil
+}
+
+// awaitReady waits for the process's address and then for /readyz.
+func (g *Gateway) awaitReady() error {
 	select {
-	case g.URL = <-urlCh:
+	case g.URL = <-g.urlCh:
 	case <-g.exited:
-		t.Fatalf("switchyard exited at start: %s", g.stderr.String())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("switchyard did not start: %s", g.stderr.String())
+		return fmt.Errorf("switchyard exited at start: %s", g.stderr.String())
+	case <-time.After(90 * time.Second):
+		return fmt.Errorf("switchyard did not start: %s", g.stderr.String())
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -136,11 +151,11 @@ func (g *Gateway) start() {
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return
+				return nil
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("switchyard not ready: %s", g.stderr.String())
+			return fmt.Errorf("switchyard not ready: %s", g.stderr.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -38,6 +38,8 @@ type Bus struct {
 	log      *slog.Logger
 	batches  *batcher
 	replicas int
+	// clustered: several servers hold the log (creations are retried, see retrying).
+	clustered bool
 }
 
 // ConnectOptions says which NATS to use: an embedded server or a URL.
@@ -82,35 +84,60 @@ func Connect(ctx context.Context, o ConnectOptions) (*Bus, error) {
 	if b.replicas <= 0 {
 		b.replicas = autoReplicas(o.Embedded, len(b.nc.Servers()))
 	}
-	// A cluster answers "temporarily unavailable" until it has elected its meta leader
-	// (its peers may still be starting): keep trying for a while.
-	for try := 1; ; try++ {
-		tctx, cancel := context.WithTimeout(ctx, setupTimeout)
-		err = b.setup(tctx, o.Retention)
-		cancel()
-		if err == nil {
-			break
-		}
-		if b.replicas == 1 && (o.Embedded == nil || o.Embedded.Servers() == 1) || try == setupTries || ctx.Err() != nil {
-			b.nc.Close()
-			return nil, err
-		}
-		b.log.Info("event log not ready; trying again", "err", err, "try", try)
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Second):
-		}
+	b.clustered = b.replicas > 1 || o.Embedded != nil && o.Embedded.Servers() > 1
+	if b.clustered {
+		b.awaitJetStream(ctx)
+	}
+	if err := b.retrying(ctx, "event log", func(ctx context.Context) error { return b.setup(ctx, o.Retention) }); err != nil {
+		b.nc.Close()
+		return nil, err
 	}
 	b.batches = newBatcher(b.js, b.log)
 	return b, nil
 }
 
-// setupTries is how many times Connect sets the streams up (a second apart, each try at
-// most setupTimeout) before giving up.
+// retrying runs fn, which creates streams or buckets, until it succeeds. In a cluster a
+// creation can time out while the cluster elects its meta leader (its peers may still be
+// starting) or the new asset's own leader: each try gets setupTimeout and they go on, a
+// second apart, for setupTries. A single server gets one try.
+func (b *Bus) retrying(ctx context.Context, what string, fn func(ctx context.Context) error) error {
+	for try := 1; ; try++ {
+		tctx, cancel := context.WithTimeout(ctx, setupTimeout)
+		err := fn(tctx)
+		cancel()
+		if err == nil || !b.clustered || try == setupTries || ctx.Err() != nil {
+			return err
+		}
+		b.log.Info(what+" not ready; trying again", "err", err, "try", try)
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
 const (
 	setupTries   = 60
 	setupTimeout = 2 * time.Second
 )
+
+// awaitJetStream waits (as long as ctx allows) until the cluster's JetStream answers: a
+// request sent before the cluster has elected its meta leader gets no answer at all, so
+// the first creation would wait out its whole timeout.
+func (b *Bus) awaitJetStream(ctx context.Context) {
+	for ctx.Err() == nil {
+		tctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		_, err := b.js.AccountInfo(tctx)
+		cancel()
+		if err == nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
 
 // autoReplicas is the replica count of the streams when none is configured: 3 when the
 // cluster has three or more servers (its embedded routes, or the servers an external

@@ -5,6 +5,7 @@
 package events
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -195,4 +196,32 @@ func (b *Bus) DeleteSecret(ctx context.Context, name string) error {
 		return nil
 	}
 	return err
+}
+
+// masterKeyCheck is the secrets bucket entry holding the check value of the master key the
+// log's secrets are sealed with.
+const masterKeyCheck = "master-key-check"
+
+// ErrMasterKeyMismatch: this node's master key is not the one the log's secrets are sealed
+// with (every node of a cluster needs the same).
+var ErrMasterKeyMismatch = errors.New("this node's master key differs from the one the event log's provider keys are sealed with")
+
+// CheckMasterKey stores check (a value derived from the master key, not the key) the first
+// time any node starts on the log, and afterwards refuses a node whose check differs.
+func (b *Bus) CheckMasterKey(ctx context.Context, check []byte) error {
+	_, err := b.secrets.Create(ctx, masterKeyCheck, check)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, jetstream.ErrKeyExists) {
+		return err
+	}
+	e, err := b.secrets.Get(ctx, masterKeyCheck)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(e.Value(), check) {
+		return ErrMasterKeyMismatch
+	}
+	return nil
 }

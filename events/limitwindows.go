@@ -35,16 +35,20 @@ type LimitWindows struct {
 // to the stream's leader (no direct gets from followers, which may lag), so a window read
 // is never older than the last one acknowledged.
 func (b *Bus) LimitWindows(ctx context.Context) (*LimitWindows, error) {
-	s, err := b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:              LimitsStream,
-		Description:       "Switchyard limiter windows shared by the nodes of a cluster; the newest per limiter",
-		Subjects:          []string{LimitsSubjectPrefix + ">"},
-		Storage:           jetstream.FileStorage,
-		Retention:         jetstream.LimitsPolicy,
-		MaxMsgsPerSubject: 1,
-		Discard:           jetstream.DiscardOld,
-		AllowDirect:       false,
-		Replicas:          b.replicas,
+	var s jetstream.Stream
+	err := b.retrying(ctx, "limit windows", func(ctx context.Context) (err error) {
+		s, err = b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+			Name:              LimitsStream,
+			Description:       "Switchyard limiter windows shared by the nodes of a cluster; the newest per limiter",
+			Subjects:          []string{LimitsSubjectPrefix + ">"},
+			Storage:           jetstream.FileStorage,
+			Retention:         jetstream.LimitsPolicy,
+			MaxMsgsPerSubject: 1,
+			Discard:           jetstream.DiscardOld,
+			AllowDirect:       false,
+			Replicas:          b.replicas,
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create stream %s: %w", LimitsStream, err)

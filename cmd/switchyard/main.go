@@ -162,6 +162,9 @@ func startConfig(ctx context.Context, c *Config, bus *events.Bus, log *slog.Logg
 	if err != nil {
 		return nil, err
 	}
+	if err := bus.CheckMasterKey(ctx, config.KeyCheck(key)); err != nil {
+		return nil, fmt.Errorf("master key %s: %w; every node of a cluster needs the same SWITCHYARD_MASTER_KEY", keyAt, err)
+	}
 	proj := config.NewProjection(bus, sealer, log)
 	svc := config.NewService(bus, proj, sealer)
 	svc.CheckBaseURL = func(u string) error { return upstream.CheckBaseURL(u, c.AllowInsecure) }
@@ -302,6 +305,11 @@ func nodeID(dataDir, given string) (string, error) {
 	return id, os.WriteFile(path, []byte(id+"\n"), 0o644)
 }
 
+// configSyncWait bounds how long a configuration write waits for the other nodes to apply
+// it; a node that does not answer by then is down or stuck (and leaves the live list within
+// 15 s of its last heartbeat).
+const configSyncWait = 5 * time.Second
+
 // caughtUp waits until a projection (its WaitFor) has applied every event in the log.
 func caughtUp(bus *events.Bus, waitFor func(context.Context, uint64) error) func(context.Context) error {
 	return func(ctx context.Context) error {
@@ -385,16 +393,21 @@ func serve(args []string) error {
 	if c.RequestLog {
 		proj.observers = append(proj.observers, metrics.RequestLog(os.Stderr, c.LogFormat == "json", started))
 	}
+	// lag is how many events in the log the projections have not applied yet.
+	lag := func(ctx context.Context) (uint64, error) {
+		last, err := lg.bus.LastSeq(ctx)
+		return last - min(last, proj.applied()), err
+	}
 	var prom *metrics.Metrics
 	if c.Metrics {
 		prom = metrics.New(func() float64 {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()
-			last, err := lg.bus.LastSeq(ctx)
+			n, err := lag(ctx)
 			if err != nil {
 				return math.NaN()
 			}
-			return float64(last - min(last, proj.applied()))
+			return float64(n)
 		})
 		proj.observers = append(proj.observers, prom.Apply)
 	}
@@ -425,8 +438,25 @@ func serve(args []string) error {
 		InlinePayload: c.InlinePayloadKB << 10, Logger: log})
 	// Limiter actors rebuild their windows from the counters projection once it has
 	// applied every limit event in the log.
+	// With other nodes on the same log, a configuration write is answered once every live
+	// node has applied it.
+	clustered := c.NATSURL != "" || c.NATSClusterListen != ""
+	if clustered {
+		nodes, err := lg.bus.JoinNodes(ctx, node, cfg.service.Projection().WaitFor)
+		if err != nil {
+			return err
+		}
+		defer nodes.Close()
+		cfg.service.Replicated = func(ctx context.Context, seq uint64) {
+			wctx, cancel := context.WithTimeout(ctx, configSyncWait)
+			defer cancel()
+			if err := nodes.WaitApplied(wctx, seq); err != nil {
+				log.Warn("configuration write not confirmed by every node", "err", err)
+			}
+		}
+	}
 	var shared actors.SharedWindows
-	if c.SharedLimits == "true" || c.SharedLimits == "auto" && (c.NATSURL != "" || c.NATSClusterListen != "") {
+	if c.SharedLimits == "true" || c.SharedLimits == "auto" && clustered {
 		if shared, err = lg.bus.LimitWindows(ctx); err != nil {
 			return err
 		}
@@ -438,7 +468,8 @@ func serve(args []string) error {
 		LogsCaughtUp: caughtUp(lg.bus, logs.WaitFor), Config: cfg.service, AdminToken: token, MaxBody: c.MaxBodyMB << 20, Logger: log,
 		Compat: &compat.Env{Vertex: compat.NewVertexTokens(upstream.HTTPClient(30*time.Second),
 			func(u string) error { return upstream.CheckBaseURL(u, c.AllowInsecure) })},
-		MetricsToken: c.MetricsToken, GuardClient: fwd.Client})
+		MetricsToken: c.MetricsToken, GuardClient: fwd.Client, Node: node,
+		Lag: lag})
 	if prom != nil {
 		prom.InFlight(sys.InFlight)
 		prom.PublishQueue(lg.bus.PublishQueue)

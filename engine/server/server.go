@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	json "github.com/goccy/go-json"
 	"github.com/switchyard/switchyard/engine"
 	"github.com/switchyard/switchyard/engine/compat"
 	"github.com/switchyard/switchyard/engine/providers"
@@ -71,6 +72,10 @@ type Options struct {
 	// GuardClient makes the guardrails' guard model calls (cmd passes the forwarder's
 	// client); nil builds one that lets only the SWITCHYARD_UPSTREAM_* hosts be loopback.
 	GuardClient *fasthttp.Client
+	// Node is this node's id, shown by /readyz; Lag, when set, is how many events in the
+	// log the projections have not applied yet, also shown there.
+	Node string
+	Lag  func(ctx context.Context) (uint64, error)
 	// MetricsToken, when set, is the bearer token a scraper must present at /metrics
 	// (served once SetMetrics gives it a handler; 404 before).
 	MetricsToken string
@@ -141,13 +146,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	case string(path) == "/metrics" && s.metricsHandler != nil:
 		s.metrics(ctx)
 	case string(path) == "/readyz":
-		ctx.SetContentType("application/json")
-		if s.ready.Load() {
-			ctx.SetBodyString(`{"status":"ready"}`)
-		} else {
-			ctx.SetStatusCode(503)
-			ctx.SetBodyString(`{"status":"starting"}`)
-		}
+		s.readyz(ctx)
 	default:
 		writeError(ctx, engine.Errorf(404, engine.CodeMalformedPath, "no such endpoint; data-plane URLs start with /v1/{account_id}/{gateway_id}/"))
 	}
@@ -206,3 +205,30 @@ func setRetryAfter(ctx *fasthttp.RequestCtx, e *engine.GatewayError) {
 type printfLogger struct{ l *slog.Logger }
 
 func (p printfLogger) Printf(format string, args ...any) { p.l.Warn(fmt.Sprintf(format, args...)) }
+
+// readyz answers 200 once the node has caught up with the log at start (503 before and
+// from the start of shutdown), with the node's id and how many events its projections
+// have not applied yet.
+func (s *Server) readyz(ctx *fasthttp.RequestCtx) {
+	ctx.SetContentType("application/json")
+	status := "ready"
+	if !s.ready.Load() {
+		ctx.SetStatusCode(503)
+		status = "starting"
+	}
+	out := map[string]any{"status": status}
+	if s.opts.Node != "" {
+		out["node"] = s.opts.Node
+	}
+	if s.opts.Lag != nil {
+		c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if lag, err := s.opts.Lag(c); err == nil {
+			out["lag_events"] = lag
+		} else {
+			out["lag_error"] = err.Error()
+		}
+	}
+	b, _ := json.Marshal(out)
+	ctx.SetBody(b)
+}

@@ -5,7 +5,9 @@ package config
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -101,4 +103,12 @@ func LoadMasterKey(env, path string) ([]byte, string, error) {
 		return nil, "", err
 	}
 	return k, path, nil
+}
+
+// KeyCheck is a value derived from the master key that says whether two nodes hold the same
+// key without revealing it (HMAC-SHA256 of a fixed label), kept in the event log.
+func KeyCheck(key []byte) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("switchyard master key check v1"))
+	return []byte(hex.EncodeToString(m.Sum(nil)))
 }

@@ -79,6 +79,9 @@ type Service struct {
 	KnownDLPProfile func(acct, id string) bool
 	// Now is the clock (tests inject one).
 	Now func() time.Time
+	// Replicated, when set, waits after each write until the other nodes of a cluster
+	// have applied it (events.Nodes), so the answer means "visible on every node".
+	Replicated func(ctx context.Context, seq uint64)
 
 	mu sync.Mutex // one write at a time on this node; other nodes are fenced by the sequence
 }
@@ -126,6 +129,9 @@ func (s *Service) write(ctx context.Context, actor events.Actor, fn func(*Snapsh
 		}
 		if err := s.proj.WaitFor(ctx, seq); err != nil {
 			return nil, writeFailed(err)
+		}
+		if s.Replicated != nil {
+			s.Replicated(ctx, seq)
 		}
 		if ch.after != nil {
 			ch.after()

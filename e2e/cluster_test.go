@@ -1,0 +1,235 @@
+// cluster_test.go runs three gateway processes whose embedded NATS servers form one
+// JetStream cluster, as the README's "Running a cluster" describes, and uses them as one
+// gateway: a configuration written on one node is read on the others at once, a rate limit
+// admits exactly its count under 64 concurrent openai-go clients spread over the nodes, a
+// log answered by one node is read, patched and deleted through the others, and with one
+// node killed (-9, its NATS server with it) the two left keep serving with exact limits;
+// restarted, it catches up and lists the same logs.
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cloudflare/cloudflare-go/v7"
+	"github.com/cloudflare/cloudflare-go/v7/ai_gateway"
+	"github.com/cloudflare/cloudflare-go/v7/shared"
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+	"github.com/switchyard/switchyard/e2e/mock"
+)
+
+// freePorts finds n loopback ports nothing listens on: each node's cluster address must be
+// known to the others before any starts.
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	var ports []int
+	var lns []net.Listener
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns = append(lns, ln)
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	for _, ln := range lns {
+		ln.Close()
+	}
+	return ports
+}
+
+// startNodes starts n gateway nodes clustered through their embedded NATS servers, all at
+// once (a node is ready only when the cluster has a quorum), and creates the test gateway.
+func startNodes(t *testing.T, n int, env []string, args ...string) []*Gateway {
+	t.Helper()
+	ports := freePorts(t, n)
+	var routes []string
+	for _, p := range ports {
+		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", p))
+	}
+	nodes := make([]*Gateway, n)
+	for i := range n {
+		nodes[i] = &Gateway{t: t, DataDir: t.TempDir(), env: env, args: append([]string{
+			"--node-id", fmt.Sprintf("sy%d", i+1), "--nats-cluster-listen", fmt.Sprintf("127.0.0.1:%d", ports[i]),
+			"--nats-routes", strings.Join(routes, ","), "--nats-cluster-name", "e2e"}, args...)}
+		if err := nodes[i].launch(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nodes[i].Stop)
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("node sy%d's log:\n%s", i+1, nodes[i].stderr.String())
+			}
+		})
+	}
+	for _, g := range nodes {
+		if err := g.awaitReady(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nodes[0].EnsureGateway(gateway, false)
+	return nodes
+}
+
+// limitedGateway creates a gateway with a fixed-window rate limit of limit requests a minute.
+func limitedGateway(t *testing.T, g *Gateway, id string, limit int64) {
+	t.Helper()
+	_, err := g.API().AIGateway.New(context.Background(), ai_gateway.AIGatewayNewParams{
+		AccountID: cloudflare.F(account), ID: cloudflare.F(id), CacheInvalidateOnUpdate: cloudflare.F(false),
+		CacheTTL: cloudflare.F(int64(0)), CollectLogs: cloudflare.F(true), RateLimitingInterval: cloudflare.F(int64(60)),
+		RateLimitingLimit: cloudflare.F(limit), RateLimitingTechnique: cloudflare.F(ai_gateway.AIGatewayNewParamsRateLimitingTechniqueFixed),
+	})
+	if err != nil {
+		t.Fatalf("create gateway %s: %v", id, err)
+	}
+}
+
+// hammer sends total chat requests to gateway gw from 64 concurrent openai-go clients,
+// spread over the nodes, and counts the answers by status.
+func hammer(t *testing.T, nodes []*Gateway, gw string, total int) (ok, limited int64) {
+	t.Helper()
+	var okN, limitedN atomic.Int64
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for w := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			g := nodes[w%len(nodes)]
+			c := openai.NewClient(option.WithBaseURL(g.URL+"/v1/"+account+"/"+gw+"/openai"), option.WithAPIKey("sk-test-key"), option.WithMaxRetries(0))
+			for next.Add(1) <= int64(total) {
+				_, err := c.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{
+					Model: "gpt-4o-mini", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")}})
+				var apiErr *openai.Error
+				switch {
+				case err == nil:
+					okN.Add(1)
+				case errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusTooManyRequests:
+					limitedN.Add(1)
+				default:
+					select {
+					case errs <- err:
+					default:
+					}
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("request failed: %v", err)
+	}
+	return okN.Load(), limitedN.Load()
+}
+
+// logCount is how many logs the test gateway lists on a node (fewer than a page here).
+func logCount(t *testing.T, g *Gateway) int {
+	t.Helper()
+	page, err := g.API().AIGateway.Logs.List(context.Background(), gateway, ai_gateway.LogListParams{
+		AccountID: cloudflare.F(account), PerPage: cloudflare.F(int64(100))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(page.Result)
+}
+
+// eventually polls cond (projections catch up asynchronously); the bound only stops a
+// broken test.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting: %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// clusterMasterKey is the master key every node of the test cluster shares.
+const clusterMasterKey = "6b1f0c7a9e3d2b5c8a4f1e0d7c6b5a49382716f5e4d3c2b1a09f8e7d6c5b4a39"
+
+func TestThreeNodeCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("three gateway processes")
+	}
+	up := mock.NewOpenAI()
+	defer up.Close()
+	nodes := startNodes(t, 3, []string{"SWITCHYARD_UPSTREAM_OPENAI=" + up.URL, "SWITCHYARD_MASTER_KEY=" + clusterMasterKey}, "--durable-events")
+	ctx := context.Background()
+	acct := cloudflare.F(account)
+
+	// Read your writes across nodes: a gateway created on node 1 is there on 2 and 3 at once.
+	limitedGateway(t, nodes[0], "limited", 20)
+	for i, g := range nodes[1:] {
+		got, err := g.API().AIGateway.Get(ctx, "limited", ai_gateway.AIGatewayGetParams{AccountID: acct})
+		if err != nil || got.RateLimitingLimit != 20 {
+			t.Fatalf("node %d right after the write: %+v, %v", i+2, got, err)
+		}
+	}
+
+	// One limit for the cluster: 20 admitted of 150, over three nodes.
+	if ok, limited := hammer(t, nodes, "limited", 150); ok != 20 || limited != 130 {
+		t.Fatalf("three nodes admitted %d and refused %d of 150; want exactly 20 admitted", ok, limited)
+	}
+
+	// A log answered by node 2 is read on node 3 (no polling: the read waits for the
+	// projection), patched on node 1, and the patch is seen on node 3.
+	ids := sendChats(t, nodes[1], 3, false)
+	l, err := nodes[2].API().AIGateway.Logs.Get(ctx, gateway, ids[0], ai_gateway.LogGetParams{AccountID: acct})
+	if err != nil || l.ID != ids[0] {
+		t.Fatalf("node 3 reading node 2's log %s: %v", ids[0], err)
+	}
+	if _, err := nodes[0].API().AIGateway.Logs.Edit(ctx, gateway, ids[0], ai_gateway.LogEditParams{AccountID: acct, Feedback: cloudflare.F(1.0)}); err != nil {
+		t.Fatalf("node 1 patching node 2's log: %v", err)
+	}
+	eventually(t, "the feedback given on node 1 seen on node 3", func() bool {
+		l, err := nodes[2].API().AIGateway.Logs.Get(ctx, gateway, ids[0], ai_gateway.LogGetParams{AccountID: acct})
+		return err == nil && strings.Contains(l.JSON.RawJSON(), `"feedback":1`)
+	})
+	if _, err := nodes[1].API().AIGateway.Logs.Delete(ctx, gateway, ai_gateway.LogDeleteParams{AccountID: acct,
+		Filters: cloudflare.F([]ai_gateway.LogDeleteParamsFilter{{
+			Key: cloudflare.F(ai_gateway.LogDeleteParamsFiltersKeyID), Operator: cloudflare.F(ai_gateway.LogDeleteParamsFiltersOperatorEq),
+			Value: cloudflare.F([]ai_gateway.LogDeleteParamsFiltersValueUnion{shared.UnionString(ids[1])})}})}); err != nil {
+		t.Fatalf("node 2 deleting a log: %v", err)
+	}
+	eventually(t, "the log deleted on node 2 gone on nodes 1 and 3", func() bool {
+		_, err1 := nodes[0].API().AIGateway.Logs.Get(ctx, gateway, ids[1], ai_gateway.LogGetParams{AccountID: acct})
+		_, err3 := nodes[2].API().AIGateway.Logs.Get(ctx, gateway, ids[1], ai_gateway.LogGetParams{AccountID: acct})
+		return err1 != nil && err3 != nil
+	})
+
+	// Node 3 killed, its NATS server with it: the two left keep serving, limits exact.
+	nodes[2].Kill()
+	after := sendChats(t, nodes[0], 3, false)
+	after = append(after, sendChats(t, nodes[1], 3, false)...)
+	limitedGateway(t, nodes[1], "limited2", 10)
+	if ok, limited := hammer(t, nodes[:2], "limited2", 40); ok != 10 || limited != 30 {
+		t.Fatalf("two nodes left admitted %d and refused %d of 40; want exactly 10 admitted", ok, limited)
+	}
+
+	// Restarted, node 3 catches up: the logs written while it was down, the same count.
+	nodes[2].Restart()
+	for _, id := range after {
+		if _, err := nodes[2].API().AIGateway.Logs.Get(ctx, gateway, id, ai_gateway.LogGetParams{AccountID: acct}); err != nil {
+			t.Fatalf("restarted node 3 reading log %s written while it was down: %v", id, err)
+		}
+	}
+	want := logCount(t, nodes[0])
+	eventually(t, fmt.Sprintf("node 3 listing %d logs like node 1", want), func() bool { return logCount(t, nodes[2]) == want })
+	if got, err := nodes[2].API().AIGateway.Get(ctx, "limited2", ai_gateway.AIGatewayGetParams{AccountID: acct}); err != nil || got.RateLimitingLimit != 10 {
+		t.Fatalf("restarted node 3 does not have the gateway created while it was down: %v", err)
+	}
+}
