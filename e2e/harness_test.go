@@ -59,6 +59,7 @@ type Gateway struct {
 	stderr  *logBuffer
 	exited  chan struct{}
 	urlCh   chan string
+	natsURL string // the embedded NATS server's client URL, when the test opened one
 }
 
 var listenLine = regexp.MustCompile(`listening on (http://\S+)`)

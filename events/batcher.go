@@ -265,7 +265,10 @@ func (b *batcher) confirm() {
 // failure never loses a record and a batch stored twice is kept once.
 func (b *batcher) retry(msg *nats.Msg, first error) Ack {
 	var err error
-	for attempt := 1; attempt <= 5; attempt++ {
+	// Within JetStream's duplicate window, so a copy stored by an unanswered try is kept
+	// once; long enough for a cluster to elect a new leader after a server died.
+	deadline := time.Now().Add(retryFor)
+	for attempt := 1; ; attempt++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		var pa *jetstream.PubAck
 		pa, err = b.js.PublishMsg(ctx, msg)
@@ -273,12 +276,18 @@ func (b *batcher) retry(msg *nats.Msg, first error) Ack {
 		if err == nil {
 			return Ack{Seq: pa.Sequence}
 		}
-		time.Sleep(time.Duration(attempt) * 100 * time.Millisecond)
+		if time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(min(time.Duration(attempt)*100*time.Millisecond, time.Second))
 	}
 	b.log.Error("events lost after retries", "subject", msg.Subject, "events", bytes.Count(msg.Data, []byte{'\n'})+1,
 		"first_error", first, "last_error", err)
 	return Ack{Err: err}
 }
+
+// retryFor is how long a batch whose publish failed is sent again (dedupWindow is a minute).
+const retryFor = 40 * time.Second
 
 // flush waits until every event queued before it is stored (or ctx ends).
 func (b *batcher) flush(ctx context.Context) error {

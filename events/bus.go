@@ -24,6 +24,10 @@ const (
 	// (a message can hold up to batchMaxEvents of them).
 	consumeEventsMax = 4096
 	consumeGather    = 2 * time.Millisecond
+	// pullExpiry and pullHeartbeat: a consumer whose server went away is noticed within
+	// a few seconds (missed heartbeats), not the client's default half minute.
+	pullExpiry    = 5 * time.Second
+	pullHeartbeat = time.Second
 	// dedupWindow is how long JetStream remembers a batch's message id, so a batch sent
 	// again after a lost acknowledgement (batcher.retry, within about 30 s) is stored once.
 	dedupWindow = time.Minute
@@ -289,6 +293,29 @@ type BatchHandler func(batch []Msg) error
 // applied twice even if the server-side consumer was lost or is ahead. Every event is
 // delivered: a batched message holds events of every type.
 func (b *Bus) Consume(ctx context.Context, name string, after uint64, h BatchHandler) error {
+	pos := after
+	for {
+		err := b.consumeOnce(ctx, name, &pos, h)
+		if !errors.Is(err, errConsumerLost) {
+			return err
+		}
+		// In a cluster the consumer lives on one server (one copy: see consumeOnce); when
+		// that server goes, it is created again where the handler stands.
+		b.log.Warn("consumer lost; creating it again", "consumer", name, "after", pos, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// errConsumerLost: the server-side consumer is gone or silent; Consume creates it again.
+var errConsumerLost = errors.New("consumer lost")
+
+// consumeOnce runs one server-side consumer from *pos, moving *pos past each batch h applied.
+func (b *Bus) consumeOnce(ctx context.Context, name string, pos *uint64, h BatchHandler) error {
+	after := *pos
 	_ = b.js.DeleteConsumer(ctx, RequestsStream, name)
 	cfg := jetstream.ConsumerConfig{
 		Durable:           name,
@@ -331,7 +358,17 @@ func (b *Bus) Consume(ctx context.Context, name string, after uint64, h BatchHan
 		case <-done:
 		}
 	}
-	cc, err := cons.Consume(deliver, jetstream.PullMaxMessages(consumeBatchMax))
+	lost := make(chan error, 1)
+	onErr := func(_ jetstream.ConsumeContext, err error) {
+		if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrNoHeartbeat) {
+			select {
+			case lost <- err:
+			default:
+			}
+		}
+	}
+	cc, err := cons.Consume(deliver, jetstream.PullMaxMessages(consumeBatchMax), jetstream.ConsumeErrHandler(onErr),
+		jetstream.PullExpiry(pullExpiry), jetstream.PullHeartbeat(pullHeartbeat))
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", name, err)
 	}
@@ -344,6 +381,8 @@ func (b *Bus) Consume(ctx context.Context, name string, after uint64, h BatchHan
 		select {
 		case <-ctx.Done():
 			return nil
+		case err := <-lost:
+			return fmt.Errorf("%w: %w", errConsumerLost, err)
 		case first = <-in:
 		}
 		batch = batch[:0]
@@ -376,6 +415,7 @@ func (b *Bus) Consume(ctx context.Context, name string, after uint64, h BatchHan
 			if err := h(batch); err != nil {
 				return fmt.Errorf("consumer %s: %w", name, err)
 			}
+			*pos = batch[len(batch)-1].Seq
 		}
 		_ = last.Ack()
 	}

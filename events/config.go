@@ -9,9 +9,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	json "github.com/goccy/go-json"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -64,6 +66,10 @@ func DecodeConfigChanged(e Envelope) (ConfigChanged, error) {
 	}
 }
 
+// configPublishTry bounds one try of a config publish in a cluster (a leader election
+// after a node died takes a few seconds).
+const configPublishTry = 2 * time.Second
+
 // ErrConflict is returned by PublishConfig when the stream moved past the sequence the
 // writer validated against: re-read the configuration and try again.
 var ErrConflict = errors.New("config changed concurrently")
@@ -104,7 +110,20 @@ func (b *Bus) PublishConfig(ctx context.Context, c ConfigChanged, id string, at 
 		return 0, err
 	}
 	subj := ConfigSubjectPrefix + c.Resource + "." + c.Action
-	ack, err := b.js.Publish(ctx, subj, data, jetstream.WithExpectLastSequence(expectLast))
+	// The message id makes a retry safe: in a cluster the stream's leader may be gone (a
+	// node died) and the publish unanswered though stored; sent again, the same id is
+	// answered with the first copy's sequence instead of being stored twice.
+	var ack *jetstream.PubAck
+	for {
+		pctx, cancel := context.WithTimeout(ctx, configPublishTry)
+		ack, err = b.js.Publish(pctx, subj, data, jetstream.WithExpectLastSequence(expectLast), jetstream.WithMsgID(id))
+		cancel()
+		if err == nil || !b.clustered || ctx.Err() != nil ||
+			!errors.Is(err, jetstream.ErrNoStreamResponse) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, nats.ErrTimeout) {
+			break
+		}
+		b.log.Info("config stream not answering; publishing again", "err", err)
+	}
 	if err != nil {
 		var apiErr *jetstream.APIError
 		if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
@@ -125,21 +144,83 @@ func (b *Bus) ConfigLastSeq(ctx context.Context) (uint64, error) {
 // one as it is appended, until ctx ends. It runs on an ordered (ephemeral) consumer: the
 // config projection lives in memory and is rebuilt from the whole stream at each start.
 func (b *Bus) FollowConfig(ctx context.Context, h func(Msg) error) error {
-	cons, err := b.js.OrderedConsumer(ctx, ConfigStream, jetstream.OrderedConsumerConfig{})
+	var last uint64 // the newest sequence handed to h
+	for {
+		err := b.followConfigFrom(ctx, last+1, &last, h)
+		if !errors.Is(err, errFollowerStalled) {
+			return err
+		}
+		b.log.Warn("config follower stalled; following again", "after", last)
+	}
+}
+
+// errFollowerStalled: the stream holds events the follower has not delivered for a while
+// (its consumer lived on a server that went away); FollowConfig starts another.
+var errFollowerStalled = errors.New("config follower stalled")
+
+// followerStall is how long the follower may lag behind the stream's last event before it
+// is replaced.
+const followerStall = 2 * time.Second
+
+func (b *Bus) followConfigFrom(ctx context.Context, from uint64, last *uint64, h func(Msg) error) error {
+	cfg := jetstream.OrderedConsumerConfig{}
+	if from > 1 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, from
+	}
+	cons, err := b.js.OrderedConsumer(ctx, ConfigStream, cfg)
 	if err != nil {
 		return fmt.Errorf("follow %s: %w", ConfigStream, err)
 	}
-	it, err := cons.Messages()
+	it, err := cons.Messages(jetstream.PullExpiry(pullExpiry), jetstream.PullHeartbeat(pullHeartbeat))
 	if err != nil {
 		return fmt.Errorf("follow %s: %w", ConfigStream, err)
 	}
 	defer it.Stop()
 	stop := context.AfterFunc(ctx, it.Stop)
 	defer stop()
+	// A watchdog: in a cluster the consumer's server can die and the client's own reset
+	// back off for long; if the stream is ahead and nothing came for followerStall, stop.
+	var handled atomic.Uint64
+	handled.Store(*last)
+	var stalled atomic.Bool
+	wctx, cancelWatch := context.WithCancel(ctx)
+	defer cancelWatch()
+	if b.clustered {
+		go func() {
+			t := time.NewTicker(followerStall / 2)
+			defer t.Stop()
+			seen, since := handled.Load(), time.Now()
+			for {
+				select {
+				case <-wctx.Done():
+					return
+				case <-t.C:
+				}
+				if n := handled.Load(); n != seen {
+					seen, since = n, time.Now()
+					continue
+				}
+				qctx, cancel := context.WithTimeout(wctx, followerStall)
+				lastSeq, err := b.ConfigLastSeq(qctx)
+				cancel()
+				if err == nil && lastSeq > seen && time.Since(since) >= followerStall {
+					stalled.Store(true)
+					it.Stop()
+					return
+				}
+				if err == nil && lastSeq <= seen {
+					since = time.Now()
+				}
+			}
+		}()
+	}
 	for {
 		m, err := it.Next()
 		if ctx.Err() != nil {
 			return nil
+		}
+		if stalled.Load() {
+			return errFollowerStalled
 		}
 		if err != nil {
 			return fmt.Errorf("follow %s: %w", ConfigStream, err)
@@ -151,6 +232,8 @@ func (b *Bus) FollowConfig(ctx context.Context, h func(Msg) error) error {
 		if err := h(Msg{Seq: md.Sequence.Stream, Data: m.Data()}); err != nil {
 			return err
 		}
+		*last = md.Sequence.Stream
+		handled.Store(*last)
 	}
 }
 
