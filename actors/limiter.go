@@ -72,15 +72,16 @@ const (
 	rebuildWait = 2 * time.Second
 	// askTimeout bounds one decision; it is only reached when the actor system is gone
 	// or stuck, and the request is then refused.
-	askTimeout = 5 * time.Second
+	askTimeout = 10 * time.Second
 	// askAttempts is how many times a message is sent at most while it keeps reaching
 	// actors that had stopped (dead letters).
 	askAttempts = 3
 	// failedRetryAfter is the Retry-After of a refusal made because no actor answered.
 	failedRetryAfter = time.Second
 	// sharedTimeout bounds the shared-window reads and writes of one decision (below
-	// askTimeout, so the caller gets the actor's answer, not a timeout).
-	sharedTimeout = 4 * time.Second
+	// askTimeout, so the caller gets the actor's answer, not a timeout): long enough for a
+	// cluster to elect a new leader for the windows after a server died.
+	sharedTimeout = 8 * time.Second
 )
 
 // Limiters is the registry of limiter actors and the engine's Limiter.
@@ -428,7 +429,7 @@ func (a *limiterActor) addShared(now time.Time, units int64) (int64, error) {
 
 // store writes win as the revision after a.rev; on failure win goes back to prev.
 func (a *limiterActor) store(ctx context.Context, prev window) error {
-	rev, err := a.ls.o.Shared.Put(ctx, a.id, a.win.encode(), a.rev)
+	rev, err := sharedRetry(ctx, func() (uint64, error) { return a.ls.o.Shared.Put(ctx, a.id, a.win.encode(), a.rev) })
 	if err != nil {
 		a.win = prev
 		if !errors.Is(err, events.ErrWindowMoved) {
@@ -440,11 +441,28 @@ func (a *limiterActor) store(ctx context.Context, prev window) error {
 	return nil
 }
 
+// sharedRetry calls fn until it succeeds, fails with events.ErrWindowMoved, or ctx ends:
+// other errors are the cluster electing a leader or a server going away, which pass.
+func sharedRetry(ctx context.Context, fn func() (uint64, error)) (uint64, error) {
+	for wait := 50 * time.Millisecond; ; wait = min(wait*2, time.Second) {
+		rev, err := fn()
+		if err == nil || errors.Is(err, events.ErrWindowMoved) || ctx.Err() != nil {
+			return rev, err
+		}
+		select {
+		case <-ctx.Done():
+			return rev, err
+		case <-time.After(wait):
+		}
+	}
+}
+
 // load reads the cluster's window. When the cluster has none yet (the limiter's first use
 // since the cluster formed) or it cannot be decoded, the window is rebuilt from the
 // counters projection, to be stored by the next write.
 func (a *limiterActor) load(ctx context.Context, now time.Time) error {
-	data, rev, err := a.ls.o.Shared.Get(ctx, a.id)
+	var data []byte
+	rev, err := sharedRetry(ctx, func() (r uint64, err error) { data, r, err = a.ls.o.Shared.Get(ctx, a.id); return r, err })
 	if err != nil {
 		a.synced = false
 		return err

@@ -212,6 +212,23 @@ func loadUntilKilled(t *testing.T, g *Gateway, atLeast int) []string {
 	return ids
 }
 
+// waitServing waits until a chat through each node is answered 200 (and logged).
+func waitServing(t *testing.T, nodes []*Gateway) {
+	t.Helper()
+	for _, g := range nodes {
+		eventually(t, "the node answering again", func() bool {
+			resp, err := http.Post(g.Base("openai")+"/chat/completions", "application/json",
+				strings.NewReader(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`))
+			if err != nil {
+				return false
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			return resp.StatusCode == 200
+		})
+	}
+}
+
 // clusterMasterKey is the master key every node of the test cluster shares.
 const clusterMasterKey = "6b1f0c7a9e3d2b5c8a4f1e0d7c6b5a49382716f5e4d3c2b1a09f8e7d6c5b4a39"
 
@@ -274,6 +291,9 @@ func TestThreeNodeCluster(t *testing.T) {
 	for _, id := range answered {
 		nodes[0].WaitLog(id)
 	}
+	// Streams whose leader was on node 3 elect another (seconds; more on a loaded machine):
+	// until then requests wait and then fail clearly with --durable-events.
+	waitServing(t, nodes[:2])
 	after := sendChats(t, nodes[0], 3, false)
 	after = append(after, sendChats(t, nodes[1], 3, false)...)
 	limitedGateway(t, nodes[1], "limited2", 10)

@@ -48,6 +48,17 @@ func TestCrashLosesNoCompletedRequest(t *testing.T) {
 	ids := append(sendChats(t, g, n, false), sendChats(t, g, 5, true)...)
 	g.Kill()
 	g.Restart()
+	t.Cleanup(func() {
+		if t.Failed() {
+			resp, err := http.Get(g.URL + "/readyz")
+			if err == nil {
+				var b bytes.Buffer
+				b.ReadFrom(resp.Body)
+				t.Logf("readyz: %s", b.String())
+			}
+			t.Logf("gateway log after the restart:\n%s", g.stderr.String())
+		}
+	})
 	for _, id := range ids {
 		l := g.WaitLog(id)
 		if !l.Success || l.TokensIn != mock.PromptTokens {

@@ -340,6 +340,9 @@ func (b *Bus) consumeOnce(ctx context.Context, name string, pos *uint64, h Batch
 			break
 		}
 		if try == 5 || ctx.Err() != nil {
+			if b.clustered && ctx.Err() == nil { // the cluster may be electing leaders: Consume tries again
+				return fmt.Errorf("%w: create consumer %s: %w", errConsumerLost, name, err)
+			}
 			return fmt.Errorf("create consumer %s: %w", name, err)
 		}
 		select {
@@ -367,8 +370,14 @@ func (b *Bus) consumeOnce(ctx context.Context, name string, pos *uint64, h Batch
 			}
 		}
 	}
-	cc, err := cons.Consume(deliver, jetstream.PullMaxMessages(consumeBatchMax), jetstream.ConsumeErrHandler(onErr),
-		jetstream.PullExpiry(pullExpiry), jetstream.PullHeartbeat(pullHeartbeat))
+	opts := []jetstream.PullConsumeOpt{jetstream.PullMaxMessages(consumeBatchMax), jetstream.ConsumeErrHandler(onErr)}
+	if b.clustered {
+		// Notice a consumer whose server went away within seconds, not half a minute (on
+		// a single server the consumer lives in this process: nothing to notice, and no
+		// pull every few seconds while idle).
+		opts = append(opts, jetstream.PullExpiry(pullExpiry), jetstream.PullHeartbeat(pullHeartbeat))
+	}
+	cc, err := cons.Consume(deliver, opts...)
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", name, err)
 	}

@@ -21,7 +21,7 @@ import (
 
 // freePorts finds n loopback ports nothing listens on (the servers' cluster addresses must
 // be known to each other before any of them starts).
-func freePorts(t *testing.T, n int) []int {
+func freePorts(t testing.TB, n int) []int {
 	t.Helper()
 	var ports []int
 	var lns []net.Listener
@@ -45,7 +45,7 @@ type clusterNode struct {
 }
 
 // startCluster starts three clustered embedded servers and a bus on each.
-func startCluster(t *testing.T) []*clusterNode {
+func startCluster(t testing.TB) []*clusterNode {
 	t.Helper()
 	ports := freePorts(t, 3)
 	var routes []string

@@ -297,12 +297,15 @@ func relayBody(x *engine.Exchange) io.Reader {
 		_ = w.Flush()
 		w.Reset(nil)
 		relayWriters.Put(w)
+		// Done before the pipe ends: with --durable-events Done waits for the event's
+		// acknowledgement, and the client must not see the end of the answer (fasthttp's
+		// chunked terminator, written at EOF) before it.
+		x.Done()
 		if x.Cut() {
 			pw.CloseWithError(errAnswerCut)
 		} else {
 			pw.Close()
 		}
-		x.Done()
 	}()
 	return pr
 }
