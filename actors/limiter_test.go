@@ -188,29 +188,35 @@ func TestConcurrentCallersAdmitExactlyTheLimit(t *testing.T) {
 			feed := newLimitFeed()
 			_, ls, _ := startLimiters(t, LimiterOptions{Publisher: feed})
 			l := engine.Limit{Key: "gw/acc/gw", Limit: c.limit, Interval: time.Hour, Sliding: c.sliding}
-			var admitted atomic.Int64
-			var wg sync.WaitGroup
-			start := make(chan struct{})
-			for g := range 64 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					<-start
-					for i := range 10 {
-						if ls.Take(l, noon.Add(time.Duration(g*10+i)*time.Millisecond)).Admitted {
-							admitted.Add(1)
-						}
-					}
-				}()
-			}
-			close(start)
-			wg.Wait()
-			if admitted.Load() != 25 {
-				t.Fatalf("admitted %d of 640, want exactly 25", admitted.Load())
+			if admitted := admitConcurrently(func(g int) *Limiters { return ls }, l); admitted != 25 {
+				t.Fatalf("admitted %d of 640, want exactly 25", admitted)
 			}
 			waitFor(t, func() bool { return feed.count(events.TypeLimitConsumed) == 25 }, "25 limit.consumed events")
 		})
 	}
+}
+
+// admitConcurrently has 64 callers take l ten times each, all at once, caller g through
+// the limiters on(g), and counts the admissions.
+func admitConcurrently(on func(g int) *Limiters, l engine.Limit) int64 {
+	var admitted atomic.Int64
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for g := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			for i := range 10 {
+				if on(g).Take(l, noon.Add(time.Duration(g*10+i)*time.Millisecond)).Admitted {
+					admitted.Add(1)
+				}
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	return admitted.Load()
 }
 
 // waitFor polls cond until it holds; the bound only stops a broken test.
@@ -594,25 +600,8 @@ func TestSharedWindowsAcrossNodes(t *testing.T) {
 				nodes = append(nodes, ls)
 			}
 			l := engine.Limit{Key: "gw/acc/gw", Limit: 25, Interval: time.Hour, Sliding: c.sliding}
-			var admitted atomic.Int64
-			var wg sync.WaitGroup
-			start := make(chan struct{})
-			for g := range 64 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					<-start
-					for i := range 10 {
-						if nodes[g%3].Take(l, noon.Add(time.Duration(g*10+i)*time.Millisecond)).Admitted {
-							admitted.Add(1)
-						}
-					}
-				}()
-			}
-			close(start)
-			wg.Wait()
-			if admitted.Load() != 25 {
-				t.Fatalf("admitted %d of 640 over three nodes, want exactly 25", admitted.Load())
+			if admitted := admitConcurrently(func(g int) *Limiters { return nodes[g%3] }, l); admitted != 25 {
+				t.Fatalf("admitted %d of 640 over three nodes, want exactly 25", admitted)
 			}
 			if shared.puts.Load() != 25 {
 				t.Fatalf("%d windows stored, want one per admitted request (25)", shared.puts.Load())

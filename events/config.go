@@ -125,9 +125,7 @@ func (b *Bus) PublishConfig(ctx context.Context, c ConfigChanged, id string, at 
 		b.log.Info("config stream not answering; publishing again", "err", err)
 	}
 	if err != nil {
-		var apiErr *jetstream.APIError
-		if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
-			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+		if isWrongLastSeq(err) {
 			return 0, ErrConflict
 		}
 		return 0, err

@@ -80,12 +80,19 @@ func (w *LimitWindows) Get(ctx context.Context, limiterID string) ([]byte, uint6
 func (w *LimitWindows) Put(ctx context.Context, limiterID string, data []byte, rev uint64) (uint64, error) {
 	ack, err := w.js.Publish(ctx, limitSubject(limiterID), data, jetstream.WithExpectLastSequencePerSubject(rev))
 	if err != nil {
-		var apiErr *jetstream.APIError
-		if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
-			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+		if isWrongLastSeq(err) {
 			return 0, ErrWindowMoved
 		}
 		return 0, err
 	}
 	return ack.Sequence, nil
+}
+
+// isWrongLastSeq reports a publish refused because the stream (or subject) moved past the
+// expected sequence: a compare-and-set lost to another writer. Replicated streams answer
+// with a code of their own.
+func isWrongLastSeq(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }
