@@ -27,9 +27,12 @@ import (
 	"github.com/cloudflare/cloudflare-go/v7"
 	"github.com/cloudflare/cloudflare-go/v7/ai_gateway"
 	"github.com/cloudflare/cloudflare-go/v7/shared"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 	"github.com/switchyard/switchyard/e2e/mock"
+	"github.com/switchyard/switchyard/events"
 )
 
 // freePorts finds n loopback ports nothing listens on: each node's cluster address must be
@@ -229,6 +232,31 @@ func waitServing(t *testing.T, nodes []*Gateway) {
 	}
 }
 
+// waitSharedEntries waits until the cluster's shared cache holds n entries, read through a
+// node's NATS client port.
+func waitSharedEntries(t *testing.T, natsURL string, n int) {
+	t.Helper()
+	nc, err := nats.Connect(natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the answer in the shared cache", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		kv, err := js.KeyValue(ctx, events.CacheBucket)
+		if err != nil {
+			return false
+		}
+		keys, err := kv.Keys(ctx)
+		return err == nil && len(keys) >= n
+	})
+}
+
 // clusterMasterKey is the master key every node of the test cluster shares.
 const clusterMasterKey = "6b1f0c7a9e3d2b5c8a4f1e0d7c6b5a49382716f5e4d3c2b1a09f8e7d6c5b4a39"
 
@@ -281,6 +309,22 @@ func TestThreeNodeCluster(t *testing.T) {
 		_, err3 := nodes[2].API().AIGateway.Logs.Get(ctx, gateway, ids[1], ai_gateway.LogGetParams{AccountID: acct})
 		return err1 != nil && err3 != nil
 	})
+
+	// The response cache is shared: an answer cached through node 1 is a hit on node 3,
+	// with no second upstream call.
+	calls := len(up.Requests())
+	cacheMe := `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"cache me across nodes"}]}`
+	ttl := map[string]string{"cf-aig-cache-ttl": "300"}
+	if a, _ := send(t, nodes[0].Base("openai")+"/chat/completions", cacheMe, ttl); a.Header.Get("cf-aig-cache-status") != "MISS" {
+		t.Fatalf("first request on node 1: cache status %q, want MISS", a.Header.Get("cf-aig-cache-status"))
+	}
+	waitSharedEntries(t, nodes[0].natsURL, 1) // the shared write happens after the answer
+	if a, _ := send(t, nodes[2].Base("openai")+"/chat/completions", cacheMe, ttl); a.Header.Get("cf-aig-cache-status") != "HIT" {
+		t.Fatalf("same request on node 3: cache status %q, want HIT", a.Header.Get("cf-aig-cache-status"))
+	}
+	if n := len(up.Requests()) - calls; n != 1 {
+		t.Fatalf("%d upstream calls for one answer cached across nodes, want 1", n)
+	}
 
 	// Node 3 killed under load, its NATS server with it: every request it answered is in
 	// the log (--durable-events), its in-flight ones fail at the client rather than look

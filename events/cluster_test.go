@@ -155,6 +155,25 @@ func TestThreeNodeCluster(t *testing.T) {
 		t.Fatalf("a limiter never written reads %q", got)
 	}
 
+	// The shared response cache: written through node 1, read through node 2.
+	c1, err := nodes[0].bus.SharedCache(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, err := nodes[1].bus.SharedCache(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c1.Put("gw/a/g/key 1", []byte("answer"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c2.Get("gw/a/g/key 1"); err != nil || string(got) != "answer" {
+		t.Fatalf("node 2 reads %q (%v) from the shared cache", got, err)
+	}
+	if got, err := c2.Get("never stored"); got != nil || err != nil {
+		t.Fatalf("absent entry: %q, %v", got, err)
+	}
+
 	// One server stopped: the two left keep a quorum for events and windows.
 	nodes[0].stop()
 	var last uint64

@@ -25,6 +25,7 @@ type Config struct {
 	NATSClusterName     string
 	Replicas            int
 	SharedLimits        string
+	SharedCache         string
 	DurableEvents       bool
 	EventRetention      time.Duration
 	MaxBodyMB           int
@@ -88,6 +89,13 @@ func settings(c *Config) []setting {
 				return fmt.Errorf("shared-limits must be auto, true or false, got %q", v)
 			}
 			c.SharedLimits = v
+			return nil
+		}, false},
+		{"shared-cache", "share cached answers between nodes through the cluster (auto: on with an external NATS or a cluster)", "auto", func(v string) error {
+			if v != "auto" && v != "true" && v != "false" {
+				return fmt.Errorf("shared-cache must be auto, true or false, got %q", v)
+			}
+			c.SharedCache = v
 			return nil
 		}, false},
 		{"durable-events", "end each response only after its events are acknowledged by JetStream", "false",

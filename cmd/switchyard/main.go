@@ -27,6 +27,7 @@ import (
 
 	"github.com/switchyard/switchyard/actors"
 	"github.com/switchyard/switchyard/engine"
+	"github.com/switchyard/switchyard/engine/cache"
 	"github.com/switchyard/switchyard/engine/compat"
 	"github.com/switchyard/switchyard/engine/providers"
 	"github.com/switchyard/switchyard/engine/server"
@@ -455,6 +456,17 @@ func serve(args []string) error {
 			}
 		}
 	}
+	sharedCache := c.SharedCache == "true" || c.SharedCache == "auto" && clustered
+	if sharedCache {
+		sc, err := lg.bus.SharedCache(ctx)
+		if err != nil {
+			return err
+		}
+		tiered := cache.NewTiered(fwd.Cache, sc)
+		tiered.OnError = func(op string, err error) { log.Warn("shared cache "+op+" failed; a miss", "err", err) }
+		defer tiered.Wait()
+		fwd.Cache = tiered
+	}
 	var shared actors.SharedWindows
 	if c.SharedLimits == "true" || c.SharedLimits == "auto" && clustered {
 		if shared, err = lg.bus.LimitWindows(ctx); err != nil {
@@ -493,7 +505,7 @@ func serve(args []string) error {
 		attrs = append(attrs, "event_log", c.NATSURL)
 	}
 	if c.NATSURL != "" || c.NATSClusterListen != "" {
-		attrs = append(attrs, "node", node, "replicas", lg.bus.Replicas(), "shared_limits", shared != nil)
+		attrs = append(attrs, "node", node, "replicas", lg.bus.Replicas(), "shared_limits", shared != nil, "shared_cache", sharedCache)
 	}
 	log.Info("switchyard started", attrs...)
 
