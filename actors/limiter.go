@@ -284,7 +284,15 @@ type (
 		now    time.Time
 	}
 	limitCharged struct{}
+	// limitFlush tells a limiter actor with shared windows to decide the takes it gathered.
+	limitFlush struct{}
 )
+
+// pendingTake is a take gathered for the next flush, with whom to answer.
+type pendingTake struct {
+	m      *limitTake
+	sender *actor.PID
+}
 
 // limiterActor owns one limiter's window.
 type limiterActor struct {
@@ -300,6 +308,9 @@ type limiterActor struct {
 	// (or precedes), synced whether win was read at all.
 	rev    uint64
 	synced bool
+	// pending are the takes gathered for the flush message in the mailbox (flushing).
+	pending  []pendingTake
+	flushing bool
 }
 
 func newLimiterActor(ls *Limiters, id string, e *limiterEntry, l engine.Limit) *limiterActor {
@@ -320,6 +331,11 @@ func (a *limiterActor) Receive(ctx actor.Context) {
 					ctx.Respond(engine.LimitDecision{RetryAfter: failedRetryAfter})
 				case *limitCharge:
 					ctx.Respond(limitCharged{})
+				case limitFlush:
+					for _, p := range a.pending {
+						ctx.Send(p.sender, engine.LimitDecision{RetryAfter: failedRetryAfter})
+					}
+					a.pending, a.flushing = nil, false
 				}
 			}
 		}
@@ -334,23 +350,42 @@ func (a *limiterActor) Receive(ctx actor.Context) {
 			ctx.SetReceiveTimeout(a.ls.o.Idle) // a caller is on its way: wait for it
 		}
 	case *limitTake:
-		var d engine.LimitDecision
-		var start int64
 		if a.ls.o.Shared != nil {
-			var err error
-			if d, start, err = a.takeShared(m.limit, m.now); err != nil {
-				a.ls.log.Error("shared limit window unavailable; request refused", limiterAttrs(a.limit, err)...)
-				d = engine.LimitDecision{RetryAfter: failedRetryAfter}
+			// Gathered and decided together with the takes that arrive while this one
+			// waits its turn (group commit): one shared write for all of them.
+			a.pending = append(a.pending, pendingTake{m, ctx.Sender()})
+			if !a.flushing {
+				a.flushing = true
+				ctx.Send(ctx.Self(), limitFlush{})
 			}
-		} else {
-			a.rebuild(m.now)
-			d, start = a.take(m.limit, m.now)
+			answered = true
+			return
 		}
+		a.rebuild(m.now)
+		d, start := a.take(m.limit, m.now)
 		ctx.Respond(d)
 		answered = true
 		if d.Admitted && !a.cost {
 			a.publish(events.TypeLimitConsumed, events.VersionLimitConsumed, m.limit, start, 1, m.now)
 		}
+	case limitFlush:
+		batch := a.pending
+		ds, starts, err := a.takeShared(batch)
+		if err != nil {
+			a.ls.log.Error("shared limit window unavailable; requests refused", append(limiterAttrs(a.limit, err), "requests", len(batch))...)
+		}
+		for i, p := range batch {
+			d := engine.LimitDecision{RetryAfter: failedRetryAfter}
+			if err == nil {
+				d = ds[i]
+			}
+			ctx.Send(p.sender, d)
+			if d.Admitted && !a.cost {
+				a.publish(events.TypeLimitConsumed, events.VersionLimitConsumed, p.m.limit, starts[i], 1, p.m.now)
+			}
+		}
+		a.pending, a.flushing = a.pending[:0], false
+		answered = true
 	case *limitCharge:
 		units := events.LimitUnits(true, m.amount)
 		var start int64
@@ -369,34 +404,40 @@ func (a *limiterActor) Receive(ctx actor.Context) {
 	}
 }
 
-// takeShared decides a request against the cluster's window. A count is admitted only once
-// the window holding it is stored with nothing stored since the version it was decided on,
-// so every node together admits exactly the limit. A refusal may be decided on the window
-// this actor last saw: the cluster's holds as much or more. A cost limit, which admits
-// without writing, always reads the newest window.
-func (a *limiterActor) takeShared(l engine.Limit, now time.Time) (engine.LimitDecision, int64, error) {
+// takeShared decides a batch of requests against the cluster's window, in arrival order. A
+// count is admitted only once the window holding every admission of the batch is stored
+// with nothing stored since the version they were decided on, so every node together
+// admits exactly the limit; on a conflict the whole batch is decided again on the newest
+// window. Refusals may be decided on the window this actor last saw: the cluster's holds as
+// much or more. A cost limit, which admits without writing, always reads the newest window.
+func (a *limiterActor) takeShared(batch []pendingTake) ([]engine.LimitDecision, []int64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
 	defer cancel()
 	if a.cost || !a.synced {
-		if err := a.load(ctx, now); err != nil {
-			return engine.LimitDecision{}, 0, err
+		if err := a.load(ctx, batch[0].m.now); err != nil {
+			return nil, nil, err
 		}
 	}
+	ds, starts := make([]engine.LimitDecision, len(batch)), make([]int64, len(batch))
 	for {
 		prev := a.win.clone()
-		d, start := a.take(l, now)
-		if !d.Admitted || a.cost {
-			return d, start, nil
+		consumed := false
+		for i, p := range batch {
+			ds[i], starts[i] = a.take(p.m.limit, p.m.now)
+			consumed = consumed || ds[i].Admitted && !a.cost
+		}
+		if !consumed {
+			return ds, starts, nil
 		}
 		err := a.store(ctx, prev)
 		if err == nil {
-			return d, start, nil
+			return ds, starts, nil
 		}
 		if !errors.Is(err, events.ErrWindowMoved) {
-			return engine.LimitDecision{}, 0, err
+			return nil, nil, err
 		}
-		if err := a.load(ctx, now); err != nil {
-			return engine.LimitDecision{}, 0, err
+		if err := a.load(ctx, batch[0].m.now); err != nil {
+			return nil, nil, err
 		}
 	}
 }

@@ -603,8 +603,8 @@ func TestSharedWindowsAcrossNodes(t *testing.T) {
 			if admitted := admitConcurrently(func(g int) *Limiters { return nodes[g%3] }, l); admitted != 25 {
 				t.Fatalf("admitted %d of 640 over three nodes, want exactly 25", admitted)
 			}
-			if shared.puts.Load() != 25 {
-				t.Fatalf("%d windows stored, want one per admitted request (25)", shared.puts.Load())
+			if n := shared.puts.Load(); n < 1 || n > 25 {
+				t.Fatalf("%d windows stored, want at most one per admitted request (takes waiting together share one)", n)
 			}
 			_, late, _ := startLimiters(t, LimiterOptions{Shared: shared})
 			if d := late.Take(l, noon.Add(time.Second)); d.Admitted || d.Used != 25 {

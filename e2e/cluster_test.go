@@ -341,6 +341,12 @@ func TestThreeNodeCluster(t *testing.T) {
 	after := sendChats(t, nodes[0], 3, false)
 	after = append(after, sendChats(t, nodes[1], 3, false)...)
 	limitedGateway(t, nodes[1], "limited2", 10)
+	// Right after a node's death a write may be answered before every node confirmed it
+	// (README): wait until node 1 has it.
+	eventually(t, "node 1 knowing the gateway created on node 2", func() bool {
+		_, err := nodes[0].API().AIGateway.Get(ctx, "limited2", ai_gateway.AIGatewayGetParams{AccountID: acct})
+		return err == nil
+	})
 	if ok, limited := hammer(t, nodes[:2], "limited2", 40); ok != 10 || limited != 30 {
 		t.Fatalf("two nodes left admitted %d and refused %d of 40; want exactly 10 admitted", ok, limited)
 	}

@@ -26,8 +26,8 @@ const (
 	consumeGather    = 2 * time.Millisecond
 	// pullExpiry and pullHeartbeat: a consumer whose server went away is noticed within
 	// a few seconds (missed heartbeats), not the client's default half minute.
-	pullExpiry    = 5 * time.Second
-	pullHeartbeat = time.Second
+	pullExpiry    = 10 * time.Second
+	pullHeartbeat = 2 * time.Second
 	// dedupWindow is how long JetStream remembers a batch's message id, so a batch sent
 	// again after a lost acknowledgement (batcher.retry, within about 30 s) is stored once.
 	dedupWindow = time.Minute
@@ -305,7 +305,7 @@ func (b *Bus) Consume(ctx context.Context, name string, after uint64, h BatchHan
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(time.Second):
+		case <-time.After(250 * time.Millisecond):
 		}
 	}
 }

@@ -145,12 +145,27 @@ func (b *Bus) FollowConfig(ctx context.Context, h func(Msg) error) error {
 	var last uint64 // the newest sequence handed to h
 	for {
 		err := b.followConfigFrom(ctx, last+1, &last, h)
-		if !errors.Is(err, errFollowerStalled) {
+		switch {
+		case err == nil || ctx.Err() != nil:
+			return nil
+		case errors.Is(err, errFollowerStalled):
+			b.log.Warn("config follower stalled; following again", "after", last)
+		case b.clustered && !errors.Is(err, errConfigHandler):
+			// The cluster may be electing the stream's leader (a server died): try again.
+			b.log.Warn("config follower failed; following again", "after", last, "err", err)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(250 * time.Millisecond):
+			}
+		default:
 			return err
 		}
-		b.log.Warn("config follower stalled; following again", "after", last)
 	}
 }
+
+// errConfigHandler marks an error of the handler (the projection), which ends following.
+var errConfigHandler = errors.New("config handler")
 
 // errFollowerStalled: the stream holds events the follower has not delivered for a while
 // (its consumer lived on a server that went away); FollowConfig starts another.
@@ -228,7 +243,7 @@ func (b *Bus) followConfigFrom(ctx context.Context, from uint64, last *uint64, h
 			return err
 		}
 		if err := h(Msg{Seq: md.Sequence.Stream, Data: m.Data()}); err != nil {
-			return err
+			return fmt.Errorf("%w: %w", errConfigHandler, err)
 		}
 		*last = md.Sequence.Stream
 		handled.Store(*last)

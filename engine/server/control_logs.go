@@ -391,7 +391,7 @@ func (s *Server) logRecord(acct, gw, id string) (storage.LogRecord, error) {
 }
 
 // logCatchUpWait bounds how long a read of a log not found waits for the projection.
-const logCatchUpWait = 2 * time.Second
+const logCatchUpWait = 5 * time.Second
 
 func (s *Server) getLog(ctx *fasthttp.RequestCtx, acct, gw, id string) {
 	rec, err := s.logRecord(acct, gw, id)
