@@ -84,20 +84,8 @@ func settings(c *Config) []setting {
 		{"nats-routes", "cluster addresses of every embedded NATS server of the cluster, itself included, comma-separated (nats://sy1:6222,nats://sy2:6222,nats://sy3:6222)", "", str(&c.NATSRoutes), false},
 		{"nats-cluster-name", "the NATS cluster's name, the same on every node", "switchyard", str(&c.NATSClusterName), false},
 		{"replicas", "copies the cluster keeps of each stream and bucket; 0: 3 when the cluster has three or more servers, else as many as it has", "0", num(&c.Replicas), false},
-		{"shared-limits", "decide rate limits and budgets against windows shared by every node (auto: on with an external NATS or a cluster)", "auto", func(v string) error {
-			if v != "auto" && v != "true" && v != "false" {
-				return fmt.Errorf("shared-limits must be auto, true or false, got %q", v)
-			}
-			c.SharedLimits = v
-			return nil
-		}, false},
-		{"shared-cache", "share cached answers between nodes through the cluster (auto: on with an external NATS or a cluster)", "auto", func(v string) error {
-			if v != "auto" && v != "true" && v != "false" {
-				return fmt.Errorf("shared-cache must be auto, true or false, got %q", v)
-			}
-			c.SharedCache = v
-			return nil
-		}, false},
+		{"shared-limits", "decide rate limits and budgets against windows shared by every node (auto: on with an external NATS or a cluster)", "auto", autoBool("shared-limits", &c.SharedLimits), false},
+		{"shared-cache", "share cached answers between nodes through the cluster (auto: on with an external NATS or a cluster)", "auto", autoBool("shared-cache", &c.SharedCache), false},
 		{"durable-events", "end each response only after its events are acknowledged by JetStream", "false",
 			func(v string) error { b, err := strconv.ParseBool(v); c.DurableEvents = b; return err }, true},
 		{"allow-insecure-upstreams", "let custom providers use plain http and loopback base URLs (tests, local models)", "false",
@@ -130,6 +118,22 @@ func settings(c *Config) []setting {
 		{"logpush-s3-region", "region of --logpush-s3 (default AWS_REGION, else us-east-1)", "", str(&c.LogpushS3Region), false},
 		{"out", "replay: directory of the rebuilt store (default <data-dir>/replay-<time>)", "", str(&c.Out), false},
 	}
+}
+
+// autoBool sets a setting that is auto, true or false.
+func autoBool(name string, p *string) func(string) error {
+	return func(v string) error {
+		if v != "auto" && v != "true" && v != "false" {
+			return fmt.Errorf("%s must be auto, true or false, got %q", name, v)
+		}
+		*p = v
+		return nil
+	}
+}
+
+// on says whether an auto/true/false setting is on: auto means on with other nodes on the log.
+func on(setting string, clustered bool) bool {
+	return setting == "true" || setting == "auto" && clustered
 }
 
 // EnvName is the environment variable read for a flag.

@@ -456,7 +456,7 @@ func serve(args []string) error {
 			}
 		}
 	}
-	sharedCache := c.SharedCache == "true" || c.SharedCache == "auto" && clustered
+	sharedCache := on(c.SharedCache, clustered)
 	if sharedCache {
 		sc, err := lg.bus.SharedCache(ctx)
 		if err != nil {
@@ -468,7 +468,7 @@ func serve(args []string) error {
 		fwd.Cache = tiered
 	}
 	var shared actors.SharedWindows
-	if c.SharedLimits == "true" || c.SharedLimits == "auto" && clustered {
+	if on(c.SharedLimits, clustered) {
 		if shared, err = lg.bus.LimitWindows(ctx); err != nil {
 			return err
 		}
