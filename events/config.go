@@ -305,19 +305,31 @@ var ErrMasterKeyMismatch = errors.New("this node's master key differs from the o
 // CheckMasterKey stores check (a value derived from the master key, not the key) the first
 // time any node starts on the log, and afterwards refuses a node whose check differs.
 func (b *Bus) CheckMasterKey(ctx context.Context, check []byte) error {
-	_, err := b.secrets.Create(ctx, masterKeyCheck, check)
-	if err == nil {
+	for try := 0; ; try++ {
+		_, err := b.secrets.Create(ctx, masterKeyCheck, check)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyExists) {
+			return err
+		}
+		e, err := b.secrets.Get(ctx, masterKeyCheck)
+		if errors.Is(err, jetstream.ErrKeyNotFound) && try < 50 {
+			// Another node created it a moment ago and the replica read here has not got it
+			// yet: read again.
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(e.Value(), check) {
+			return ErrMasterKeyMismatch
+		}
 		return nil
 	}
-	if !errors.Is(err, jetstream.ErrKeyExists) {
-		return err
-	}
-	e, err := b.secrets.Get(ctx, masterKeyCheck)
-	if err != nil {
-		return err
-	}
-	if !bytes.Equal(e.Value(), check) {
-		return ErrMasterKeyMismatch
-	}
-	return nil
 }
