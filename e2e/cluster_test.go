@@ -55,31 +55,32 @@ func freePorts(t *testing.T, n int) []int {
 	return ports
 }
 
-// startNodes starts n gateway nodes clustered through their embedded NATS servers, all at
-// once (a node is ready only when the cluster has a quorum), and creates the test gateway.
-func startNodes(t *testing.T, n int, env []string, args ...string) []*Gateway {
+// startNodes starts the three gateway nodes of deploy/compose.cluster.yaml (their embedded
+// NATS servers form one cluster) with the file's command lines, all at once (a node is
+// ready only when the cluster has a quorum), and creates the test gateway. env is added
+// to each node's environment.
+func startNodes(t *testing.T, env ...string) []*Gateway {
 	t.Helper()
-	ports := freePorts(t, n+1)
-	var routes []string
-	for _, p := range ports[:n] {
-		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", p))
-	}
-	nodes := make([]*Gateway, n)
-	for i := range n {
-		nodes[i] = &Gateway{t: t, DataDir: t.TempDir(), env: env, args: append([]string{
-			"--node-id", fmt.Sprintf("sy%d", i+1), "--nats-cluster-listen", fmt.Sprintf("127.0.0.1:%d", ports[i]),
-			"--nats-routes", strings.Join(routes, ","), "--nats-cluster-name", "e2e"}, args...)}
-		if i == 0 { // node 1's NATS server also takes clients: replay reads the log through it
-			nodes[i].args = append(nodes[i].args, "--nats-listen", fmt.Sprintf("127.0.0.1:%d", ports[n]))
-			nodes[i].natsURL = fmt.Sprintf("nats://127.0.0.1:%d", ports[n])
-		}
+	c := loadCompose(t, "compose.cluster.yaml", map[string]string{"SWITCHYARD_ADMIN_TOKEN": token, "SWITCHYARD_MASTER_KEY": clusterMasterKey})
+	return startGateways(t, c, []string{"sy1", "sy2", "sy3"}, env)
+}
+
+// startGateways starts the switchyard services svcs of c together, waits until each is
+// ready and creates the test gateway. Node 1's NATS URL (its service's port 4222, where
+// its embedded server listens in compose.cluster.yaml) is kept for replay.
+func startGateways(t *testing.T, c *compose, svcs []string, env []string) []*Gateway {
+	t.Helper()
+	nodes := make([]*Gateway, len(svcs))
+	for i, svc := range svcs {
+		nodes[i] = c.gateway(svc, env...)
+		nodes[i].natsURL = fmt.Sprintf("nats://127.0.0.1:%d", c.port(svc, "4222"))
 		if err := nodes[i].launch(); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(nodes[i].Stop)
 		t.Cleanup(func() {
 			if t.Failed() {
-				t.Logf("node sy%d's log:\n%s", i+1, nodes[i].stderr.String())
+				t.Logf("node %s's log:\n%s", svc, nodes[i].stderr.String())
 			}
 		})
 	}
@@ -266,7 +267,7 @@ func TestThreeNodeCluster(t *testing.T) {
 	}
 	up := mock.NewOpenAI()
 	defer up.Close()
-	nodes := startNodes(t, 3, []string{"SWITCHYARD_UPSTREAM_OPENAI=" + up.URL, "SWITCHYARD_MASTER_KEY=" + clusterMasterKey}, "--durable-events")
+	nodes := startNodes(t, "SWITCHYARD_UPSTREAM_OPENAI="+up.URL)
 	ctx := context.Background()
 	acct := cloudflare.F(account)
 
