@@ -117,11 +117,11 @@ type tokenOut struct {
 
 // tokenCmd: switchyard token create|list|revoke.
 func tokenCmd(args []string) error {
-	if len(args) == 0 {
-		return errors.New("usage: switchyard token create|list|revoke [flags]")
+	sub := ""
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		sub, args = args[0], args[1:]
 	}
-	sub, args := args[0], args[1:]
-	fs := flag.NewFlagSet("token "+sub, flag.ContinueOnError)
+	fs := newFlags(strings.TrimSpace("token " + sub))
 	client := clientFlags(fs)
 	name := fs.String("name", "", "create: the token's name")
 	perms := fs.String("permissions", "run", "create: comma-separated permissions: run, read, edit, admin")
@@ -129,6 +129,9 @@ func tokenCmd(args []string) error {
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
+	}
+	if sub == "" {
+		return errors.New("usage: switchyard token create|list|revoke [flags] (`switchyard token --help` lists them)")
 	}
 	c, err := client()
 	if err != nil {
@@ -173,7 +176,7 @@ func tokenCmd(args []string) error {
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
+		if err := parseFlags(fs, args); err != nil {
 			return nil, err
 		}
 		if fs.NArg() == 0 {
@@ -203,12 +206,12 @@ func orAll(gws []string) string {
 
 // auditCmd: switchyard audit [--since T] [--resource R], newest first, one JSON line each.
 func auditCmd(args []string) error {
-	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
+	fs := newFlags("audit")
 	client := clientFlags(fs)
 	since := fs.String("since", "", "only changes at or after this time (RFC 3339, or a duration such as 24h)")
 	resource := fs.String("resource", "", "only this resource type: gateway, token, provider_config, custom_provider")
 	id := fs.String("id", "", "only this resource id")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	c, err := client()

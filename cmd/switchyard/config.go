@@ -5,12 +5,15 @@ package main
 import (
 	"flag"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	json "github.com/goccy/go-json"
+	"github.com/switchyard/switchyard/engine/providers"
 )
 
 // Config is every setting of the serve and replay commands.
@@ -144,15 +147,23 @@ func EnvName(flagName string) string {
 // loadConfig parses args for command cmd.
 func loadConfig(cmd string, args []string) (*Config, error) {
 	c := &Config{}
-	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
-	ss := settings(c)
+	fs := newFlags(cmd)
+	var ss []setting
+	known := map[string]bool{"config": true}
+	for _, s := range settings(c) {
+		if s.name == "out" && cmd != "replay" {
+			continue // replay's alone
+		}
+		ss = append(ss, s)
+		known[s.name] = true
+	}
 	given := map[string]*flagValue{}
 	for _, s := range ss {
 		given[s.name] = &flagValue{isBool: s.isBool}
 		fs.Var(given[s.name], s.name, fmt.Sprintf("%s (env %s, default %q)", s.help, EnvName(s.name), s.def))
 	}
 	cfgFile := fs.String("config", os.Getenv("SWITCHYARD_CONFIG"), "JSON file of settings keyed by flag name (env SWITCHYARD_CONFIG)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
@@ -166,6 +177,11 @@ func loadConfig(cmd string, args []string) (*Config, error) {
 		}
 		if err := json.Unmarshal(b, &file); err != nil {
 			return nil, fmt.Errorf("config %s: %w", *cfgFile, err)
+		}
+		for k := range file {
+			if !known[k] {
+				return nil, fmt.Errorf("config %s: unknown setting %q (the keys are the flag names of `switchyard %s --help`)", *cfgFile, k, cmd)
+			}
 		}
 	}
 	explicit := map[string]bool{}
@@ -186,4 +202,35 @@ func loadConfig(cmd string, args []string) (*Config, error) {
 		}
 	}
 	return c, nil
+}
+
+// checkUpstreamOverrides refuses a SWITCHYARD_UPSTREAM_* override that is set but empty or
+// not an http(s) URL with a host: such a gateway would answer every request of that
+// provider 502 and say nothing at start.
+func checkUpstreamOverrides(lookup func(string) (string, bool)) error {
+	for _, slug := range providers.Slugs() {
+		name := providers.EnvOverride(slug)
+		v, ok := lookup(name)
+		if !ok {
+			continue
+		}
+		if strings.TrimSpace(v) == "" {
+			return fmt.Errorf("%s is set but empty: unset it to reach %s's own API, or give a URL", name, slug)
+		}
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("%s=%q is not an http:// or https:// URL with a host", name, v)
+		}
+	}
+	return nil
+}
+
+// checkListen says, before the data directory is created, that --listen cannot be bound
+// (in use, not an address); the real listener opens once the log and the store are up.
+func checkListen(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--listen %s: %w", addr, err)
+	}
+	return ln.Close()
 }

@@ -11,7 +11,6 @@ import (
 	"context"
 	"crypto/rsa"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -112,12 +111,14 @@ func startLogpush(c *Config, store *storage.Store, bus *events.Bus, svc *config.
 
 // logpushCmd: switchyard logpush decrypt --key private.pem FILE...
 func logpushCmd(args []string) error {
-	if len(args) == 0 || args[0] != "decrypt" {
+	if len(args) > 0 && args[0] == "decrypt" {
+		args = args[1:]
+	} else if len(args) == 0 || !isHelpFlag(args[0]) {
 		return errors.New("usage: switchyard logpush decrypt --key private.pem FILE...")
 	}
-	fs := flag.NewFlagSet("logpush decrypt", flag.ContinueOnError)
+	fs := newFlags("logpush decrypt")
 	keyPath := fs.String("key", "", "PEM RSA private key (PKCS #8 or PKCS #1) of the gateway's logpush_public_key")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *keyPath == "" || fs.NArg() == 0 {

@@ -1,5 +1,5 @@
 // Command switchyard runs the gateway. Subcommands: serve (the default), replay, token,
-// audit, route, logpush, version.
+// audit, route, logpush, version (the command table is in cli.go).
 // This file wires the parts: event log, store, projections, actor system, front end.
 package main
 
@@ -40,38 +40,6 @@ import (
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 )
-
-const version = "0.1.0"
-
-func main() {
-	cmd, args := "serve", os.Args[1:]
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		cmd, args = args[0], args[1:]
-	}
-	var err error
-	switch cmd {
-	case "serve":
-		err = serve(args)
-	case "replay":
-		err = replay(args)
-	case "token":
-		err = tokenCmd(args)
-	case "audit":
-		err = auditCmd(args)
-	case "route":
-		os.Exit(routeCmd(args, os.Stdin, os.Stdout, os.Stderr))
-	case "logpush":
-		err = logpushCmd(args)
-	case "version":
-		fmt.Println("switchyard", version)
-	default:
-		err = fmt.Errorf("unknown command %q (serve, replay, token, audit, route, logpush, version)", cmd)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "switchyard:", err)
-		os.Exit(1)
-	}
-}
 
 // newLogger is the process's logger on stderr, in the --log-format asked for.
 func newLogger(format string) *slog.Logger {
@@ -347,8 +315,15 @@ func serve(args []string) error {
 		// event log's write caches make that live data large under load.
 		debug.SetMemoryLimit(int64(c.MemoryLimitMB) << 20)
 	}
-	if err := os.MkdirAll(c.DataDir, 0o755); err != nil {
+	// Settings that would fail later, or silently, fail here, before anything is created.
+	if err := checkUpstreamOverrides(os.LookupEnv); err != nil {
 		return err
+	}
+	if err := checkListen(c.Listen); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(c.DataDir, 0o755); err != nil {
+		return fmt.Errorf("--data-dir %s: %w", c.DataDir, err)
 	}
 	token, tokenAt, err := adminToken(c.DataDir)
 	if err != nil {

@@ -1,0 +1,106 @@
+// cli_test.go: help on every command exits 0 and lists that command's flags only, version
+// prints version, commit and date, and settings that would fail silently fail at start.
+package main
+
+import (
+	"bytes"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestHelp(t *testing.T) {
+	for _, tc := range []struct {
+		args      []string
+		code      int
+		has, lacks []string
+	}{
+		{[]string{"help"}, 0, []string{"serve", "replay", "token", "audit", "route", "logpush", "version"}, []string{"-listen"}},
+		{[]string{"--help"}, 0, []string{"commands:", "replay", "-listen"}, []string{"-out "}},
+		{[]string{"serve", "--help"}, 0, []string{"usage: switchyard serve", "-listen", "-durable-events"}, []string{"-out ", "commands:"}},
+		{[]string{"replay", "-h"}, 0, []string{"usage: switchyard replay", "-out "}, nil},
+		{[]string{"token", "--help"}, 0, []string{"usage: switchyard token", "-account", "-permissions"}, []string{"-listen", "required"}},
+		{[]string{"token", "create", "--help"}, 0, []string{"-name"}, nil},
+		{[]string{"help", "audit"}, 0, []string{"usage: switchyard audit", "-since"}, []string{"-listen"}},
+		{[]string{"logpush", "--help"}, 0, []string{"-key"}, nil},
+		{[]string{"route", "--help"}, 0, []string{"route validate FILE"}, nil},
+		{[]string{"--version"}, 0, []string{"switchyard " + version + ", commit ", ", built "}, nil},
+		{[]string{"version"}, 0, []string{"switchyard " + version}, nil},
+		{[]string{"bogus"}, 2, nil, []string{"usage"}},
+		{[]string{"serve", "--no-such-flag"}, 1, nil, []string{"-listen"}},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			if code := run(tc.args, &out, &errOut); code != tc.code {
+				t.Fatalf("exit %d, want %d; stderr %q", code, tc.code, errOut.String())
+			}
+			for _, s := range tc.has {
+				if !strings.Contains(out.String(), s) {
+					t.Errorf("output lacks %q:\n%s", s, out.String())
+				}
+			}
+			for _, s := range tc.lacks {
+				if strings.Contains(out.String(), s) {
+					t.Errorf("output has %q:\n%s", s, out.String())
+				}
+			}
+			if tc.code != 0 && errOut.Len() == 0 {
+				t.Error("a failure printed nothing on stderr")
+			}
+		})
+	}
+}
+
+func TestUpstreamOverrides(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		fail string
+	}{
+		{map[string]string{}, ""},
+		{map[string]string{"SWITCHYARD_UPSTREAM_OPENAI": "http://127.0.0.1:9999"}, ""},
+		{map[string]string{"SWITCHYARD_UPSTREAM_WORKERS_AI": "https://mock.example/v1"}, ""},
+		{map[string]string{"SWITCHYARD_UPSTREAM_OPENAI": ""}, "SWITCHYARD_UPSTREAM_OPENAI is set but empty"},
+		{map[string]string{"SWITCHYARD_UPSTREAM_ANTHROPIC": "localhost:8080"}, "SWITCHYARD_UPSTREAM_ANTHROPIC"},
+		{map[string]string{"SWITCHYARD_UPSTREAM_OPENAI": "ftp://x"}, "not an http"},
+	} {
+		err := checkUpstreamOverrides(func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok })
+		if (err != nil) != (tc.fail != "") || err != nil && !strings.Contains(err.Error(), tc.fail) {
+			t.Errorf("%v: error %v, want one naming %q", tc.env, err, tc.fail)
+		}
+	}
+}
+
+func TestUnknownConfigKey(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "c.json")
+	os.WriteFile(f, []byte(`{"listen":"127.0.0.1:0","max_body_mb":3}`), 0o600)
+	_, err := loadConfig("serve", []string{"--config", f})
+	if err == nil || !strings.Contains(err.Error(), `unknown setting "max_body_mb"`) {
+		t.Fatalf("a misspelt key: %v", err)
+	}
+	os.WriteFile(f, []byte(`{"listen":"127.0.0.1:0","max-body-mb":3}`), 0o600)
+	if c, err := loadConfig("serve", []string{"--config", f}); err != nil || c.MaxBodyMB != 3 {
+		t.Fatalf("a right key: %v", err)
+	}
+}
+
+// A port in use fails the start before the data directory is made.
+func TestPortInUseCreatesNothing(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	dir := filepath.Join(t.TempDir(), "data")
+	var out, errOut bytes.Buffer
+	if code := run([]string{"serve", "--listen", ln.Addr().String(), "--data-dir", dir}, &out, &errOut); code != 1 {
+		t.Fatalf("exit %d", code)
+	}
+	if !strings.Contains(errOut.String(), "--listen "+ln.Addr().String()) {
+		t.Errorf("error does not name --listen: %q", errOut.String())
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("data dir created although the port is in use: %v", err)
+	}
+}
