@@ -104,3 +104,17 @@ func TestPortInUseCreatesNothing(t *testing.T) {
 		t.Errorf("data dir created although the port is in use: %v", err)
 	}
 }
+
+// The start says when it created the admin token: the first time only.
+func TestAdminTokenCreatedOnce(t *testing.T) {
+	t.Setenv("SWITCHYARD_ADMIN_TOKEN", "")
+	dir := t.TempDir()
+	tok, at, created, err := adminToken(dir)
+	if err != nil || !created || at != filepath.Join(dir, "admin-token") || !strings.HasPrefix(tok, "sy_") {
+		t.Fatalf("first start: %q %q %v %v", tok, at, created, err)
+	}
+	again, _, created, err := adminToken(dir)
+	if err != nil || created || again != tok {
+		t.Fatalf("second start: created %v, same token %v, %v", created, again == tok, err)
+	}
+}

@@ -92,23 +92,23 @@ func (n *logNode) close() {
 }
 
 // adminToken returns the bootstrap admin token and where it comes from.
-func adminToken(dataDir string) (string, string, error) {
+func adminToken(dataDir string) (tok, at string, created bool, err error) {
 	if t := os.Getenv("SWITCHYARD_ADMIN_TOKEN"); t != "" {
-		return t, "$SWITCHYARD_ADMIN_TOKEN", nil
+		return t, "$SWITCHYARD_ADMIN_TOKEN", false, nil
 	}
 	path := filepath.Join(dataDir, "admin-token")
 	if b, err := os.ReadFile(path); err == nil {
-		return strings.TrimSpace(string(b)), path, nil
+		return strings.TrimSpace(string(b)), path, false, nil
 	}
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
-		return "", "", err
+		return "", "", false, err
 	}
-	tok := "sy_" + hex.EncodeToString(raw)
+	tok = "sy_" + hex.EncodeToString(raw)
 	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
-		return "", "", fmt.Errorf("write admin token: %w", err)
+		return "", "", false, fmt.Errorf("write admin token: %w", err)
 	}
-	return tok, path, nil
+	return tok, path, true, nil
 }
 
 // configNode is the running configuration: the projection following the config stream
@@ -123,9 +123,14 @@ type configNode struct {
 // stream (the data plane must not answer before it knows its gateways) and keeps it
 // following new events.
 func startConfig(ctx context.Context, c *Config, bus *events.Bus, log *slog.Logger) (*configNode, error) {
-	key, keyAt, err := config.LoadMasterKey(os.Getenv("SWITCHYARD_MASTER_KEY"), filepath.Join(c.DataDir, "master-key"))
+	keyPath := filepath.Join(c.DataDir, "master-key")
+	_, statErr := os.Stat(keyPath)
+	key, keyAt, err := config.LoadMasterKey(os.Getenv("SWITCHYARD_MASTER_KEY"), keyPath)
 	if err != nil {
 		return nil, err
+	}
+	if keyAt == keyPath && errors.Is(statErr, os.ErrNotExist) {
+		log.Info("created the master key: it seals stored provider keys, back it up with the data (SWITCHYARD_MASTER_KEY replaces it)", "path", keyAt)
 	}
 	sealer, err := config.NewSealer(key)
 	if err != nil {
@@ -325,9 +330,12 @@ func serve(args []string) error {
 	if err := os.MkdirAll(c.DataDir, 0o755); err != nil {
 		return fmt.Errorf("--data-dir %s: %w", c.DataDir, err)
 	}
-	token, tokenAt, err := adminToken(c.DataDir)
+	token, tokenAt, created, err := adminToken(c.DataDir)
 	if err != nil {
 		return err
+	}
+	if created {
+		log.Info("created the admin token (send it as Authorization: Bearer to /client/v4; SWITCHYARD_ADMIN_TOKEN replaces it)", "path", tokenAt)
 	}
 	node, err := nodeID(c.DataDir, c.NodeID)
 	if err != nil {
