@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -21,38 +22,79 @@ import (
 
 // apiClient calls the control API.
 type apiClient struct {
-	base    string
-	token   string
-	account string
-	out     io.Writer
+	base     string
+	baseFrom string // where base came from, for errors
+	token    string
+	account  string
+	out      io.Writer
 }
 
-// clientFlags declares the flags every admin subcommand takes.
+// clientFlags declares the flags every client command (token, audit) takes, and finds the
+// running gateway and its admin token the way serve was told them: each from its flag,
+// else the environment, else the same --config file serve reads, else serve's default.
 func clientFlags(fs *flag.FlagSet) func() (*apiClient, error) {
-	u := fs.String("url", envOr("SWITCHYARD_URL", "http://127.0.0.1:8787"), "base URL of the running gateway (env SWITCHYARD_URL)")
-	dataDir := fs.String("data-dir", envOr("SWITCHYARD_DATA_DIR", "./switchyard-data"), "data dir holding admin-token, when $SWITCHYARD_ADMIN_TOKEN is unset")
+	u := fs.String("url", "", "base URL of the running gateway (env SWITCHYARD_URL; else http:// + serve's --listen from SWITCHYARD_LISTEN or --config; else http://127.0.0.1:8787)")
+	dataDir := fs.String("data-dir", "", "serve's data dir, holding admin-token when SWITCHYARD_ADMIN_TOKEN is unset (env SWITCHYARD_DATA_DIR; else --config's data-dir; else ./switchyard-data)")
+	cfgFile := fs.String("config", "", "serve's JSON settings file, read for listen and data-dir (env SWITCHYARD_CONFIG)")
 	acct := fs.String("account", os.Getenv("SWITCHYARD_ACCOUNT"), "account id (env SWITCHYARD_ACCOUNT)")
 	return func() (*apiClient, error) {
 		if *acct == "" {
-			return nil, errors.New("--account is required")
+			return nil, errors.New("--account is required (or SWITCHYARD_ACCOUNT)")
 		}
+		file := map[string]any{}
+		cfg, _ := firstSet(*cfgFile, "--config", os.Getenv("SWITCHYARD_CONFIG"), "SWITCHYARD_CONFIG")
+		if cfg != "" {
+			b, err := os.ReadFile(cfg)
+			if err == nil {
+				err = json.Unmarshal(b, &file)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("config %s: %w", cfg, err)
+			}
+		}
+		fileStr := func(k string) string { v, _ := file[k].(string); return v }
+		base, baseFrom := firstSet(*u, "--url", os.Getenv("SWITCHYARD_URL"), "SWITCHYARD_URL",
+			listenURL(os.Getenv("SWITCHYARD_LISTEN")), "SWITCHYARD_LISTEN", listenURL(fileStr("listen")), "listen in "+cfg,
+			"http://127.0.0.1:8787", "the default")
+		dir, dirFrom := firstSet(*dataDir, "--data-dir", os.Getenv("SWITCHYARD_DATA_DIR"), "SWITCHYARD_DATA_DIR",
+			fileStr("data-dir"), "data-dir in "+cfg, "./switchyard-data", "the default")
 		tok := os.Getenv("SWITCHYARD_ADMIN_TOKEN")
 		if tok == "" {
-			b, err := os.ReadFile(filepath.Join(*dataDir, "admin-token"))
+			path := filepath.Join(dir, "admin-token")
+			b, err := os.ReadFile(path)
 			if err != nil {
-				return nil, fmt.Errorf("no admin token: set SWITCHYARD_ADMIN_TOKEN or --data-dir (%w)", err)
+				return nil, fmt.Errorf("no admin token: SWITCHYARD_ADMIN_TOKEN is unset and %s (data dir from %s) cannot be read: %w; "+
+					"set SWITCHYARD_ADMIN_TOKEN, or point --data-dir, SWITCHYARD_DATA_DIR or --config at serve's data dir", path, dirFrom, err)
 			}
 			tok = strings.TrimSpace(string(b))
 		}
-		return &apiClient{base: strings.TrimRight(*u, "/"), token: tok, account: *acct, out: os.Stdout}, nil
+		return &apiClient{base: strings.TrimRight(base, "/"), baseFrom: baseFrom, token: tok, account: *acct, out: os.Stdout}, nil
 	}
 }
 
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
+// firstSet returns the first non-empty value of value/source pairs, with its source.
+func firstSet(pairs ...string) (value, from string) {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i] != "" {
+			return pairs[i], pairs[i+1]
+		}
 	}
-	return def
+	return "", ""
+}
+
+// listenURL is the URL a client on this machine uses for serve's --listen address.
+func listenURL(listen string) string {
+	if listen == "" {
+		return ""
+	}
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return ""
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 // call sends a request and decodes the envelope's result into out.
@@ -73,7 +115,7 @@ func (c *apiClient) call(method, path string, body any, out any) error {
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return err
+		return fmt.Errorf("cannot reach the gateway at %s (from %s): %w; give --url, SWITCHYARD_URL or --config", c.base, c.baseFrom, err)
 	}
 	defer resp.Body.Close()
 	var env struct {

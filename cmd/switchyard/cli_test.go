@@ -5,6 +5,8 @@ package main
 import (
 	"bytes"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,9 +23,9 @@ func TestHelp(t *testing.T) {
 		{[]string{"--help"}, 0, []string{"commands:", "replay", "-listen"}, []string{"-out "}},
 		{[]string{"serve", "--help"}, 0, []string{"usage: switchyard serve", "-listen", "-durable-events"}, []string{"-out ", "commands:"}},
 		{[]string{"replay", "-h"}, 0, []string{"usage: switchyard replay", "-out "}, nil},
-		{[]string{"token", "--help"}, 0, []string{"usage: switchyard token", "-account", "-permissions"}, []string{"-listen", "required"}},
+		{[]string{"token", "--help"}, 0, []string{"usage: switchyard token", "-account", "-permissions"}, []string{"\n  -listen ", "required"}},
 		{[]string{"token", "create", "--help"}, 0, []string{"-name"}, nil},
-		{[]string{"help", "audit"}, 0, []string{"usage: switchyard audit", "-since"}, []string{"-listen"}},
+		{[]string{"help", "audit"}, 0, []string{"usage: switchyard audit", "-since", "-config"}, []string{"\n  -listen "}},
 		{[]string{"logpush", "--help"}, 0, []string{"-key"}, nil},
 		{[]string{"route", "--help"}, 0, []string{"route validate FILE"}, nil},
 		{[]string{"--version"}, 0, []string{"switchyard " + version + ", commit ", ", built "}, nil},
@@ -116,5 +118,39 @@ func TestAdminTokenCreatedOnce(t *testing.T) {
 	again, _, created, err := adminToken(dir)
 	if err != nil || created || again != tok {
 		t.Fatalf("second start: created %v, same token %v, %v", created, again == tok, err)
+	}
+}
+
+// Client commands find serve's address and admin token in the same --config file serve
+// reads, and a failure names what was tried.
+func TestClientFindsServerFromConfig(t *testing.T) {
+	for _, k := range []string{"SWITCHYARD_URL", "SWITCHYARD_LISTEN", "SWITCHYARD_DATA_DIR", "SWITCHYARD_ADMIN_TOKEN", "SWITCHYARD_CONFIG"} {
+		t.Setenv(k, "")
+	}
+	var auth string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth = r.Header.Get("Authorization")
+		w.Write([]byte(`{"success":true,"errors":[],"result":[]}`))
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "admin-token"), []byte("sy_fromfile\n"), 0o600)
+	cfg := filepath.Join(t.TempDir(), "switchyard.json")
+	os.WriteFile(cfg, []byte(`{"listen":"`+strings.TrimPrefix(srv.URL, "http://")+`","data-dir":"`+dir+`"}`), 0o600)
+	var out, errOut bytes.Buffer
+	if code := run([]string{"audit", "--account", "a", "--config", cfg}, &out, &errOut); code != 0 || auth != "Bearer sy_fromfile" {
+		t.Fatalf("exit %d, Authorization %q, stderr %q", code, auth, errOut.String())
+	}
+
+	errOut.Reset()
+	os.WriteFile(cfg, []byte(`{"listen":"0.0.0.0:1","data-dir":"`+dir+`"}`), 0o600)
+	if code := run([]string{"audit", "--account", "a", "--config", cfg}, &out, &errOut); code != 1 ||
+		!strings.Contains(errOut.String(), "http://127.0.0.1:1 (from listen in "+cfg+")") {
+		t.Fatalf("unreachable gateway: exit %d, %q", code, errOut.String())
+	}
+	errOut.Reset()
+	if code := run([]string{"audit", "--account", "a", "--data-dir", t.TempDir()}, &out, &errOut); code != 1 ||
+		!strings.Contains(errOut.String(), "data dir from --data-dir") {
+		t.Fatalf("no token: exit %d, %q", code, errOut.String())
 	}
 }
