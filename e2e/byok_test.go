@@ -23,7 +23,7 @@ import (
 	"github.com/cloudflare/cloudflare-go/v7/ai_gateway"
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
-	"github.com/switchyard/switchyard/e2e/mock"
+	"github.com/switchyard/switchyard/mock"
 )
 
 // post sends a data-plane request with no provider credentials and returns status,

@@ -18,7 +18,7 @@ import (
 	"github.com/cloudflare/cloudflare-go/v7/zero_trust"
 	"github.com/openai/openai-go/v3"
 	oaoption "github.com/openai/openai-go/v3/option"
-	"github.com/switchyard/switchyard/e2e/mock"
+	"github.com/switchyard/switchyard/mock"
 	"github.com/switchyard/switchyard/engine/dlp"
 )
 

@@ -17,7 +17,7 @@ import (
 	"github.com/cloudflare/cloudflare-go/v7/ai_gateway"
 	"github.com/cloudflare/cloudflare-go/v7/shared"
 	"github.com/openai/openai-go/v3"
-	"github.com/switchyard/switchyard/e2e/mock"
+	"github.com/switchyard/switchyard/mock"
 )
 
 func TestEvaluationsWithHostedClient(t *testing.T) {

@@ -21,7 +21,7 @@ import (
 	aoption "github.com/anthropics/anthropic-sdk-go/option"
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
-	"github.com/switchyard/switchyard/e2e/mock"
+	"github.com/switchyard/switchyard/mock"
 )
 
 const guardModelName = "workers-ai/@cf/meta/llama-guard-3-8b"

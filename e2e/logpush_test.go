@@ -27,7 +27,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchyard/switchyard/e2e/mock"
+	"github.com/switchyard/switchyard/mock"
 	"github.com/switchyard/switchyard/storage/logpush"
 )
 

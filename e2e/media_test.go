@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/switchyard/switchyard/e2e/mock"
+	"github.com/switchyard/switchyard/mock"
 )
 
 func TestMediaCostsLogged(t *testing.T) {

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/openai/openai-go/v3"
-	"github.com/switchyard/switchyard/e2e/mock"
+	"github.com/switchyard/switchyard/mock"
 )
 
 func TestMetricsAndRequestLog(t *testing.T) {

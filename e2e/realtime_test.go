@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/fasthttp/websocket"
-	"github.com/switchyard/switchyard/e2e/mock"
+	"github.com/switchyard/switchyard/mock"
 	"github.com/switchyard/switchyard/events"
 )
 

@@ -21,7 +21,7 @@ import (
 	"github.com/fasthttp/websocket"
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
-	"github.com/switchyard/switchyard/e2e/mock"
+	"github.com/switchyard/switchyard/mock"
 	"github.com/tidwall/gjson"
 )
 

@@ -16,7 +16,7 @@ import (
 
 	"github.com/cloudflare/cloudflare-go/v7"
 	"github.com/cloudflare/cloudflare-go/v7/ai_gateway"
-	"github.com/switchyard/switchyard/e2e/mock"
+	"github.com/switchyard/switchyard/mock"
 )
 
 func TestVertexAuthenticationOptions(t *testing.T) {

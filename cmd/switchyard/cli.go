@@ -25,6 +25,7 @@ type command struct{ name, args, summary string }
 
 var commands = []command{
 	{"serve", "[flags]", "run the gateway (the default command)"},
+	{"demo", "[flags]", "run the gateway with built-in mock providers and a demo gateway: a first answer with no key and no network (serve's flags)"},
 	{"replay", "[flags]", "rebuild the logs, analytics and counters projections from the event log into a new store"},
 	{"token", "create|list|revoke [flags]", "manage API tokens of a running gateway"},
 	{"audit", "[flags]", "print the audit log of configuration changes of a running gateway"},
@@ -76,6 +77,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return routeCmd(args, os.Stdin, stdout, stderr)
 	case "serve":
 		err = serve(args)
+	case "demo":
+		err = demo(args)
 	case "replay":
 		err = replay(args)
 	case "token":

@@ -313,6 +313,12 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
+	return runServer(c, nil)
+}
+
+// runServer runs the gateway with settings c until SIGINT/SIGTERM; onStarted, when set, is
+// called once the HTTP port is open, with its URL, the admin token and where it is kept.
+func runServer(c *Config, onStarted func(url, adminToken, tokenAt string)) error {
 	log := newLogger(c.LogFormat)
 	started := time.Now()
 	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && c.MemoryLimitMB > 0 {
@@ -491,6 +497,9 @@ func serve(args []string) error {
 		attrs = append(attrs, "node", node, "replicas", lg.bus.Replicas(), "shared_limits", shared != nil, "shared_cache", sharedCache)
 	}
 	log.Info("switchyard started", attrs...)
+	if onStarted != nil {
+		go onStarted("http://"+ln.Addr().String(), token, tokenAt)
+	}
 
 	go func() {
 		wctx, cancel := context.WithTimeout(ctx, 10*time.Minute)

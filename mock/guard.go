@@ -1,6 +1,8 @@
-// guard.go is a mock guard model speaking Workers AI's wire format for Llama Guard 3
-// (POST {base}/run/@cf/meta/llama-guard-3-8b, also under /accounts/{id}/ai/run/…): it
-// answers {"result":{"response":…},"success":true} from keywords in the last message.
+// guard.go is a mock of Workers AI's run endpoint (POST {base}/run/{model}, also under
+// /accounts/{id}/ai/run/…): a guard model (a name holding "guard", such as
+// @cf/meta/llama-guard-3-8b) answers {"result":{"response":…},"success":true} from keywords
+// in the last message; any other model is a chat model answering Answer, as JSON or, with
+// "stream": true, as Workers AI's server-sent events.
 package mock
 
 import (
@@ -62,9 +64,15 @@ func (m *Guard) run(w http.ResponseWriter, r *http.Request) {
 	m.record(r, body)
 	var req struct {
 		Messages []struct{ Role, Content string } `json:"messages"`
+		Prompt   string                           `json:"prompt"`
+		Stream   bool                             `json:"stream"`
 	}
-	if err := json.Unmarshal(body, &req); err != nil || len(req.Messages) == 0 {
+	if err := json.Unmarshal(body, &req); err != nil || len(req.Messages) == 0 && req.Prompt == "" {
 		workersAIError(w, 400, 5006, "Error: required properties at '/' are 'messages'")
+		return
+	}
+	if !strings.Contains(r.PathValue("model"), "guard") {
+		workersAIChat(w, req.Stream)
 		return
 	}
 	last := req.Messages[len(req.Messages)-1].Content
@@ -98,4 +106,27 @@ func (m *Guard) run(w http.ResponseWriter, r *http.Request) {
 
 func workersAIError(w http.ResponseWriter, status, code int, msg string) {
 	writeJSON(w, status, map[string]any{"result": nil, "success": false, "errors": []any{map[string]any{"code": code, "message": msg}}, "messages": []any{}})
+}
+
+// workersAIChat answers a chat model's call: {"result":{"response","usage"}} or, streamed,
+// one event per word, a last event with the usage, then [DONE].
+func workersAIChat(w http.ResponseWriter, stream bool) {
+	usage := map[string]any{"prompt_tokens": 12, "completion_tokens": 12, "total_tokens": 24}
+	if !stream {
+		writeJSON(w, 200, map[string]any{"result": map[string]any{"response": Answer, "usage": usage},
+			"success": true, "errors": []any{}, "messages": []any{}})
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	fl, _ := w.(http.Flusher)
+	words := strings.SplitAfter(Answer, " ")
+	for _, word := range words {
+		b, _ := json.Marshal(map[string]any{"response": word, "p": "abcdef"})
+		w.Write([]byte("data: " + string(b) + "\n\n"))
+		if fl != nil {
+			fl.Flush()
+		}
+	}
+	b, _ := json.Marshal(map[string]any{"response": "", "usage": usage})
+	w.Write([]byte("data: " + string(b) + "\n\ndata: [DONE]\n\n"))
 }
