@@ -23,8 +23,8 @@ import (
 	"github.com/cloudflare/cloudflare-go/v7/ai_gateway"
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
-	"github.com/switchyard/switchyard/mock"
 	"github.com/switchyard/switchyard/engine/pricing"
+	"github.com/switchyard/switchyard/mock"
 )
 
 // chatBody is a chat completion request for the OpenAI mock (asking for usage when streamed).

@@ -31,8 +31,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
-	"github.com/switchyard/switchyard/mock"
 	"github.com/switchyard/switchyard/events"
+	"github.com/switchyard/switchyard/mock"
 )
 
 // freePorts finds n loopback ports nothing listens on: each node's cluster address must be

@@ -22,8 +22,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/switchyard/switchyard/mock"
 	"github.com/switchyard/switchyard/events"
+	"github.com/switchyard/switchyard/mock"
 	"go.yaml.in/yaml/v4"
 )
 

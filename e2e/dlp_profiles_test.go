@@ -18,8 +18,8 @@ import (
 	"github.com/cloudflare/cloudflare-go/v7/zero_trust"
 	"github.com/openai/openai-go/v3"
 	oaoption "github.com/openai/openai-go/v3/option"
-	"github.com/switchyard/switchyard/mock"
 	"github.com/switchyard/switchyard/engine/dlp"
+	"github.com/switchyard/switchyard/mock"
 )
 
 func TestDLPProfilesAPI(t *testing.T) {

@@ -17,8 +17,8 @@ import (
 	aoption "github.com/anthropics/anthropic-sdk-go/option"
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
-	"github.com/switchyard/switchyard/mock"
 	"github.com/switchyard/switchyard/engine/dlp"
+	"github.com/switchyard/switchyard/mock"
 )
 
 // cardNumber is a test Visa number: it passes the Luhn check.

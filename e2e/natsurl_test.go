@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/switchyard/switchyard/mock"
 	"github.com/switchyard/switchyard/events"
+	"github.com/switchyard/switchyard/mock"
 )
 
 func TestExternalNATS(t *testing.T) {

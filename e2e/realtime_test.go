@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/fasthttp/websocket"
-	"github.com/switchyard/switchyard/mock"
 	"github.com/switchyard/switchyard/events"
+	"github.com/switchyard/switchyard/mock"
 )
 
 func TestRealtimeSessions(t *testing.T) {

@@ -15,8 +15,8 @@ import (
 
 func TestHelp(t *testing.T) {
 	for _, tc := range []struct {
-		args      []string
-		code      int
+		args       []string
+		code       int
 		has, lacks []string
 	}{
 		{[]string{"help"}, 0, []string{"serve", "replay", "token", "audit", "route", "logpush", "version"}, []string{"-listen"}},
