@@ -57,6 +57,9 @@ type ConnectOptions struct {
 	// Replicas is how many copies of each stream the cluster keeps; 0 chooses (see
 	// autoReplicas). Existing streams are scaled to it.
 	Replicas int
+	// ReadOnly connects to an existing log without creating or changing anything
+	// (`switchyard logs tail`): the streams' settings stay the gateway's.
+	ReadOnly bool
 }
 
 // Connect opens the connection and makes sure the streams and the payload bucket exist.
@@ -92,7 +95,12 @@ func Connect(ctx context.Context, o ConnectOptions) (*Bus, error) {
 	if b.clustered {
 		b.awaitJetStream(ctx)
 	}
-	if err := b.retrying(ctx, "event log", func(ctx context.Context) error { return b.setup(ctx, o.Retention) }); err != nil {
+	if o.ReadOnly {
+		if _, err := b.js.Stream(ctx, RequestsStream); err != nil {
+			b.nc.Close()
+			return nil, fmt.Errorf("the event log's stream %s: %w", RequestsStream, err)
+		}
+	} else if err := b.retrying(ctx, "event log", func(ctx context.Context) error { return b.setup(ctx, o.Retention) }); err != nil {
 		b.nc.Close()
 		return nil, err
 	}
@@ -481,6 +489,40 @@ func (b *Bus) Replay(ctx context.Context, h BatchHandler) (uint64, error) {
 		}
 	}
 	return seq, nil
+}
+
+// Tail calls h with each batch of events appended to the requests stream from now on,
+// through an ordered (ephemeral) consumer, until ctx ends: `switchyard logs tail`.
+func (b *Bus) Tail(ctx context.Context, h BatchHandler) error {
+	cons, err := b.js.OrderedConsumer(ctx, RequestsStream, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverNewPolicy})
+	if err != nil {
+		return err
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return err
+	}
+	defer it.Stop()
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	var batch []Msg
+	for {
+		m, err := it.Next()
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		md, err := m.Metadata()
+		if err != nil {
+			return err
+		}
+		batch = Expand(batch[:0], md.Sequence.Stream, m.Data())
+		if err := h(batch); err != nil {
+			return err
+		}
+	}
 }
 
 // Close flushes the events published so far and drains the connection.

@@ -30,6 +30,7 @@ var commands = []command{
 	{"token", "create|list|revoke [flags]", "manage API tokens of a running gateway"},
 	{"audit", "[flags]", "print the audit log of configuration changes of a running gateway"},
 	{"route", "validate|show FILE", "check a dynamic route file, or print it compiled"},
+	{"logs", "tail [flags]", "follow finished requests live from the event log, one line each"},
 	{"logpush", "decrypt --key KEY FILE...", "decrypt Logpush files written by the gateway"},
 	{"version", "", "print the version, commit and build date"},
 	{"help", "[COMMAND]", "list the commands, or one command's flags"},
@@ -85,6 +86,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = tokenCmd(args)
 	case "audit":
 		err = auditCmd(args)
+	case "logs":
+		err = logsCmd(args)
 	case "logpush":
 		err = logpushCmd(args)
 	default:

@@ -27,6 +27,8 @@ func TestHelp(t *testing.T) {
 		{[]string{"token", "create", "--help"}, 0, []string{"-name"}, nil},
 		{[]string{"help", "audit"}, 0, []string{"usage: switchyard audit", "-since", "-config"}, []string{"\n  -listen "}},
 		{[]string{"logpush", "--help"}, 0, []string{"-key"}, nil},
+		{[]string{"logs", "--help"}, 0, []string{"usage: switchyard logs tail", "-nats-url", "-gateway"}, []string{"\n  -listen "}},
+		{[]string{"logs", "tail", "--nats-url", ""}, 1, nil, nil},
 		{[]string{"route", "--help"}, 0, []string{"route validate FILE"}, nil},
 		{[]string{"--version"}, 0, []string{"switchyard " + version + ", commit ", ", built "}, nil},
 		{[]string{"version"}, 0, []string{"switchyard " + version}, nil},
