@@ -156,3 +156,14 @@ func TestClientFindsServerFromConfig(t *testing.T) {
 		t.Fatalf("no token: exit %d, %q", code, errOut.String())
 	}
 }
+
+// A data dir that cannot be made stops the start with the setting named.
+func TestDataDirUnusable(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "a-file")
+	os.WriteFile(file, nil, 0o600)
+	var out, errOut bytes.Buffer
+	if code := run([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(file, "data")}, &out, &errOut); code != 1 ||
+		!strings.Contains(errOut.String(), "--data-dir "+filepath.Join(file, "data")) {
+		t.Fatalf("exit %d, %q", code, errOut.String())
+	}
+}
