@@ -159,10 +159,11 @@ func printUsage(fs *flag.FlagSet) {
 	fs.SetOutput(io.Discard)
 }
 
-// versionLine is `switchyard version`: version, commit and build date, from -ldflags or
-// else the VCS stamp the Go toolchain wrote into the binary ("unknown" under `go run`).
+// versionLine is `switchyard version`: version, commit and build date from -ldflags, else
+// the commit and its time from the VCS stamp the Go toolchain wrote into the binary (none
+// under `go run`, or with GOFLAGS=-buildvcs=false as on this project's machines).
 func versionLine() string {
-	c, d, modified := commit, date, false
+	c, built, committed, modified := commit, date, "", false
 	if info, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range info.Settings {
 			switch s.Key {
@@ -171,9 +172,7 @@ func versionLine() string {
 					c = s.Value
 				}
 			case "vcs.time":
-				if d == "" {
-					d = s.Value
-				}
+				committed = s.Value
 			case "vcs.modified":
 				modified = s.Value == "true"
 			}
@@ -184,8 +183,11 @@ func versionLine() string {
 	} else if modified {
 		c += " (modified)"
 	}
-	if d == "" {
-		d = "unknown"
+	switch {
+	case built != "":
+		return fmt.Sprintf("switchyard %s, commit %s, built %s", version, c, built)
+	case committed != "":
+		return fmt.Sprintf("switchyard %s, commit %s of %s, build date not stamped", version, c, committed)
 	}
-	return fmt.Sprintf("switchyard %s, commit %s, built %s", version, c, d)
+	return fmt.Sprintf("switchyard %s, commit unknown, build date not stamped (build with -buildvcs=true or -ldflags \"-X main.commit=... -X main.date=...\")", version)
 }

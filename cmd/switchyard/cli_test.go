@@ -30,7 +30,7 @@ func TestHelp(t *testing.T) {
 		{[]string{"logs", "--help"}, 0, []string{"usage: switchyard logs tail", "-nats-url", "-gateway"}, []string{"\n  -listen "}},
 		{[]string{"logs", "tail", "--nats-url", ""}, 1, nil, nil},
 		{[]string{"route", "--help"}, 0, []string{"route validate FILE"}, nil},
-		{[]string{"--version"}, 0, []string{"switchyard " + version + ", commit ", ", built "}, nil},
+		{[]string{"--version"}, 0, []string{"switchyard " + version + ", commit ", "build"}, nil},
 		{[]string{"version"}, 0, []string{"switchyard " + version}, nil},
 		{[]string{"bogus"}, 2, nil, []string{"usage"}},
 		{[]string{"serve", "--no-such-flag"}, 1, nil, []string{"-listen"}},
