@@ -68,6 +68,7 @@ func demoBanner(url, tokenAt string) string {
 	fmt.Fprintf(&b, "from openai import OpenAI\nclient = OpenAI(base_url=%q, api_key=\"sk-demo\")\nprint(client.chat.completions.create(model=\"gpt-4o-mini\", messages=[{\"role\": \"user\", \"content\": \"Hello\"}]).choices[0].message.content)\n\n", base+"/openai")
 	fmt.Fprintf(&b, "3. See the log record it produced:\n\n")
 	fmt.Fprintf(&b, "curl %s/client/v4/accounts/%s/ai-gateway/gateways/%s/logs -H \"Authorization: Bearer %s\"\n\n", url, demoAccount, demoGateway, bearer)
+	fmt.Fprintf(&b, "Try \"stream\":true for a streamed answer (add \"stream_options\":{\"include_usage\":true} for its usage), or the model \"error-429\" (also error-400, -401, -404, -500) for the provider's error.\n")
 	fmt.Fprintf(&b, "Other providers: %s/anthropic/v1/messages, %s/google-ai-studio/v1beta/models/gemini-2.0-flash:generateContent, %s/workers-ai/@cf/meta/llama-3.1-8b-instruct\n", base, base, base)
 	return b.String()
 }
