@@ -41,20 +41,12 @@ func clientFlags(fs *flag.FlagSet) func() (*apiClient, error) {
 		if *acct == "" {
 			return nil, errors.New("--account is required (or SWITCHYARD_ACCOUNT)")
 		}
-		file := map[string]any{}
-		cfg, _ := firstSet(*cfgFile, "--config", os.Getenv("SWITCHYARD_CONFIG"), "SWITCHYARD_CONFIG")
-		if cfg != "" {
-			b, err := os.ReadFile(cfg)
-			if err == nil {
-				err = json.Unmarshal(b, &file)
-			}
-			if err != nil {
-				return nil, fmt.Errorf("config %s: %w", cfg, err)
-			}
+		fileStr, cfg, err := serveConfigFile(*cfgFile)
+		if err != nil {
+			return nil, err
 		}
-		fileStr := func(k string) string { v, _ := file[k].(string); return v }
 		base, baseFrom := firstSet(*u, "--url", os.Getenv("SWITCHYARD_URL"), "SWITCHYARD_URL",
-			listenURL(os.Getenv("SWITCHYARD_LISTEN")), "SWITCHYARD_LISTEN", listenURL(fileStr("listen")), "listen in "+cfg,
+			listenURL("http", os.Getenv("SWITCHYARD_LISTEN")), "SWITCHYARD_LISTEN", listenURL("http", fileStr("listen")), "listen in "+cfg,
 			"http://127.0.0.1:8787", "the default")
 		dir, dirFrom := firstSet(*dataDir, "--data-dir", os.Getenv("SWITCHYARD_DATA_DIR"), "SWITCHYARD_DATA_DIR",
 			fileStr("data-dir"), "data-dir in "+cfg, "./switchyard-data", "the default")
@@ -82,8 +74,26 @@ func firstSet(pairs ...string) (value, from string) {
 	return "", ""
 }
 
-// listenURL is the URL a client on this machine uses for serve's --listen address.
-func listenURL(listen string) string {
+// serveConfigFile reads serve's --config file for a client command (given, else
+// $SWITCHYARD_CONFIG; none: every setting reads empty) and returns its string settings.
+func serveConfigFile(given string) (setting func(name string) string, path string, err error) {
+	file := map[string]any{}
+	path, _ = firstSet(given, "--config", os.Getenv("SWITCHYARD_CONFIG"), "SWITCHYARD_CONFIG")
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err == nil {
+			err = json.Unmarshal(b, &file)
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	return func(name string) string { v, _ := file[name].(string); return v }, path, nil
+}
+
+// listenURL is the URL (scheme http or nats) a client on this machine uses for a listen
+// address of serve.
+func listenURL(scheme, listen string) string {
 	if listen == "" {
 		return ""
 	}
@@ -94,7 +104,7 @@ func listenURL(listen string) string {
 	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
 		host = "127.0.0.1"
 	}
-	return "http://" + net.JoinHostPort(host, port)
+	return scheme + "://" + net.JoinHostPort(host, port)
 }
 
 // call sends a request and decodes the envelope's result into out.

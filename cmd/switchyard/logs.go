@@ -10,11 +10,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
-	json "github.com/goccy/go-json"
 	"github.com/switchyard/switchyard/events"
 )
 
@@ -31,25 +29,12 @@ func logsCmd(args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	file := map[string]any{}
-	if cfg, _ := firstSet(*cfgFile, "--config", os.Getenv("SWITCHYARD_CONFIG"), "SWITCHYARD_CONFIG"); cfg != "" {
-		b, err := os.ReadFile(cfg)
-		if err == nil {
-			err = json.Unmarshal(b, &file)
-		}
-		if err != nil {
-			return fmt.Errorf("config %s: %w", cfg, err)
-		}
-	}
-	fileStr := func(k string) string { v, _ := file[k].(string); return v }
-	natsListen := func(addr string) string {
-		if u := listenURL(addr); u != "" {
-			return "nats://" + strings.TrimPrefix(u, "http://")
-		}
-		return ""
+	fileStr, _, err := serveConfigFile(*cfgFile)
+	if err != nil {
+		return err
 	}
 	url, from := firstSet(*natsURL, "--nats-url", os.Getenv("SWITCHYARD_NATS_URL"), "SWITCHYARD_NATS_URL", fileStr("nats-url"), "nats-url in --config",
-		natsListen(os.Getenv("SWITCHYARD_NATS_LISTEN")), "SWITCHYARD_NATS_LISTEN", natsListen(fileStr("nats-listen")), "nats-listen in --config")
+		listenURL("nats", os.Getenv("SWITCHYARD_NATS_LISTEN")), "SWITCHYARD_NATS_LISTEN", listenURL("nats", fileStr("nats-listen")), "nats-listen in --config")
 	if url == "" {
 		return errors.New("no event log to follow: the embedded NATS server takes no clients unless serve runs with --nats-listen 127.0.0.1:4222; " +
 			"give that address here with --nats-url nats://127.0.0.1:4222 (or SWITCHYARD_NATS_URL, or the same --config)")
