@@ -29,6 +29,7 @@ import (
 	"github.com/switchyard/switchyard/engine"
 	"github.com/switchyard/switchyard/engine/cache"
 	"github.com/switchyard/switchyard/engine/compat"
+	"github.com/switchyard/switchyard/engine/controlapi"
 	"github.com/switchyard/switchyard/engine/providers"
 	"github.com/switchyard/switchyard/engine/server"
 	"github.com/switchyard/switchyard/engine/upstream"
@@ -464,9 +465,12 @@ func runServer(c *Config, onStarted func(url, adminToken, tokenAt string)) error
 	}
 	fwd.Limiter = actors.NewLimiters(sys, actors.LimiterOptions{Counters: counters, Publisher: lg.bus, Logger: log, Shared: shared,
 		CaughtUp: caughtUp(lg.bus, counters.WaitFor)})
-	front := server.New(server.Options{Dispatcher: sys, Sessions: sys, Providers: providers.NewTable(nil), Logs: logs, Analytics: analytics, Spend: analytics,
-		Payloads: lg.bus, Events: lg.bus, LogsApplied: logs.WaitFor,
-		LogsCaughtUp: caughtUp(lg.bus, logs.WaitFor), Config: cfg.service, AdminToken: token, MaxBody: c.MaxBodyMB << 20, Logger: log,
+	table := providers.NewTable(nil)
+	control := controlapi.New(controlapi.Options{Config: cfg.service, AdminToken: token, Providers: table,
+		Logs: logs, Analytics: analytics, Payloads: lg.bus, Events: lg.bus, LogsApplied: logs.WaitFor,
+		LogsCaughtUp: caughtUp(lg.bus, logs.WaitFor), Logger: log})
+	front := server.New(server.Options{Dispatcher: sys, Sessions: sys, Providers: table, Spend: analytics,
+		Control: control.Handle, Config: cfg.service, AdminToken: token, MaxBody: c.MaxBodyMB << 20, Logger: log,
 		Compat: &compat.Env{Vertex: compat.NewVertexTokens(upstream.HTTPClient(30*time.Second),
 			func(u string) error { return upstream.CheckBaseURL(u, c.AllowInsecure) })},
 		MetricsToken: c.MetricsToken, GuardClient: fwd.Client, Node: node,

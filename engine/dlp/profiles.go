@@ -165,6 +165,20 @@ var predefinedProfiles = []predefProfile{
 		[]det{detOpenAI, detAnthropic, detGoogleAPI, detAWSKeyID, detAWSSecret, detGitHub, detSlack, detStripe, detPrivateKey, detJWT}},
 }
 
+// PredefinedByID is the built-in profile with that id (shared: do not modify it).
+func PredefinedByID(id string) (Profile, bool) {
+	p, ok := predefinedByID[id]
+	return p, ok
+}
+
+var predefinedByID = func() map[string]Profile {
+	m := map[string]Profile{}
+	for _, p := range Predefined() {
+		m[p.ID] = p
+	}
+	return m
+}()
+
 // Predefined returns the built-in profiles with fixed ids (same ids every run, forever), every
 // entry enabled. The caller owns the returned slices.
 func Predefined() []Profile {

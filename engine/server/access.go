@@ -7,25 +7,14 @@ package server
 
 import (
 	"context"
-	"crypto/subtle"
 	"strings"
 	"time"
 
 	"github.com/switchyard/switchyard/engine"
 	"github.com/switchyard/switchyard/engine/providers"
-	"github.com/switchyard/switchyard/events"
 	"github.com/switchyard/switchyard/storage/config"
 	"github.com/valyala/fasthttp"
 )
-
-// bearer returns the token of an "Authorization: Bearer x" style header value.
-func bearer(h []byte) (string, bool) {
-	v := string(h)
-	if len(v) > 7 && strings.EqualFold(v[:7], "bearer ") {
-		return strings.TrimSpace(v[7:]), true
-	}
-	return "", false
-}
 
 // subprotocolToken is the Sec-WebSocket-Protocol entry a browser uses to send its gateway
 // token, since browsers cannot set headers on a WebSocket: "cf-aig-authorization.<token>".
@@ -34,7 +23,7 @@ const subprotocolToken = "cf-aig-authorization."
 // gatewayToken is the gateway token a data-plane request presents: the
 // cf-aig-authorization bearer header or, on a WebSocket upgrade, the subprotocol entry.
 func gatewayToken(ctx *fasthttp.RequestCtx) (string, bool) {
-	if v, ok := bearer(ctx.Request.Header.Peek("cf-aig-authorization")); ok {
+	if v, ok := config.Bearer(ctx.Request.Header.Peek("cf-aig-authorization")); ok {
 		return v, true
 	}
 	for _, p := range subprotocols(ctx) {
@@ -58,50 +47,14 @@ func subprotocols(ctx *fasthttp.RequestCtx) []string {
 	return out
 }
 
-// principal is who presented a token: the bootstrap admin token or an API token.
-type principal struct {
-	admin bool
-	tok   *config.Token
-}
-
-func (p principal) actor() events.Actor {
-	if p.admin {
-		return events.Actor{ID: "admin", Type: "admin_token"}
-	}
-	return events.Actor{ID: p.tok.ID, Type: "token"}
-}
-
-// can reports whether the principal holds perm on account acct (and gateway gw, when set).
-func (p principal) can(perm, acct, gw string) bool {
-	if p.admin {
-		return true
-	}
-	if p.tok == nil || p.tok.AccountID != acct || !p.tok.Has(perm) {
-		return false
-	}
-	return gw == "" || p.tok.CoversGateway(gw)
-}
-
-// identify checks a presented token value against the bootstrap admin token and the
-// snapshot's API tokens, both in constant time.
-func (s *Server) identify(snap *config.Snapshot, value string) (principal, bool) {
-	if s.opts.AdminToken != "" && subtle.ConstantTimeCompare([]byte(value), []byte(s.opts.AdminToken)) == 1 {
-		return principal{admin: true}, true
-	}
-	if t := snap.VerifyToken(value); t != nil {
-		return principal{tok: t}, true
-	}
-	return principal{}, false
-}
-
 // admit resolves the gateway and checks its authentication. It answers the client itself
 // and returns nil when the request must stop here (unknown gateway, failed authentication):
 // those requests are not logged, so they cannot fill a gateway's log.
 func (s *Server) admit(ctx *fasthttp.RequestCtx, snap *config.Snapshot, acct, gw string) *config.Gateway {
-	var who principal
+	var who config.Principal
 	tokenOK := false
 	if v, ok := gatewayToken(ctx); ok {
-		if p, found := s.identify(snap, v); found && p.can(config.PermRun, acct, gw) {
+		if p, found := snap.Identify(s.opts.AdminToken, v); found && p.Can(config.PermRun, acct, gw) {
 			who, tokenOK = p, true
 		}
 	}
@@ -110,7 +63,7 @@ func (s *Server) admit(ctx *fasthttp.RequestCtx, snap *config.Snapshot, acct, gw
 		c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		var err error
-		if g, err = s.opts.Config.EnsureDefaultGateway(c, who.actor(), acct); err != nil {
+		if g, err = s.opts.Config.EnsureDefaultGateway(c, who.Actor(), acct); err != nil {
 			s.opts.Logger.Error("create default gateway", "account", acct, "err", err)
 			s.reject(ctx, engine.Errorf(500, engine.CodeInternal, "the default gateway could not be created"))
 			return nil
@@ -132,19 +85,9 @@ func (s *Server) admit(ctx *fasthttp.RequestCtx, snap *config.Snapshot, acct, gw
 
 // resolveProvider finds a built-in provider or one of the account's custom providers.
 func (s *Server) resolveProvider(snap *config.Snapshot, acct, slug string) (*providers.Resolved, *engine.GatewayError) {
-	if name, ok := strings.CutPrefix(slug, "custom-"); ok {
-		cp := snap.CustomProviderBySlug(acct, name)
-		if cp == nil {
-			return nil, engine.Errorf(400, engine.CodeUnknownProvider, "no custom provider with slug "+name+" in account "+acct)
-		}
-		if !cp.Enable {
-			return nil, engine.Errorf(400, engine.CodeUnknownProvider, "custom provider "+name+" is disabled (enable it with PATCH .../custom-providers/"+cp.ID+")")
-		}
-		return providers.Custom(slug, cp.BaseURL), nil
-	}
-	p, ok := s.opts.Providers[slug]
-	if !ok {
-		return nil, engine.Errorf(400, engine.CodeUnknownProvider, "unknown provider "+strings.ReplaceAll(slug, "\"", "")+"; supported: "+strings.Join(providers.Slugs(), ", ")+", custom-{slug}")
+	p, err := snap.ResolveProvider(s.opts.Providers, acct, slug)
+	if err != nil {
+		return nil, engine.Errorf(400, engine.CodeUnknownProvider, err.Error())
 	}
 	return p, nil
 }
@@ -179,7 +122,7 @@ func (s *Server) attachKey(snap *config.Snapshot, req *engine.Request, t *engine
 // An exchanged token goes in t.Credential, replacing the client's Authorization upstream.
 func (s *Server) serviceAccountKey(snap *config.Snapshot, req *engine.Request, t *engine.Target, header func(string) string) *engine.GatewayError {
 	alias, key, stored := header("cf-aig-byok-alias"), strings.TrimSpace(header("Authorization")), false
-	if v, ok := bearer([]byte(key)); ok {
+	if v, ok := config.Bearer([]byte(key)); ok {
 		key = v
 	}
 	if alias != "" || key == "" {

@@ -21,15 +21,6 @@ type dlpCompiled struct {
 	check    *engine.DLPCheck // nil: DLP off, or nothing to check
 }
 
-// predefinedProfiles are engine/dlp's built-in profiles by id.
-var predefinedProfiles = func() map[string]dlp.Profile {
-	m := map[string]dlp.Profile{}
-	for _, p := range dlp.Predefined() {
-		m[p.ID] = p
-	}
-	return m
-}()
-
 // dlpCheck is g's compiled DLP policies, nil when DLP is off. A gateway without DLP costs
 // one map lookup.
 func (s *Server) dlpCheck(snap *config.Snapshot, g *config.Gateway) *engine.DLPCheck {
@@ -68,7 +59,7 @@ func (s *Server) dlpProfile(snap *config.Snapshot, acct, id string) (dlp.Profile
 }
 
 func findDLPProfile(snap *config.Snapshot, acct, id string) (dlp.Profile, bool) {
-	if p, ok := predefinedProfiles[id]; ok {
+	if p, ok := dlp.PredefinedByID(id); ok {
 		return p, true
 	}
 	if snap != nil {

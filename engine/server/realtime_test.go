@@ -118,7 +118,7 @@ func realtimeGateway(t *testing.T, up *echoUpstream) (string, *sessionRecorder, 
 	t.Helper()
 	f := newFixture(t)
 	rec := &sessionRecorder{ended: make(chan events.RealtimeEnded, 8)}
-	f.s = New(Options{Dispatcher: f.d, Sessions: rec, Config: f.cfg, Logs: noLogs{}, AdminToken: adminTok,
+	f.s = New(Options{Dispatcher: f.d, Sessions: rec, Config: f.cfg, AdminToken: adminTok,
 		Providers: providers.NewTable(func(string) string { return up.URL })})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -1,6 +1,7 @@
-// Package server is the fasthttp front end: it routes health checks, the data plane
-// (/v1/...) and the control API (/client/v4/...), parses and validates data-plane requests
-// into engine.Requests and hands them to the Dispatcher. No business logic lives here.
+// Package server is the data plane's fasthttp front end: it answers health checks and
+// /metrics, parses and validates data-plane requests (/v1/...) into engine.Requests and
+// hands them to the Dispatcher, and passes the control API (/client/v4/...) to the handler
+// it is given (engine/controlapi). No business logic lives here.
 package server
 
 import (
@@ -19,24 +20,9 @@ import (
 	"github.com/switchyard/switchyard/engine"
 	"github.com/switchyard/switchyard/engine/compat"
 	"github.com/switchyard/switchyard/engine/providers"
-	"github.com/switchyard/switchyard/storage"
 	"github.com/switchyard/switchyard/storage/config"
 	"github.com/valyala/fasthttp"
 )
-
-// LogReader is what the control API reads logs from (storage.Logs).
-type LogReader interface {
-	List(q storage.LogQuery) ([]storage.LogRecord, int, error)
-	Get(acct, gw, id string) (storage.LogRecord, error)
-	KeyLastUsed(keyID string) (time.Time, bool)
-}
-
-// PayloadSource reads request bodies back from the event log: the event at a stream
-// sequence, and bodies kept in the payload object store.
-type PayloadSource interface {
-	EventAt(ctx context.Context, seq uint64) ([]byte, error)
-	GetPayload(ctx context.Context, name string) ([]byte, error)
-}
 
 // Options configures the front end.
 type Options struct {
@@ -44,18 +30,11 @@ type Options struct {
 	// Sessions records realtime WebSocket sessions.
 	Sessions  engine.SessionRecorder
 	Providers providers.Table
-	Logs      LogReader
-	Payloads  PayloadSource
-	// Events appends the control API's log events (log.feedback, logs.deleted);
-	// LogsApplied waits until the logs projection has applied a sequence (read your writes).
-	Events      EventPublisher
-	LogsApplied func(ctx context.Context, seq uint64) error
-	// LogsCaughtUp waits until the logs projection has applied every event in the log (a
-	// log id another node answered with is then readable here); nil: no wait.
-	LogsCaughtUp func(ctx context.Context) error
-	// Analytics answers the analytics API from the rollup projection (storage.Analytics).
-	Analytics AnalyticsReader
-	// Config is the configuration: its snapshot for the data plane, its writes for the control API.
+	// Control answers the control API (/client/v4/...: engine/controlapi); nil: 404.
+	Control fasthttp.RequestHandler
+	// Config is the configuration: the data plane reads its snapshot (and creates the
+	// default gateway through it); AdminToken is the bootstrap admin token, valid as a
+	// gateway token too.
 	Config     *config.Service
 	AdminToken string
 	// Compat is what the unified API needs to build provider calls (Vertex token exchange).
@@ -138,8 +117,8 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	switch {
 	case bytes.HasPrefix(path, []byte("/v1/")):
 		s.dataPlane(ctx, path)
-	case bytes.HasPrefix(path, []byte("/client/v4/")):
-		s.control(ctx, string(path))
+	case bytes.HasPrefix(path, []byte("/client/v4/")) && s.opts.Control != nil:
+		s.opts.Control(ctx)
 	case string(path) == "/healthz":
 		ctx.SetContentType("application/json")
 		ctx.SetBodyString(`{"status":"ok"}`)
@@ -155,7 +134,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 // metrics serves the Prometheus metrics, to the holder of the metrics token when one is set.
 func (s *Server) metrics(ctx *fasthttp.RequestCtx) {
 	if s.opts.MetricsToken != "" {
-		if t, ok := bearer(ctx.Request.Header.Peek("Authorization")); !ok || subtle.ConstantTimeCompare([]byte(t), []byte(s.opts.MetricsToken)) != 1 {
+		if t, ok := config.Bearer(ctx.Request.Header.Peek("Authorization")); !ok || subtle.ConstantTimeCompare([]byte(t), []byte(s.opts.MetricsToken)) != 1 {
 			writeError(ctx, engine.Errorf(401, engine.CodeUnauthorized, "/metrics needs the metrics token as a bearer token (--metrics-token)"))
 			return
 		}

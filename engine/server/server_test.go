@@ -1,30 +1,21 @@
 package server
 
 import (
-	"context"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/switchyard/switchyard/engine"
 	"github.com/switchyard/switchyard/engine/providers"
-	"github.com/switchyard/switchyard/events"
 	"github.com/switchyard/switchyard/storage/config"
 	"github.com/switchyard/switchyard/storage/config/configtest"
 	"github.com/valyala/fasthttp"
 )
 
-var testActor = events.Actor{ID: "test", Type: "token"}
+var testActor = configtest.Actor
 
 // testConfig is a configuration with gateway gw (authentication off) in account acc.
-func testConfig(t testing.TB) *config.Service {
-	t.Helper()
-	svc, _ := configtest.New()
-	if _, err := svc.CreateGateway(context.Background(), testActor, "acc", []byte(`{"id":"gw"}`)); err != nil {
-		t.Fatal(err)
-	}
-	return svc
-}
+func testConfig(t testing.TB) *config.Service { return configtest.Gateway(t) }
 
 // captureDispatcher answers every request with a gateway error and keeps the request.
 type captureDispatcher struct{ got *engine.Request }

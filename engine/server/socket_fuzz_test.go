@@ -48,7 +48,7 @@ func FuzzSocketMessage(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	s := New(Options{Dispatcher: failDispatcher{}, Config: testConfig(f), Logs: noLogs{}, AdminToken: adminTok,
+	s := New(Options{Dispatcher: failDispatcher{}, Config: testConfig(f), AdminToken: adminTok,
 		Providers: providers.NewTable(func(string) string { return "http://127.0.0.1:1" })})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

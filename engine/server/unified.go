@@ -105,7 +105,7 @@ func (s *Server) planCall(snap *config.Snapshot, req *engine.Request, t *engine.
 	t.Provider, t.Slug = p, slug
 
 	cred := compat.Credential{}
-	if v, ok := bearer([]byte(header("Authorization"))); ok && v != "" && !s.isGatewayToken(snap, v) {
+	if v, ok := config.Bearer([]byte(header("Authorization"))); ok && v != "" && !s.isGatewayToken(snap, v) {
 		cred.Key = v
 	}
 	if alias := header("cf-aig-byok-alias"); cred.Key == "" || alias != "" {
@@ -132,7 +132,7 @@ func (s *Server) planCall(snap *config.Snapshot, req *engine.Request, t *engine.
 // isGatewayToken reports whether a bearer value is one of the gateway's own tokens: an
 // OpenAI SDK must send some API key, and with stored keys users give it their gateway token.
 func (s *Server) isGatewayToken(snap *config.Snapshot, v string) bool {
-	_, ok := s.identify(snap, v)
+	_, ok := snap.Identify(s.opts.AdminToken, v)
 	return ok
 }
 

@@ -139,7 +139,7 @@ func socketGateway(t *testing.T, inFlight int, ping time.Duration) (string, func
 	release := make(chan struct{})
 	up := socketUpstream(t, release)
 	fwd := &engine.Forwarder{Client: upstream.New(upstream.Options{}), CaptureMax: 1 << 16, SmallBody: 64 << 10}
-	s := New(Options{Dispatcher: forwardDispatcher{fwd}, Config: testConfig(t), Logs: noLogs{}, SocketInFlight: inFlight, SocketPing: ping, AdminToken: adminTok,
+	s := New(Options{Dispatcher: forwardDispatcher{fwd}, Config: testConfig(t), SocketInFlight: inFlight, SocketPing: ping, AdminToken: adminTok,
 		Providers: providers.NewTable(func(string) string { return up })})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -9,8 +9,30 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+	"github.com/switchyard/switchyard/engine/providers"
 	"github.com/switchyard/switchyard/events"
 )
+
+// ResolveProvider finds the provider a slug names: a built-in one of table, or
+// custom-{slug}, one of the account's enabled custom providers. The error says why
+// none matched, in words a client can act on.
+func (s *Snapshot) ResolveProvider(table providers.Table, acct, slug string) (*providers.Resolved, error) {
+	if name, ok := strings.CutPrefix(slug, "custom-"); ok {
+		cp := s.CustomProviderBySlug(acct, name)
+		if cp == nil {
+			return nil, errors.New("no custom provider with slug " + name + " in account " + acct)
+		}
+		if !cp.Enable {
+			return nil, errors.New("custom provider " + name + " is disabled (enable it with PATCH .../custom-providers/" + cp.ID + ")")
+		}
+		return providers.Custom(slug, cp.BaseURL), nil
+	}
+	p, ok := table[slug]
+	if !ok {
+		return nil, errors.New("unknown provider " + strings.ReplaceAll(slug, "\"", "") + "; supported: " + strings.Join(providers.Slugs(), ", ") + ", custom-{slug}")
+	}
+	return p, nil
+}
 
 func customNotFound(id string) *Error {
 	return &Error{Status: 404, Code: CodeCustomNotFound, Message: "Custom Provider not found", Path: []string{"path", "id"}}

@@ -54,6 +54,52 @@ func (s *Snapshot) VerifyToken(value string) *Token {
 	return t
 }
 
+// Principal is who presented a token: the bootstrap admin token or an API token.
+type Principal struct {
+	Admin bool
+	Token *Token
+}
+
+// Actor is the principal as the events and the audit log name it.
+func (p Principal) Actor() events.Actor {
+	if p.Admin {
+		return events.Actor{ID: "admin", Type: "admin_token"}
+	}
+	return events.Actor{ID: p.Token.ID, Type: "token"}
+}
+
+// Can reports whether the principal holds perm on account acct (and gateway gw, when set).
+func (p Principal) Can(perm, acct, gw string) bool {
+	if p.Admin {
+		return true
+	}
+	if p.Token == nil || p.Token.AccountID != acct || !p.Token.Has(perm) {
+		return false
+	}
+	return gw == "" || p.Token.CoversGateway(gw)
+}
+
+// Identify checks a presented token value against the bootstrap admin token (when set)
+// and the snapshot's API tokens, both in constant time.
+func (s *Snapshot) Identify(adminToken, value string) (Principal, bool) {
+	if adminToken != "" && subtle.ConstantTimeCompare([]byte(value), []byte(adminToken)) == 1 {
+		return Principal{Admin: true}, true
+	}
+	if t := s.VerifyToken(value); t != nil {
+		return Principal{Token: t}, true
+	}
+	return Principal{}, false
+}
+
+// Bearer returns the token of an "Authorization: Bearer x" style header value.
+func Bearer(h []byte) (string, bool) {
+	v := string(h)
+	if len(v) > 7 && strings.EqualFold(v[:7], "bearer ") {
+		return strings.TrimSpace(v[7:]), true
+	}
+	return "", false
+}
+
 // TokenInput is the body of a token creation.
 type TokenInput struct {
 	Name        string   `json:"name"`

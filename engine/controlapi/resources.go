@@ -1,8 +1,8 @@
-// control_config.go serves the configuration resources of the control API: gateways
+// resources.go serves the configuration resources of the control API: gateways
 // (and their data-plane URL), stored provider keys (provider_configs), custom providers,
 // API tokens and the audit trail. Reads come from the snapshot; writes go through
 // config.Service, which answers once the change is applied (read your writes).
-package server
+package controlapi
 
 import (
 	"bytes"
@@ -18,7 +18,7 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-func (s *Server) snap() *config.Snapshot { return s.opts.Config.Projection().Current() }
+func (s *API) snap() *config.Snapshot { return s.opts.Config.Projection().Current() }
 
 // gatewayIDIn reads the id of a gateway create body without decoding the rest.
 func gatewayIDIn(body []byte) string {
@@ -31,7 +31,7 @@ func gatewayIDIn(body []byte) string {
 
 // ---- gateways ----
 
-func (s *Server) listGateways(ctx *fasthttp.RequestCtx, who principal, acct string) {
+func (s *API) listGateways(ctx *fasthttp.RequestCtx, who config.Principal, acct string) {
 	page, perPage, perr := pageArgs(ctx, 20)
 	if perr != nil {
 		apiFail(ctx, 400, perr.Code, perr.Message, perr.Path...)
@@ -40,7 +40,7 @@ func (s *Server) listGateways(ctx *fasthttp.RequestCtx, who principal, acct stri
 	search := strings.ToLower(string(ctx.QueryArgs().Peek("search")))
 	var all []*config.Gateway
 	for _, g := range s.snap().Gateways(acct) {
-		if (search == "" || strings.Contains(strings.ToLower(g.ID), search)) && who.can(config.PermRead, acct, g.ID) {
+		if (search == "" || strings.Contains(strings.ToLower(g.ID), search)) && who.Can(config.PermRead, acct, g.ID) {
 			all = append(all, g)
 		}
 	}
@@ -74,7 +74,7 @@ func answerGateway(g *config.Gateway) *config.Gateway {
 	return &out
 }
 
-func (s *Server) getGateway(ctx *fasthttp.RequestCtx, acct, gw string) {
+func (s *API) getGateway(ctx *fasthttp.RequestCtx, acct, gw string) {
 	g := s.snap().Gateway(acct, gw)
 	if g == nil {
 		apiFail(ctx, 404, codeNotFound, "gateway "+gw+" not found", "path", "gateway_id")
@@ -98,10 +98,10 @@ func gatewayMessages(g *config.Gateway) []apiMessage {
 	return out
 }
 
-func (s *Server) createGateway(ctx *fasthttp.RequestCtx, who principal, acct string, body []byte) {
+func (s *API) createGateway(ctx *fasthttp.RequestCtx, who config.Principal, acct string, body []byte) {
 	c, cancel := writeCtx()
 	defer cancel()
-	g, err := s.opts.Config.CreateGateway(c, who.actor(), acct, body)
+	g, err := s.opts.Config.CreateGateway(c, who.Actor(), acct, body)
 	if err != nil {
 		s.fail(ctx, err)
 		return
@@ -109,10 +109,10 @@ func (s *Server) createGateway(ctx *fasthttp.RequestCtx, who principal, acct str
 	okWith(ctx, answerGateway(g), gatewayMessages(g))
 }
 
-func (s *Server) updateGateway(ctx *fasthttp.RequestCtx, who principal, acct, gw string, body []byte) {
+func (s *API) updateGateway(ctx *fasthttp.RequestCtx, who config.Principal, acct, gw string, body []byte) {
 	c, cancel := writeCtx()
 	defer cancel()
-	g, err := s.opts.Config.UpdateGateway(c, who.actor(), acct, gw, body)
+	g, err := s.opts.Config.UpdateGateway(c, who.Actor(), acct, gw, body)
 	if err != nil {
 		s.fail(ctx, err)
 		return
@@ -120,10 +120,10 @@ func (s *Server) updateGateway(ctx *fasthttp.RequestCtx, who principal, acct, gw
 	okWith(ctx, answerGateway(g), gatewayMessages(g))
 }
 
-func (s *Server) deleteGateway(ctx *fasthttp.RequestCtx, who principal, acct, gw string) {
+func (s *API) deleteGateway(ctx *fasthttp.RequestCtx, who config.Principal, acct, gw string) {
 	c, cancel := writeCtx()
 	defer cancel()
-	g, err := s.opts.Config.DeleteGateway(c, who.actor(), acct, gw)
+	g, err := s.opts.Config.DeleteGateway(c, who.Actor(), acct, gw)
 	if err != nil {
 		s.fail(ctx, err)
 		return
@@ -133,14 +133,14 @@ func (s *Server) deleteGateway(ctx *fasthttp.RequestCtx, who principal, acct, gw
 
 // gatewayURL answers the data-plane base URL of a provider on a gateway, on the host and
 // scheme the caller used to reach this server.
-func (s *Server) gatewayURL(ctx *fasthttp.RequestCtx, acct, gw, provider string) {
+func (s *API) gatewayURL(ctx *fasthttp.RequestCtx, acct, gw, provider string) {
 	snap := s.snap()
 	if snap.Gateway(acct, gw) == nil {
 		apiFail(ctx, 404, codeNotFound, "gateway "+gw+" not found", "path", "gateway_id")
 		return
 	}
-	if _, fail := s.resolveProvider(snap, acct, provider); fail != nil {
-		apiFail(ctx, 400, codeBadRequest, fail.Message, "path", "provider")
+	if _, err := snap.ResolveProvider(s.opts.Providers, acct, provider); err != nil {
+		apiFail(ctx, 400, codeBadRequest, err.Error(), "path", "provider")
 		return
 	}
 	scheme := "http"
@@ -170,7 +170,7 @@ type keyView struct {
 	ModifiedAt      time.Time  `json:"modified_at"`
 }
 
-func (s *Server) viewKey(k *config.ProviderKey) keyView {
+func (s *API) viewKey(k *config.ProviderKey) keyView {
 	v := keyView{ID: k.ID, Alias: k.Alias, DefaultConfig: k.DefaultConfig, GatewayID: k.GatewayID,
 		ProviderSlug: k.ProviderSlug, SecretID: k.SecretID, SecretPreview: k.SecretPreview, RateLimit: k.RateLimit,
 		RateLimitPeriod: k.RateLimitPeriod, Status: k.Status(), CreatedAt: k.CreatedAt, ModifiedAt: k.ModifiedAt}
@@ -180,7 +180,7 @@ func (s *Server) viewKey(k *config.ProviderKey) keyView {
 	return v
 }
 
-func (s *Server) listProviderKeys(ctx *fasthttp.RequestCtx, acct, gw string) {
+func (s *API) listProviderKeys(ctx *fasthttp.RequestCtx, acct, gw string) {
 	page, perPage, perr := pageArgs(ctx, 20)
 	if perr != nil {
 		apiFail(ctx, 400, perr.Code, perr.Message, perr.Path...)
@@ -200,7 +200,7 @@ func (s *Server) listProviderKeys(ctx *fasthttp.RequestCtx, acct, gw string) {
 		ResultInfo: newResultInfo(page, perPage, len(res), len(all))})
 }
 
-func (s *Server) getProviderKey(ctx *fasthttp.RequestCtx, acct, gw, id string) {
+func (s *API) getProviderKey(ctx *fasthttp.RequestCtx, acct, gw, id string) {
 	k := s.snap().ProviderKey(id)
 	if k == nil || k.AccountID != acct || k.GatewayID != gw {
 		apiFail(ctx, 404, codeNotFound, "provider config "+id+" not found", "path", "id")
@@ -211,15 +211,15 @@ func (s *Server) getProviderKey(ctx *fasthttp.RequestCtx, acct, gw, id string) {
 
 // writeProviderKey creates (id empty) or updates a stored key; an update with a new
 // secret rotates it.
-func (s *Server) writeProviderKey(ctx *fasthttp.RequestCtx, who principal, acct, gw, id string, body []byte) {
+func (s *API) writeProviderKey(ctx *fasthttp.RequestCtx, who config.Principal, acct, gw, id string, body []byte) {
 	c, cancel := writeCtx()
 	defer cancel()
 	var k *config.ProviderKey
 	var err error
 	if id == "" {
-		k, err = s.opts.Config.CreateProviderKey(c, who.actor(), acct, gw, body)
+		k, err = s.opts.Config.CreateProviderKey(c, who.Actor(), acct, gw, body)
 	} else {
-		k, err = s.opts.Config.UpdateProviderKey(c, who.actor(), acct, gw, id, body)
+		k, err = s.opts.Config.UpdateProviderKey(c, who.Actor(), acct, gw, id, body)
 	}
 	if err != nil {
 		s.fail(ctx, err)
@@ -228,10 +228,10 @@ func (s *Server) writeProviderKey(ctx *fasthttp.RequestCtx, who principal, acct,
 	ok(ctx, s.viewKey(k))
 }
 
-func (s *Server) deleteProviderKey(ctx *fasthttp.RequestCtx, who principal, acct, gw, id string) {
+func (s *API) deleteProviderKey(ctx *fasthttp.RequestCtx, who config.Principal, acct, gw, id string) {
 	c, cancel := writeCtx()
 	defer cancel()
-	k, err := s.opts.Config.DeleteProviderKey(c, who.actor(), acct, gw, id)
+	k, err := s.opts.Config.DeleteProviderKey(c, who.Actor(), acct, gw, id)
 	if err != nil {
 		s.fail(ctx, err)
 		return
@@ -241,7 +241,7 @@ func (s *Server) deleteProviderKey(ctx *fasthttp.RequestCtx, who principal, acct
 
 // ---- custom providers ----
 
-func (s *Server) listCustomProviders(ctx *fasthttp.RequestCtx, acct string) {
+func (s *API) listCustomProviders(ctx *fasthttp.RequestCtx, acct string) {
 	page, perPage, perr := pageArgs(ctx, 20)
 	if perr != nil {
 		apiFail(ctx, 400, perr.Code, perr.Message, perr.Path...)
@@ -327,7 +327,7 @@ func customOrder(v string) (func(a, b *config.CustomProvider) bool, error) {
 	}, nil
 }
 
-func (s *Server) getCustomProvider(ctx *fasthttp.RequestCtx, acct, id string) {
+func (s *API) getCustomProvider(ctx *fasthttp.RequestCtx, acct, id string) {
 	c := s.snap().CustomProvider(id)
 	if c == nil || c.AccountID != acct {
 		apiFail(ctx, 404, config.CodeCustomNotFound, "Custom Provider not found", "path", "id")
@@ -337,15 +337,15 @@ func (s *Server) getCustomProvider(ctx *fasthttp.RequestCtx, acct, id string) {
 }
 
 // writeCustom creates (id empty) or updates a custom provider.
-func (s *Server) writeCustom(ctx *fasthttp.RequestCtx, who principal, acct, id string, body []byte) {
+func (s *API) writeCustom(ctx *fasthttp.RequestCtx, who config.Principal, acct, id string, body []byte) {
 	c, cancel := writeCtx()
 	defer cancel()
 	var cp *config.CustomProvider
 	var err error
 	if id == "" {
-		cp, err = s.opts.Config.CreateCustomProvider(c, who.actor(), acct, body)
+		cp, err = s.opts.Config.CreateCustomProvider(c, who.Actor(), acct, body)
 	} else {
-		cp, err = s.opts.Config.UpdateCustomProvider(c, who.actor(), acct, id, body)
+		cp, err = s.opts.Config.UpdateCustomProvider(c, who.Actor(), acct, id, body)
 	}
 	if err != nil {
 		s.fail(ctx, err)
@@ -354,10 +354,10 @@ func (s *Server) writeCustom(ctx *fasthttp.RequestCtx, who principal, acct, id s
 	ok(ctx, cp)
 }
 
-func (s *Server) deleteCustom(ctx *fasthttp.RequestCtx, who principal, acct, id string) {
+func (s *API) deleteCustom(ctx *fasthttp.RequestCtx, who config.Principal, acct, id string) {
 	c, cancel := writeCtx()
 	defer cancel()
-	cp, err := s.opts.Config.DeleteCustomProvider(c, who.actor(), acct, id)
+	cp, err := s.opts.Config.DeleteCustomProvider(c, who.Actor(), acct, id)
 	if err != nil {
 		s.fail(ctx, err)
 		return
@@ -382,7 +382,7 @@ func viewToken(t *config.Token) tokenView {
 	return tokenView{ID: t.ID, Name: t.Name, Permissions: t.Permissions, Gateways: t.Gateways, Hint: t.Hint, CreatedAt: t.CreatedAt}
 }
 
-func (s *Server) listTokens(ctx *fasthttp.RequestCtx, acct string) {
+func (s *API) listTokens(ctx *fasthttp.RequestCtx, acct string) {
 	res := []tokenView{}
 	for _, t := range s.snap().Tokens(acct) {
 		res = append(res, viewToken(t))
@@ -391,10 +391,10 @@ func (s *Server) listTokens(ctx *fasthttp.RequestCtx, acct string) {
 		ResultInfo: newResultInfo(1, max(len(res), 1), len(res), len(res))})
 }
 
-func (s *Server) createToken(ctx *fasthttp.RequestCtx, who principal, acct string, body []byte) {
+func (s *API) createToken(ctx *fasthttp.RequestCtx, who config.Principal, acct string, body []byte) {
 	c, cancel := writeCtx()
 	defer cancel()
-	t, value, err := s.opts.Config.CreateToken(c, who.actor(), acct, body)
+	t, value, err := s.opts.Config.CreateToken(c, who.Actor(), acct, body)
 	if err != nil {
 		s.fail(ctx, err)
 		return
@@ -404,10 +404,10 @@ func (s *Server) createToken(ctx *fasthttp.RequestCtx, who principal, acct strin
 	ok(ctx, v)
 }
 
-func (s *Server) revokeToken(ctx *fasthttp.RequestCtx, who principal, acct, id string) {
+func (s *API) revokeToken(ctx *fasthttp.RequestCtx, who config.Principal, acct, id string) {
 	c, cancel := writeCtx()
 	defer cancel()
-	t, err := s.opts.Config.RevokeToken(c, who.actor(), acct, id)
+	t, err := s.opts.Config.RevokeToken(c, who.Actor(), acct, id)
 	if err != nil {
 		s.fail(ctx, err)
 		return
@@ -419,7 +419,7 @@ func (s *Server) revokeToken(ctx *fasthttp.RequestCtx, who principal, acct, id s
 
 // auditLogs serves the audit trail: filters resource (or resource.type), resource.id,
 // since and before (RFC 3339), page and per_page; newest first.
-func (s *Server) auditLogs(ctx *fasthttp.RequestCtx, acct string) {
+func (s *API) auditLogs(ctx *fasthttp.RequestCtx, acct string) {
 	page, perPage, perr := pageArgs(ctx, 100)
 	if perr != nil {
 		apiFail(ctx, 400, perr.Code, perr.Message, perr.Path...)

@@ -1,4 +1,4 @@
-// control_routes.go serves dynamic routes, their versions and deployments in the hosted
+// routes.go serves dynamic routes, their versions and deployments in the hosted
 // shapes (cloudflare-go v7 ai_gateway DynamicRouting):
 //
 //	GET, POST          ai-gateway/gateways/{gw}/routes
@@ -15,7 +15,7 @@
 // cloudflare-go reads New, Get, Delete, NewVersion, GetVersion and NewDeployment from the
 // envelope's result, but Update, List, ListVersions and ListDeployments from the whole
 // body ({"success","route"} or {"success","data":{...}}): those answers carry both.
-package server
+package controlapi
 
 import (
 	"errors"
@@ -33,7 +33,7 @@ import (
 
 // dynRouteEndpoint maps routes[/{id}[/versions[/{version_id}]|/deployments]] of gateway gw
 // (p starts at "routes") onto their handlers.
-func (s *Server) dynRouteEndpoint(ctx *fasthttp.RequestCtx, who principal, acct, gw string, p []string) *route {
+func (s *API) dynRouteEndpoint(ctx *fasthttp.RequestCtx, who config.Principal, acct, gw string, p []string) *route {
 	m := string(ctx.Method())
 	read, edit := gatewayScoped(gw)
 	body := func() []byte { return ctx.Request.Body() }
@@ -293,7 +293,7 @@ func sortByTime[T any](items []T, at func(T) time.Time, desc bool) {
 
 // listDynRoutes lists a gateway's routes: order_by created_at (default), modified_at or
 // name; order_by_direction desc (default) or asc; page, per_page.
-func (s *Server) listDynRoutes(ctx *fasthttp.RequestCtx, acct, gw string) {
+func (s *API) listDynRoutes(ctx *fasthttp.RequestCtx, acct, gw string) {
 	l, good := listArgs(ctx, "created_at", "modified_at", "name")
 	if !good {
 		return
@@ -324,7 +324,7 @@ func (s *Server) listDynRoutes(ctx *fasthttp.RequestCtx, acct, gw string) {
 }
 
 // routeOf finds a route for a handler; nil once it has answered a 404.
-func (s *Server) routeOf(ctx *fasthttp.RequestCtx, snap *config.Snapshot, acct, gw, id string) *config.Route {
+func (s *API) routeOf(ctx *fasthttp.RequestCtx, snap *config.Snapshot, acct, gw, id string) *config.Route {
 	if snap.Gateway(acct, gw) == nil {
 		apiFail(ctx, 404, codeNotFound, "gateway "+gw+" not found", "path", "gateway_id")
 		return nil
@@ -336,7 +336,7 @@ func (s *Server) routeOf(ctx *fasthttp.RequestCtx, snap *config.Snapshot, acct, 
 	return r
 }
 
-func (s *Server) getDynRoute(ctx *fasthttp.RequestCtx, acct, gw, id string) {
+func (s *API) getDynRoute(ctx *fasthttp.RequestCtx, acct, gw, id string) {
 	if r := s.routeOf(ctx, s.snap(), acct, gw, id); r != nil {
 		ok(ctx, routeAnswer(r))
 	}
@@ -344,7 +344,7 @@ func (s *Server) getDynRoute(ctx *fasthttp.RequestCtx, acct, gw, id string) {
 
 // createDynRoute creates a route from {name, elements}: its first version, deployed. An
 // invalid graph is refused with its problems.
-func (s *Server) createDynRoute(ctx *fasthttp.RequestCtx, who principal, acct, gw string, body []byte) {
+func (s *API) createDynRoute(ctx *fasthttp.RequestCtx, who config.Principal, acct, gw string, body []byte) {
 	b, good := readRouteBody(ctx, body, true, true)
 	if !good {
 		return
@@ -355,7 +355,7 @@ func (s *Server) createDynRoute(ctx *fasthttp.RequestCtx, who principal, acct, g
 	}
 	c, cancel := writeCtx()
 	defer cancel()
-	r, err := s.opts.Config.CreateRoute(c, who.actor(), acct, gw, *b.Name, b.Elements, true)
+	r, err := s.opts.Config.CreateRoute(c, who.Actor(), acct, gw, *b.Name, b.Elements, true)
 	if err != nil {
 		s.fail(ctx, err)
 		return
@@ -364,14 +364,14 @@ func (s *Server) createDynRoute(ctx *fasthttp.RequestCtx, who principal, acct, g
 }
 
 // renameDynRoute applies {name} (PATCH); the answer has the route in result and in route.
-func (s *Server) renameDynRoute(ctx *fasthttp.RequestCtx, who principal, acct, gw, id string, body []byte) {
+func (s *API) renameDynRoute(ctx *fasthttp.RequestCtx, who config.Principal, acct, gw, id string, body []byte) {
 	b, good := readRouteBody(ctx, body, true, false)
 	if !good {
 		return
 	}
 	c, cancel := writeCtx()
 	defer cancel()
-	r, err := s.opts.Config.RenameRoute(c, who.actor(), acct, gw, id, *b.Name)
+	r, err := s.opts.Config.RenameRoute(c, who.Actor(), acct, gw, id, *b.Name)
 	if err != nil {
 		s.fail(ctx, err)
 		return
@@ -383,10 +383,10 @@ func (s *Server) renameDynRoute(ctx *fasthttp.RequestCtx, who principal, acct, g
 	}{envelope{Success: true, Errors: []apiError{}, Messages: []apiMessage{}, Result: answer}, answer})
 }
 
-func (s *Server) deleteDynRoute(ctx *fasthttp.RequestCtx, who principal, acct, gw, id string) {
+func (s *API) deleteDynRoute(ctx *fasthttp.RequestCtx, who config.Principal, acct, gw, id string) {
 	c, cancel := writeCtx()
 	defer cancel()
-	r, err := s.opts.Config.DeleteRoute(c, who.actor(), acct, gw, id)
+	r, err := s.opts.Config.DeleteRoute(c, who.Actor(), acct, gw, id)
 	if err != nil {
 		s.fail(ctx, err)
 		return
@@ -397,14 +397,14 @@ func (s *Server) deleteDynRoute(ctx *fasthttp.RequestCtx, who principal, acct, g
 // ---- versions ----
 
 // listRouteVersions lists a route's versions by created_at, newest first by default.
-func (s *Server) listRouteVersions(ctx *fasthttp.RequestCtx, acct, gw, id string) {
+func (s *API) listRouteVersions(ctx *fasthttp.RequestCtx, acct, gw, id string) {
 	listOfRoute(s, ctx, acct, gw, id, "versions", (*config.Route).Versions,
 		func(v *config.RouteVersion) time.Time { return v.CreatedAt }, versionJSON)
 }
 
 // listOfRoute serves a list of one route's versions or deployments (named name in the
 // answer's data), ordered by created_at.
-func listOfRoute[T, J any](s *Server, ctx *fasthttp.RequestCtx, acct, gw, id, name string,
+func listOfRoute[T, J any](s *API, ctx *fasthttp.RequestCtx, acct, gw, id, name string,
 	items func(*config.Route) []T, createdAt func(T) time.Time, answer func(*config.Route, T) J) {
 	l, good := listArgs(ctx, "created_at")
 	if !good {
@@ -423,7 +423,7 @@ func listOfRoute[T, J any](s *Server, ctx *fasthttp.RequestCtx, acct, gw, id, na
 	answerList(ctx, out, l, name)
 }
 
-func (s *Server) getRouteVersion(ctx *fasthttp.RequestCtx, acct, gw, id, versionID string) {
+func (s *API) getRouteVersion(ctx *fasthttp.RequestCtx, acct, gw, id, versionID string) {
 	r := s.routeOf(ctx, s.snap(), acct, gw, id)
 	if r == nil {
 		return
@@ -440,7 +440,7 @@ func (s *Server) getRouteVersion(ctx *fasthttp.RequestCtx, acct, gw, id, version
 // createRouteVersion adds a version from {elements}, not deployed. An invalid graph is
 // kept as a draft: is_valid false, its problems in messages. The answer is the route (with
 // what is deployed) and, under version, the new version.
-func (s *Server) createRouteVersion(ctx *fasthttp.RequestCtx, who principal, acct, gw, id string, body []byte) {
+func (s *API) createRouteVersion(ctx *fasthttp.RequestCtx, who config.Principal, acct, gw, id string, body []byte) {
 	b, good := readRouteBody(ctx, body, false, true)
 	if !good {
 		return
@@ -448,7 +448,7 @@ func (s *Server) createRouteVersion(ctx *fasthttp.RequestCtx, who principal, acc
 	problems := routeProblems(b.Elements)
 	c, cancel := writeCtx()
 	defer cancel()
-	r, v, err := s.opts.Config.CreateRouteVersion(c, who.actor(), acct, gw, id, b.Elements, problems == nil)
+	r, v, err := s.opts.Config.CreateRouteVersion(c, who.Actor(), acct, gw, id, b.Elements, problems == nil)
 	if err != nil {
 		s.fail(ctx, err)
 		return
@@ -468,7 +468,7 @@ func (s *Server) createRouteVersion(ctx *fasthttp.RequestCtx, who principal, acc
 // ---- deployments ----
 
 // listRouteDeployments lists a route's deployments by created_at, newest first by default.
-func (s *Server) listRouteDeployments(ctx *fasthttp.RequestCtx, acct, gw, id string) {
+func (s *API) listRouteDeployments(ctx *fasthttp.RequestCtx, acct, gw, id string) {
 	listOfRoute(s, ctx, acct, gw, id, "deployments", (*config.Route).Deployments,
 		func(d *config.RouteDeployment) time.Time { return d.CreatedAt },
 		func(_ *config.Route, d *config.RouteDeployment) *routeDeploymentJSON { return deploymentJSON(d) })
@@ -477,7 +477,7 @@ func (s *Server) listRouteDeployments(ctx *fasthttp.RequestCtx, acct, gw, id str
 // deployRouteVersion deploys {version_id}: from the next request on, the route walks it.
 // Deploying an older version is the rollback. A version whose graph does not compile
 // (a draft) is refused with its problems.
-func (s *Server) deployRouteVersion(ctx *fasthttp.RequestCtx, who principal, acct, gw, id string, body []byte) {
+func (s *API) deployRouteVersion(ctx *fasthttp.RequestCtx, who config.Principal, acct, gw, id string, body []byte) {
 	var b struct {
 		VersionID string `json:"version_id"`
 	}
@@ -504,7 +504,7 @@ func (s *Server) deployRouteVersion(ctx *fasthttp.RequestCtx, who principal, acc
 	}
 	c, cancel := writeCtx()
 	defer cancel()
-	r, _, err := s.opts.Config.DeployRouteVersion(c, who.actor(), acct, gw, id, b.VersionID, true)
+	r, _, err := s.opts.Config.DeployRouteVersion(c, who.Actor(), acct, gw, id, b.VersionID, true)
 	if err != nil {
 		s.fail(ctx, err)
 		return

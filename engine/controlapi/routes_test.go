@@ -1,8 +1,8 @@
-// control_routes_test.go: dynamic routes, versions and deployments through the real
+// routes_test.go: dynamic routes, versions and deployments through the real
 // handler, answers decoded with cloudflare-go v7's own types (the envelope ones where the
 // client unwraps result, the whole-body ones where it does not), refusals naming the field
 // and the element at fault, and who may call what.
-package server
+package controlapi
 
 import (
 	"context"
@@ -33,14 +33,14 @@ func (c *stepClock) Now() time.Time {
 }
 
 // routesServer is a server with gateway gw in acc whose configuration clock steps.
-func routesServer(t *testing.T) *Server {
+func routesServer(t *testing.T) *API {
 	t.Helper()
 	cfg, _ := configtest.New()
 	cfg.Now = (&stepClock{t: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)}).Now
 	if _, err := cfg.CreateGateway(context.Background(), testActor, "acc", []byte(`{"id":"gw"}`)); err != nil {
 		t.Fatal(err)
 	}
-	return New(Options{Dispatcher: &captureDispatcher{}, Providers: providers.NewTable(func(string) string { return "" }),
+	return New(Options{Providers: providers.NewTable(func(string) string { return "" }),
 		Config: cfg, Logs: noLogs{}, AdminToken: adminTok})
 }
 

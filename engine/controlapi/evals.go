@@ -1,4 +1,4 @@
-// control_evals.go serves datasets, evaluations and evaluation types in the hosted shapes
+// evals.go serves datasets, evaluations and evaluation types in the hosted shapes
 // (cloudflare-go v7 ai_gateway Datasets, Evaluations, EvaluationTypes):
 //
 //	GET            ai-gateway/evaluation-types
@@ -10,7 +10,7 @@
 // Datasets and evaluations are configuration (storage/config); creating an evaluation
 // reads the logs of its datasets here, through the logs projection, and hands them to the
 // config service, which computes and stores the results.
-package server
+package controlapi
 
 import (
 	"slices"
@@ -26,7 +26,7 @@ import (
 
 // evalRoute maps datasets[/{id}] and evaluations[/{id}] of gateway gw (p starts at
 // "datasets" or "evaluations") onto their handlers.
-func (s *Server) evalRoute(ctx *fasthttp.RequestCtx, who principal, acct, gw string, p []string) *route {
+func (s *API) evalRoute(ctx *fasthttp.RequestCtx, who config.Principal, acct, gw string, p []string) *route {
 	m := string(ctx.Method())
 	read, edit := gatewayScoped(gw)
 	body := func() []byte { return ctx.Request.Body() }
@@ -115,7 +115,7 @@ func listPage[T any](ctx *fasthttp.RequestCtx, all []T, page, perPage int, messa
 // modified_at; the table's order by default), order_by_direction (asc|desc), page, per_page.
 // order_by is any string in the hosted API (cloudflare-go sends "order_by"): another field
 // keeps the table's order, and the answer's messages say so (code 7102).
-func (s *Server) listEvaluationTypes(ctx *fasthttp.RequestCtx) {
+func (s *API) listEvaluationTypes(ctx *fasthttp.RequestCtx) {
 	if !onlyQuery(ctx, "page", "per_page", "order_by", "order_by_direction") {
 		return
 	}
@@ -175,7 +175,7 @@ type scopedList[T any] struct {
 }
 
 // listScoped serves a list call with page, per_page, name (exact), search and the flag.
-func listScoped[T any](s *Server, ctx *fasthttp.RequestCtx, acct, gw string, l scopedList[T]) {
+func listScoped[T any](s *API, ctx *fasthttp.RequestCtx, acct, gw string, l scopedList[T]) {
 	if !onlyQuery(ctx, "page", "per_page", "name", "search", l.flag) {
 		return
 	}
@@ -209,7 +209,7 @@ func listScoped[T any](s *Server, ctx *fasthttp.RequestCtx, acct, gw string, l s
 }
 
 // listDatasets lists a gateway's datasets: enable, name, search (in id, name and filters).
-func (s *Server) listDatasets(ctx *fasthttp.RequestCtx, acct, gw string) {
+func (s *API) listDatasets(ctx *fasthttp.RequestCtx, acct, gw string) {
 	listScoped(s, ctx, acct, gw, scopedList[*config.Dataset]{flag: "enable",
 		items: func(snap *config.Snapshot) []*config.Dataset { return snap.Datasets(acct, gw) },
 		name:  func(d *config.Dataset) string { return d.Name },
@@ -228,7 +228,7 @@ func datasetText(d *config.Dataset) string {
 	return b.String()
 }
 
-func (s *Server) getDataset(ctx *fasthttp.RequestCtx, acct, gw, id string) {
+func (s *API) getDataset(ctx *fasthttp.RequestCtx, acct, gw, id string) {
 	d := s.snap().Dataset(acct, gw, id)
 	if d == nil {
 		apiFail(ctx, 404, codeNotFound, "dataset "+id+" not found", "path", "id")
@@ -238,15 +238,15 @@ func (s *Server) getDataset(ctx *fasthttp.RequestCtx, acct, gw, id string) {
 }
 
 // writeDataset creates (id empty) or updates (PUT) a dataset.
-func (s *Server) writeDataset(ctx *fasthttp.RequestCtx, who principal, acct, gw, id string, body []byte) {
+func (s *API) writeDataset(ctx *fasthttp.RequestCtx, who config.Principal, acct, gw, id string, body []byte) {
 	c, cancel := writeCtx()
 	defer cancel()
 	var d *config.Dataset
 	var err error
 	if id == "" {
-		d, err = s.opts.Config.CreateDataset(c, who.actor(), acct, gw, body)
+		d, err = s.opts.Config.CreateDataset(c, who.Actor(), acct, gw, body)
 	} else {
-		d, err = s.opts.Config.UpdateDataset(c, who.actor(), acct, gw, id, body)
+		d, err = s.opts.Config.UpdateDataset(c, who.Actor(), acct, gw, id, body)
 	}
 	if err != nil {
 		s.fail(ctx, err)
@@ -255,10 +255,10 @@ func (s *Server) writeDataset(ctx *fasthttp.RequestCtx, who principal, acct, gw,
 	ok(ctx, d)
 }
 
-func (s *Server) deleteDataset(ctx *fasthttp.RequestCtx, who principal, acct, gw, id string) {
+func (s *API) deleteDataset(ctx *fasthttp.RequestCtx, who config.Principal, acct, gw, id string) {
 	c, cancel := writeCtx()
 	defer cancel()
-	d, err := s.opts.Config.DeleteDataset(c, who.actor(), acct, gw, id)
+	d, err := s.opts.Config.DeleteDataset(c, who.Actor(), acct, gw, id)
 	if err != nil {
 		s.fail(ctx, err)
 		return
@@ -269,7 +269,7 @@ func (s *Server) deleteDataset(ctx *fasthttp.RequestCtx, who principal, acct, gw
 // ---- evaluations ----
 
 // listEvaluations lists a gateway's evaluations: processed, name, search (in id and name).
-func (s *Server) listEvaluations(ctx *fasthttp.RequestCtx, acct, gw string) {
+func (s *API) listEvaluations(ctx *fasthttp.RequestCtx, acct, gw string) {
 	listScoped(s, ctx, acct, gw, scopedList[*config.Evaluation]{flag: "processed",
 		items: func(snap *config.Snapshot) []*config.Evaluation { return snap.Evaluations(acct, gw) },
 		name:  func(e *config.Evaluation) string { return e.Name },
@@ -277,7 +277,7 @@ func (s *Server) listEvaluations(ctx *fasthttp.RequestCtx, acct, gw string) {
 		text:  func(e *config.Evaluation) string { return e.ID + "\x00" + e.Name }})
 }
 
-func (s *Server) getEvaluation(ctx *fasthttp.RequestCtx, acct, gw, id string) {
+func (s *API) getEvaluation(ctx *fasthttp.RequestCtx, acct, gw, id string) {
 	e := s.snap().Evaluation(acct, gw, id)
 	if e == nil {
 		apiFail(ctx, 404, codeNotFound, "evaluation "+id+" not found", "path", "id")
@@ -288,10 +288,10 @@ func (s *Server) getEvaluation(ctx *fasthttp.RequestCtx, acct, gw, id string) {
 
 // createEvaluation runs an evaluation over the logs of its datasets as they are now
 // (logs arriving while it reads are left out) and answers it with its results.
-func (s *Server) createEvaluation(ctx *fasthttp.RequestCtx, who principal, acct, gw string, body []byte) {
+func (s *API) createEvaluation(ctx *fasthttp.RequestCtx, who config.Principal, acct, gw string, body []byte) {
 	c, cancel := writeCtx()
 	defer cancel()
-	e, err := s.opts.Config.CreateEvaluation(c, who.actor(), acct, gw, body, s.evalLogs(acct, gw, time.Now()))
+	e, err := s.opts.Config.CreateEvaluation(c, who.Actor(), acct, gw, body, s.evalLogs(acct, gw, time.Now()))
 	if err != nil {
 		s.fail(ctx, err)
 		return
@@ -299,10 +299,10 @@ func (s *Server) createEvaluation(ctx *fasthttp.RequestCtx, who principal, acct,
 	ok(ctx, e)
 }
 
-func (s *Server) deleteEvaluation(ctx *fasthttp.RequestCtx, who principal, acct, gw, id string) {
+func (s *API) deleteEvaluation(ctx *fasthttp.RequestCtx, who config.Principal, acct, gw, id string) {
 	c, cancel := writeCtx()
 	defer cancel()
-	e, err := s.opts.Config.DeleteEvaluation(c, who.actor(), acct, gw, id)
+	e, err := s.opts.Config.DeleteEvaluation(c, who.Actor(), acct, gw, id)
 	if err != nil {
 		s.fail(ctx, err)
 		return
@@ -318,7 +318,7 @@ const evalPageSize = 1000
 
 // evalLogs reads a dataset's logs up to until, newest first, page by page over that fixed
 // window (so logs arriving meanwhile do not shift the pages).
-func (s *Server) evalLogs(acct, gw string, until time.Time) config.EvalLogs {
+func (s *API) evalLogs(acct, gw string, until time.Time) config.EvalLogs {
 	return func(d *config.Dataset, limit int) ([]config.EvalSample, int, error) {
 		q := datasetQuery(acct, gw, d)
 		q.Until, q.PerPage = until, evalPageSize

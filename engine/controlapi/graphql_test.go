@@ -1,7 +1,7 @@
-// control_graphql_test.go checks the GraphQL analytics endpoint: the rewrite that declares
+// graphql_test.go checks the GraphQL analytics endpoint: the rewrite that declares
 // undeclared variables (a table of documents), and the handler over the analytics
 // fixture: the reference's query verbatim, sums and filters, token rules, and errors.
-package server
+package controlapi
 
 import (
 	"encoding/json"
@@ -80,7 +80,7 @@ type gqlAnswer struct {
 	}
 }
 
-func postGraphQL(t *testing.T, f *fixture, s *Server, tok string, body any) (int, gqlAnswer) {
+func postGraphQL(t *testing.T, f *fixture, s *API, tok string, body any) (int, gqlAnswer) {
 	t.Helper()
 	b, _ := json.Marshal(body)
 	v := f.tokens[tok]

@@ -1,11 +1,11 @@
-// control_graphql.go is the GraphQL analytics API at /client/v4/graphql, in the hosted
+// graphql.go is the GraphQL analytics API at /client/v4/graphql, in the hosted
 // shape: viewer.accounts(filter: {accountTag}).aiGatewayRequestsAdaptiveGroups with its
 // limit, filter and orderBy, the count, sum and dimensions blocks, answered from the
 // analytics rollups (storage/analytics_groups.go) with graph-gophers/graphql-go. The
 // dimensions selected decide the grouping. As a leniency the hosted documentation's
 // own example needs, variables the request provides but the operation does not declare
 // are declared for it (declareVariables).
-package server
+package controlapi
 
 import (
 	"context"
@@ -252,8 +252,8 @@ func (d gqlDate) MarshalJSON() ([]byte, error) { return json.Marshal(d.Format(ti
 
 // gqlCall is what the resolvers need of the request, carried in the context.
 type gqlCall struct {
-	s   *Server
-	who principal
+	s   *API
+	who config.Principal
 }
 
 type gqlCallKey struct{}
@@ -278,7 +278,7 @@ func (gqlViewer) Accounts(ctx context.Context, args struct {
 }) ([]gqlAccount, error) {
 	c := callOf(ctx)
 	acct := string(args.Filter.AccountTag)
-	if c == nil || !config.ValidID(acct) || !c.who.can(config.PermRead, acct, "") {
+	if c == nil || !config.ValidID(acct) || !c.who.Can(config.PermRead, acct, "") {
 		return nil, gqlErrorf("authz", "not authorized for that account")
 	}
 	return []gqlAccount{{acct}}, nil
@@ -409,7 +409,7 @@ func (a gqlAccount) AiGatewayRequestsAdaptiveGroups(ctx context.Context, args gq
 		return nil, gqlErrorf("invalid", "limit must be at most %d", storage.MaxGroups)
 	}
 	q := storage.GroupsQuery{AccountID: a.id, Limit: int(args.Limit),
-		Gateways: func(gw string) bool { return c.who.can(config.PermRead, a.id, gw) }}
+		Gateways: func(gw string) bool { return c.who.Can(config.PermRead, a.id, gw) }}
 	if args.Limit == 0 {
 		return []gqlGroup{}, nil
 	}
@@ -500,7 +500,7 @@ func gqlFail(ctx *fasthttp.RequestCtx, status int, msg string) {
 // graphqlEndpoint answers POST /client/v4/graphql (a JSON body with query, variables and
 // operationName) and GET with the same as query parameters (variables as JSON). Errors in
 // the query are answered with 200 and "errors", as GraphQL servers do.
-func (s *Server) graphqlEndpoint(ctx *fasthttp.RequestCtx, who principal) {
+func (s *API) graphqlEndpoint(ctx *fasthttp.RequestCtx, who config.Principal) {
 	var req struct {
 		Query         string         `json:"query"`
 		OperationName string         `json:"operationName"`

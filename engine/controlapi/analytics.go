@@ -1,8 +1,8 @@
-// control_analytics.go serves the analytics API (our own shape; the hosted product answers
+// analytics.go serves the analytics API (our own shape; the hosted product answers
 // GraphQL): time series of one gateway, GET .../ai-gateway/gateways/{id}/analytics, and the
 // all-gateways summary, GET .../ai-gateway/analytics, both read from the rollup projection
 // (storage.Analytics).
-package server
+package controlapi
 
 import (
 	"errors"
@@ -23,20 +23,20 @@ type AnalyticsReader interface {
 const maxAnalyticsSeries = 50
 
 // gatewayAnalytics answers the time series of one gateway.
-func (s *Server) gatewayAnalytics(ctx *fasthttp.RequestCtx, acct, gw string) {
+func (s *API) gatewayAnalytics(ctx *fasthttp.RequestCtx, acct, gw string) {
 	q := storage.AnalyticsQuery{AccountID: acct, GatewayID: gw}
 	s.analytics(ctx, q)
 }
 
 // accountAnalytics answers the all-gateways summary: by default one series per gateway the
 // caller may read, with the totals over all of them.
-func (s *Server) accountAnalytics(ctx *fasthttp.RequestCtx, who principal, acct string) {
+func (s *API) accountAnalytics(ctx *fasthttp.RequestCtx, who config.Principal, acct string) {
 	q := storage.AnalyticsQuery{AccountID: acct, GroupBy: "gateway",
-		Gateways: func(gw string) bool { return who.can(config.PermRead, acct, gw) }}
+		Gateways: func(gw string) bool { return who.Can(config.PermRead, acct, gw) }}
 	s.analytics(ctx, q)
 }
 
-func (s *Server) analytics(ctx *fasthttp.RequestCtx, q storage.AnalyticsQuery) {
+func (s *API) analytics(ctx *fasthttp.RequestCtx, q storage.AnalyticsQuery) {
 	if s.opts.Analytics == nil {
 		apiFail(ctx, 503, codeInternal, "analytics are not available on this node")
 		return

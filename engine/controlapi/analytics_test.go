@@ -1,8 +1,8 @@
-// control_analytics_test.go drives the analytics API through the real handler over a real
+// analytics_test.go drives the analytics API through the real handler over a real
 // (in-memory) rollup projection: the answer's shape and figures for a known set of
 // requests, the all-gateways summary and who sees which gateway, the default range, and
 // the 400s for every kind of bad parameter.
-package server
+package controlapi
 
 import (
 	"context"
@@ -22,7 +22,7 @@ var at0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 // analyticsFixture is the control fixture's configuration and tokens in front of an
 // analytics projection holding: on gw, two openai requests at 12:00 and 12:30 (one failed,
 // one cached) and an anthropic one at 13:10 with an unknown price; on other, one request.
-func analyticsFixture(t *testing.T) (*fixture, *Server) {
+func analyticsFixture(t *testing.T) (*fixture, *API) {
 	t.Helper()
 	f := newFixture(t)
 	_, v, err := f.cfg.CreateToken(context.Background(), testActor, "acc", []byte(`{"name":"rg","permissions":["read"],"gateways":["gw"]}`))
@@ -61,7 +61,7 @@ func analyticsFixture(t *testing.T) (*fixture, *Server) {
 	if err := a.Apply(msgs); err != nil {
 		t.Fatal(err)
 	}
-	s := New(Options{Dispatcher: f.d, Providers: providers.NewTable(func(string) string { return "" }), Config: f.cfg,
+	s := New(Options{Providers: providers.NewTable(func(string) string { return "" }), Config: f.cfg,
 		Logs: noLogs{}, AdminToken: adminTok, Analytics: a})
 	return f, s
 }
@@ -82,7 +82,7 @@ type analyticsAnswer struct {
 	} `json:"result"`
 }
 
-func getAnalytics(t *testing.T, f *fixture, s *Server, path string, q url.Values, tok string) (int, analyticsAnswer) {
+func getAnalytics(t *testing.T, f *fixture, s *API, path string, q url.Values, tok string) (int, analyticsAnswer) {
 	t.Helper()
 	uri := "/client/v4/accounts/acc/ai-gateway" + path
 	if len(q) > 0 {

@@ -1,7 +1,7 @@
-// control_logs_test.go: the logs API — list filters, delete with filters, feedback —
+// logs_test.go: the logs API — list filters, delete with filters, feedback —
 // through cloudflare-go v7's client against a real listener, over a real (in-memory)
 // logs projection fed by a bus that applies each published event at once.
-package server
+package controlapi
 
 import (
 	"context"
@@ -65,14 +65,15 @@ func logsServer(t *testing.T) (*cloudflare.Client, *applyingBus) {
 		t.Fatal(err)
 	}
 	bus := &applyingBus{logs: logs}
-	s := New(Options{Dispatcher: &captureDispatcher{}, Providers: providers.NewTable(func(string) string { return "" }),
+	s := New(Options{Providers: providers.NewTable(func(string) string { return "" }),
 		Config: testConfig(t), Logs: logs, AdminToken: adminTok, Events: bus, LogsApplied: logs.WaitFor})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { _ = s.Serve(ln) }()
-	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+	srv := &fasthttp.Server{Handler: s.Handle}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Shutdown() })
 	return cloudflare.NewClient(option.WithBaseURL("http://"+ln.Addr().String()+"/client/v4/"),
 		option.WithAPIToken(adminTok), option.WithMaxRetries(0)), bus
 }

@@ -1,21 +1,82 @@
-// control.go is the control API under /client/v4/accounts/{account_id}/..., in the
-// hosted API's envelope and field names (cloudflare-go v7 ai_gateway types): who may call
-// what (tokens and permissions) and the routing table. The configuration resources are
-// in control_config.go, the logs in control_logs.go.
-package server
+// Package controlapi is the control API under /client/v4/: gateways, provider keys,
+// custom providers, API tokens, logs, analytics (REST and GraphQL), datasets and
+// evaluations, dynamic routes and DLP profiles, in the hosted API's envelope and field
+// names (cloudflare-go v7 ai_gateway types). The data plane's front end (engine/server)
+// hands it every /client/v4/ request. It reads the configuration snapshot and the
+// projections, and writes through storage/config; it never touches a request in flight.
+//
+// api.go: the API type, who may call what (tokens and permissions) and the routing table.
+// The configuration resources are in resources.go, the logs in logs.go.
+package controlapi
 
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
 
 	json "github.com/goccy/go-json"
+	"github.com/switchyard/switchyard/engine/providers"
 	"github.com/switchyard/switchyard/storage"
 	"github.com/switchyard/switchyard/storage/config"
 	"github.com/valyala/fasthttp"
 )
+
+// LogReader is what the control API reads logs from (storage.Logs).
+type LogReader interface {
+	List(q storage.LogQuery) ([]storage.LogRecord, int, error)
+	Get(acct, gw, id string) (storage.LogRecord, error)
+	KeyLastUsed(keyID string) (time.Time, bool)
+}
+
+// PayloadSource reads request bodies back from the event log: the event at a stream
+// sequence, and bodies kept in the payload object store.
+type PayloadSource interface {
+	EventAt(ctx context.Context, seq uint64) ([]byte, error)
+	GetPayload(ctx context.Context, name string) ([]byte, error)
+}
+
+// Options configures the control API.
+type Options struct {
+	// Config is the configuration: its snapshot to read, its service to write.
+	Config *config.Service
+	// AdminToken is the bootstrap admin token (all permissions on every account).
+	AdminToken string
+	// Providers are the built-in providers (the gateway URL endpoint checks a slug).
+	Providers providers.Table
+	Logs      LogReader
+	Payloads  PayloadSource
+	// Events appends the control API's log events (log.feedback, logs.deleted);
+	// LogsApplied waits until the logs projection has applied a sequence (read your writes).
+	Events      EventPublisher
+	LogsApplied func(ctx context.Context, seq uint64) error
+	// LogsCaughtUp waits until the logs projection has applied every event in the log (a
+	// log id another node answered with is then readable here); nil: no wait.
+	LogsCaughtUp func(ctx context.Context) error
+	// Analytics answers the analytics API from the rollup projection (storage.Analytics).
+	Analytics AnalyticsReader
+	Logger    *slog.Logger
+}
+
+// API is the control API's handler.
+type API struct {
+	opts Options
+}
+
+// New builds the control API.
+func New(o Options) *API {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return &API{opts: o}
+}
+
+// Handle answers one /client/v4/ request.
+func (s *API) Handle(ctx *fasthttp.RequestCtx) {
+	s.control(ctx, string(ctx.URI().PathOriginal()))
+}
 
 // Control-plane error codes: the hosted API's 10000 (authentication) and 9109 (not
 // allowed), the custom-provider codes of storage/config, and our 7xxx.
@@ -96,7 +157,7 @@ func apiFail(ctx *fasthttp.RequestCtx, status, code int, msg string, path ...str
 }
 
 // fail answers a service error (with the field at fault) or an internal one.
-func (s *Server) fail(ctx *fasthttp.RequestCtx, err error) {
+func (s *API) fail(ctx *fasthttp.RequestCtx, err error) {
 	var ce *config.Error
 	if errors.As(err, &ce) {
 		if ce.Status >= 500 {
@@ -117,17 +178,17 @@ type route struct {
 }
 
 // control authenticates the caller, finds the endpoint and checks the permission.
-func (s *Server) control(ctx *fasthttp.RequestCtx, path string) {
+func (s *API) control(ctx *fasthttp.RequestCtx, path string) {
 	snap := s.opts.Config.Projection().Current()
-	v, hasBearer := bearer(ctx.Request.Header.Peek("Authorization"))
-	who, known := s.identify(snap, v)
+	v, hasBearer := config.Bearer(ctx.Request.Header.Peek("Authorization"))
+	who, known := snap.Identify(s.opts.AdminToken, v)
 	if !hasBearer || !known {
 		apiFail(ctx, 401, codeAuth, "Authentication error: a valid Authorization: Bearer <api token> header is required", "header", "Authorization")
 		return
 	}
 	p := strings.Split(strings.Trim(strings.TrimPrefix(path, "/client/v4/"), "/"), "/")
 	if len(p) == 1 && p[0] == "graphql" {
-		s.graphqlEndpoint(ctx, who) // control_graphql.go: the account is in the query
+		s.graphqlEndpoint(ctx, who) // graphql.go: the account is in the query
 		return
 	}
 	if len(p) < 3 || p[0] != "accounts" || !config.ValidID(p[1]) {
@@ -144,7 +205,7 @@ func (s *Server) control(ctx *fasthttp.RequestCtx, path string) {
 		apiFail(ctx, 404, codeNotFound, "no route for "+string(ctx.Method())+" "+path, "path")
 		return
 	}
-	if !who.can(r.perm, acct, r.gateway) {
+	if !who.Can(r.perm, acct, r.gateway) {
 		apiFail(ctx, 403, codeForbidden, "Unauthorized to access requested resource: the token needs "+r.perm+" permission on this account"+scopeNote(r.gateway), "header", "Authorization")
 		return
 	}
@@ -159,7 +220,7 @@ func scopeNote(gw string) string {
 }
 
 // routeFor maps method and path (after accounts/{acct}/) onto an endpoint.
-func (s *Server) routeFor(ctx *fasthttp.RequestCtx, who principal, acct string, p []string) *route {
+func (s *API) routeFor(ctx *fasthttp.RequestCtx, who config.Principal, acct string, p []string) *route {
 	m := string(ctx.Method())
 	body := func() []byte { return ctx.Request.Body() }
 	read := func(gw string, h func()) *route { return &route{perm: config.PermRead, gateway: gw, handle: h} }
@@ -182,7 +243,7 @@ func (s *Server) routeFor(ctx *fasthttp.RequestCtx, who principal, acct string, 
 			return admin(func() { s.auditLogs(ctx, acct) })
 		}
 	case p[0] == "dlp":
-		return s.dlpRoute(ctx, who, acct, p) // control_dlp.go
+		return s.dlpRoute(ctx, who, acct, p) // dlp.go
 	case len(p) < 2 || p[0] != "ai-gateway":
 		return nil
 	case p[1] == "custom-providers" && len(p) <= 3:
@@ -316,7 +377,7 @@ func pageOf[T any](all []T, page, perPage int) []T {
 	return all[from:min(from+perPage, len(all))]
 }
 
-func (s *Server) storeFail(ctx *fasthttp.RequestCtx, err error, what string) {
+func (s *API) storeFail(ctx *fasthttp.RequestCtx, err error, what string) {
 	if errors.Is(err, storage.ErrNotFound) {
 		apiFail(ctx, 404, codeNotFound, what+" not found")
 		return

@@ -1,7 +1,7 @@
-// control_evals_test.go: datasets, evaluations and evaluation types through the real
+// evals_test.go: datasets, evaluations and evaluation types through the real
 // handler, with answers decoded by cloudflare-go v7's own response types; evaluations run
 // over a fake logs projection that pages like the real one.
-package server
+package controlapi
 
 import (
 	"encoding/json"
@@ -75,16 +75,16 @@ func evalRecords() []storage.LogRecord {
 	return out
 }
 
-func evalServer(t *testing.T) (*Server, *pagedLogs) {
+func evalServer(t *testing.T) (*API, *pagedLogs) {
 	t.Helper()
 	logs := &pagedLogs{recs: evalRecords()}
-	return New(Options{Dispatcher: &captureDispatcher{}, Providers: providers.NewTable(func(string) string { return "" }),
+	return New(Options{Providers: providers.NewTable(func(string) string { return "" }),
 		Config: testConfig(t), Logs: logs, AdminToken: adminTok}), logs
 }
 
 const evalBase = "/client/v4/accounts/acc/ai-gateway"
 
-func call(t *testing.T, s *Server, method, path, body string) (int, []byte) {
+func call(t *testing.T, s *API, method, path, body string) (int, []byte) {
 	t.Helper()
 	ctx := serve(t, s, method, evalBase+path, body, map[string]string{"Authorization": "Bearer " + adminTok, "Content-Type": "application/json"})
 	return ctx.Response.StatusCode(), ctx.Response.Body()

@@ -1,9 +1,9 @@
-// control_dlp.go serves an account's DLP profiles under /accounts/{account_id}/dlp/profiles in
+// dlp.go serves an account's DLP profiles under /accounts/{account_id}/dlp/profiles in
 // the shapes of cloudflare-go v7's zero_trust DLP profile services: the predefined profiles of
 // engine/dlp (read only) and the account's custom profiles (config.DLPProfile, written through
 // config.Service like every other resource). Reads need read permission on the account,
 // writes edit permission, as for custom providers.
-package server
+package controlapi
 
 import (
 	"encoding/json"
@@ -17,7 +17,7 @@ import (
 )
 
 // dlpRoute maps dlp/... (p starts at "dlp") onto an endpoint.
-func (s *Server) dlpRoute(ctx *fasthttp.RequestCtx, who principal, acct string, p []string) *route {
+func (s *API) dlpRoute(ctx *fasthttp.RequestCtx, who config.Principal, acct string, p []string) *route {
 	if len(p) < 2 || p[1] != "profiles" {
 		return nil
 	}
@@ -197,7 +197,7 @@ func dlpProfileMessages(p *config.DLPProfile) []apiMessage {
 
 // ---- handlers ----
 
-func (s *Server) listDLPProfiles(ctx *fasthttp.RequestCtx, acct string) {
+func (s *API) listDLPProfiles(ctx *fasthttp.RequestCtx, acct string) {
 	out := []dlpProfileView{}
 	for _, p := range dlp.Predefined() {
 		out = append(out, viewPredefined(p))
@@ -209,9 +209,9 @@ func (s *Server) listDLPProfiles(ctx *fasthttp.RequestCtx, acct string) {
 }
 
 // getDLPProfile answers a profile by id; kind restricts it to predefined or custom ones.
-func (s *Server) getDLPProfile(ctx *fasthttp.RequestCtx, acct, id, kind string) {
+func (s *API) getDLPProfile(ctx *fasthttp.RequestCtx, acct, id, kind string) {
 	if kind != dlp.TypeCustom {
-		if p, found := predefinedProfiles[id]; found {
+		if p, found := dlp.PredefinedByID(id); found {
 			ok(ctx, viewPredefined(p))
 			return
 		}
@@ -249,8 +249,8 @@ func viewPredefinedConfig(p dlp.Profile) predefinedConfigView {
 	return v
 }
 
-func (s *Server) getPredefinedConfig(ctx *fasthttp.RequestCtx, id string) {
-	p, found := predefinedProfiles[id]
+func (s *API) getPredefinedConfig(ctx *fasthttp.RequestCtx, id string) {
+	p, found := dlp.PredefinedByID(id)
 	if !found {
 		apiFail(ctx, 404, codeNotFound, "DLP profile not found", "path", "profile_id")
 		return
@@ -261,8 +261,8 @@ func (s *Server) getPredefinedConfig(ctx *fasthttp.RequestCtx, id string) {
 // updatePredefined accepts an update that leaves every entry enabled (what a tool re-applying
 // the defaults sends) and refuses any other: predefined profiles are fixed here; a custom
 // profile with shared_entries picks the predefined entries an account wants.
-func (s *Server) updatePredefined(ctx *fasthttp.RequestCtx, id string, body []byte) {
-	p, found := predefinedProfiles[id]
+func (s *API) updatePredefined(ctx *fasthttp.RequestCtx, id string, body []byte) {
+	p, found := dlp.PredefinedByID(id)
 	if !found {
 		apiFail(ctx, 404, codeNotFound, "DLP profile not found", "path", "profile_id")
 		return
@@ -306,8 +306,8 @@ func (s *Server) updatePredefined(ctx *fasthttp.RequestCtx, id string, body []by
 	ok(ctx, viewPredefinedConfig(p))
 }
 
-func (s *Server) deletePredefined(ctx *fasthttp.RequestCtx, id string) {
-	if _, found := predefinedProfiles[id]; !found {
+func (s *API) deletePredefined(ctx *fasthttp.RequestCtx, id string) {
+	if _, found := dlp.PredefinedByID(id); !found {
 		apiFail(ctx, 404, codeNotFound, "DLP profile not found", "path", "profile_id")
 		return
 	}
@@ -315,19 +315,19 @@ func (s *Server) deletePredefined(ctx *fasthttp.RequestCtx, id string) {
 }
 
 // writeDLPProfile creates (id empty) or updates a custom profile.
-func (s *Server) writeDLPProfile(ctx *fasthttp.RequestCtx, who principal, acct, id string, body []byte) {
+func (s *API) writeDLPProfile(ctx *fasthttp.RequestCtx, who config.Principal, acct, id string, body []byte) {
 	c, cancel := writeCtx()
 	defer cancel()
 	var p *config.DLPProfile
 	var err error
 	if id == "" {
-		p, err = s.opts.Config.CreateDLPProfile(c, who.actor(), acct, body)
+		p, err = s.opts.Config.CreateDLPProfile(c, who.Actor(), acct, body)
 	} else {
-		if _, predefined := predefinedProfiles[id]; predefined {
+		if _, predefined := dlp.PredefinedByID(id); predefined {
 			apiFail(ctx, 400, codeBadRequest, "profile "+id+" is a predefined profile: PUT /accounts/{account_id}/dlp/profiles/predefined/"+id+"/config", "path", "profile_id")
 			return
 		}
-		p, err = s.opts.Config.UpdateDLPProfile(c, who.actor(), acct, id, body)
+		p, err = s.opts.Config.UpdateDLPProfile(c, who.Actor(), acct, id, body)
 	}
 	if err != nil {
 		s.fail(ctx, err)
@@ -338,10 +338,10 @@ func (s *Server) writeDLPProfile(ctx *fasthttp.RequestCtx, who principal, acct, 
 
 // deleteDLPProfile deletes a custom profile (409 while a gateway's dlp setting names it). The
 // hosted answer's result is null.
-func (s *Server) deleteDLPProfile(ctx *fasthttp.RequestCtx, who principal, acct, id string) {
+func (s *API) deleteDLPProfile(ctx *fasthttp.RequestCtx, who config.Principal, acct, id string) {
 	c, cancel := writeCtx()
 	defer cancel()
-	if _, err := s.opts.Config.DeleteDLPProfile(c, who.actor(), acct, id); err != nil {
+	if _, err := s.opts.Config.DeleteDLPProfile(c, who.Actor(), acct, id); err != nil {
 		s.fail(ctx, err)
 		return
 	}

@@ -1,9 +1,9 @@
-// control_logs.go is the logs part of the control API: list and delete with the hosted
+// logs.go is the logs part of the control API: list and delete with the hosted
 // filters (cloudflare-go v7 LogListParams / LogDeleteParams), one record, its stored
 // request and response bodies, and feedback (PATCH, LogEditParams). Deletes and feedback
 // are events (logs.deleted, log.feedback): the answer comes once the logs projection has
 // applied them, so the next read shows the change.
-package server
+package controlapi
 
 import (
 	"context"
@@ -219,7 +219,7 @@ func pairFilters(keys, ops, vals []string) ([]events.LogFilter, string) {
 }
 
 // listLogs serves GET .../logs.
-func (s *Server) listLogs(ctx *fasthttp.RequestCtx, acct, gw string) {
+func (s *API) listLogs(ctx *fasthttp.RequestCtx, acct, gw string) {
 	q, _, aerr := logQueryArgs(ctx, acct, gw, false)
 	if aerr != nil {
 		apiFail(ctx, 400, aerr.Code, aerr.Message, aerr.Path...)
@@ -250,7 +250,7 @@ func (s *Server) listLogs(ctx *fasthttp.RequestCtx, acct, gw string) {
 }
 
 // logsFail answers a store error; a filter the store refuses is the caller's 400.
-func (s *Server) logsFail(ctx *fasthttp.RequestCtx, err error) {
+func (s *API) logsFail(ctx *fasthttp.RequestCtx, err error) {
 	var fe *storage.FilterError
 	if errors.As(err, &fe) {
 		apiFail(ctx, 400, codeBadRequest, fe.Message, "query", "filters")
@@ -261,7 +261,7 @@ func (s *Server) logsFail(ctx *fasthttp.RequestCtx, err error) {
 
 // deleteLogs serves DELETE .../logs: a logs.deleted event with the filters, applied by
 // the logs projection before the answer.
-func (s *Server) deleteLogs(ctx *fasthttp.RequestCtx, acct, gw string) {
+func (s *API) deleteLogs(ctx *fasthttp.RequestCtx, acct, gw string) {
 	q, limit, aerr := logQueryArgs(ctx, acct, gw, true)
 	if aerr != nil {
 		apiFail(ctx, 400, aerr.Code, aerr.Message, aerr.Path...)
@@ -276,7 +276,7 @@ func (s *Server) deleteLogs(ctx *fasthttp.RequestCtx, acct, gw string) {
 
 // editLog serves PATCH .../logs/{id} (feedback, score, metadata) and answers the record
 // as it now is.
-func (s *Server) editLog(ctx *fasthttp.RequestCtx, acct, gw, id string, body []byte) {
+func (s *API) editLog(ctx *fasthttp.RequestCtx, acct, gw, id string, body []byte) {
 	fb, aerr := parseFeedback(body)
 	if aerr != nil {
 		apiFail(ctx, 400, aerr.Code, aerr.Message, aerr.Path...)
@@ -349,7 +349,7 @@ func parseFeedback(body []byte) (events.LogFeedback, *apiError) {
 
 // logEvent publishes a log event and waits for the logs projection to apply it; false
 // when it has answered an error.
-func (s *Server) logEvent(ctx *fasthttp.RequestCtx, t events.Type, v int, data any) bool {
+func (s *API) logEvent(ctx *fasthttp.RequestCtx, t events.Type, v int, data any) bool {
 	if s.opts.Events == nil || s.opts.LogsApplied == nil {
 		apiFail(ctx, 503, codeInternal, "log changes are not available on this node")
 		return false
@@ -377,7 +377,7 @@ func (s *Server) logEvent(ctx *fasthttp.RequestCtx, t events.Type, v int, data a
 // logRecord reads one log. A log not found yet may be one another node answered a moment
 // ago whose event this node has not applied: it waits (briefly) until the logs projection
 // has applied every event in the log, then looks again.
-func (s *Server) logRecord(acct, gw, id string) (storage.LogRecord, error) {
+func (s *API) logRecord(acct, gw, id string) (storage.LogRecord, error) {
 	rec, err := s.opts.Logs.Get(acct, gw, id)
 	if !errors.Is(err, storage.ErrNotFound) || s.opts.LogsCaughtUp == nil {
 		return rec, err
@@ -393,7 +393,7 @@ func (s *Server) logRecord(acct, gw, id string) (storage.LogRecord, error) {
 // logCatchUpWait bounds how long a read of a log not found waits for the projection.
 const logCatchUpWait = 5 * time.Second
 
-func (s *Server) getLog(ctx *fasthttp.RequestCtx, acct, gw, id string) {
+func (s *API) getLog(ctx *fasthttp.RequestCtx, acct, gw, id string) {
 	rec, err := s.logRecord(acct, gw, id)
 	if err != nil {
 		s.storeFail(ctx, err, "log "+id)
@@ -405,7 +405,7 @@ func (s *Server) getLog(ctx *fasthttp.RequestCtx, acct, gw, id string) {
 // payload answers the stored body itself (not wrapped), with its content type, as the
 // hosted API does. Bodies live in the request.finished event (inline) or in the payload
 // object store (larger ones); the log record points at the event.
-func (s *Server) payload(ctx *fasthttp.RequestCtx, acct, gw, id, which string) {
+func (s *API) payload(ctx *fasthttp.RequestCtx, acct, gw, id, which string) {
 	rec, err := s.logRecord(acct, gw, id)
 	if err != nil {
 		s.storeFail(ctx, err, "log "+id)

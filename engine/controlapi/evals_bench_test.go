@@ -1,9 +1,9 @@
-// control_evals_bench_test.go measures creating an evaluation over a real Badger logs
+// evals_bench_test.go measures creating an evaluation over a real Badger logs
 // projection: 50,000 logs, a dataset of the 25,000 OpenAI ones (capped at the newest
 // 10,000 read) with and without a residual cost filter.
 //
-//	go test ./engine/server/ -run '^$' -bench CreateEvaluation -benchtime 10x
-package server
+//	go test ./engine/controlapi/ -run '^$' -bench CreateEvaluation -benchtime 10x
+package controlapi
 
 import (
 	"context"
@@ -53,7 +53,7 @@ func BenchmarkCreateEvaluation(b *testing.B) {
 		}
 	}
 	cfg := testConfig(b)
-	s := New(Options{Dispatcher: &captureDispatcher{}, Providers: providers.NewTable(func(string) string { return "" }),
+	s := New(Options{Providers: providers.NewTable(func(string) string { return "" }),
 		Config: cfg, Logs: logs, AdminToken: adminTok})
 	for _, c := range []struct{ name, filters string }{
 		{"provider", `[{"key":"provider","operator":"eq","value":["openai"]}]`},
