@@ -1,0 +1,44 @@
+// bench_test.go runs the load harness of package bench (docs/performance.md) the way its
+// documentation does, with cells short enough for CI: every target answers, the report has
+// its tables, and nothing is lost. It asserts no figure: figures come from `go run ./bench`
+// on a quiet machine.
+package e2e
+
+import (
+	"context"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestBenchRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the load harness (about 30 s)")
+	}
+	for _, c := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"cells", []string{"-duration", "200ms", "-conc", "1"},
+			[]string{"| switchyard | json | 1 |", "| sy-route | json |", "| sy-socket | ws |", "(lost: 0)", "replay:"}},
+		{"soak", []string{"-soak", "5s", "-soak-conc", "4"},
+			[]string{"Soak, bare-proxy", "Soak, switchyard", "(lost: 0)"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, "go", append([]string{"run", "../bench", "-gateway-bin", binary}, c.args...)...)
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("go run ./bench %s: %v\n%s", strings.Join(c.args, " "), err, out)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(string(out), w) {
+					t.Errorf("the report has no %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
