@@ -157,7 +157,8 @@ func TestClientFindsServerFromConfig(t *testing.T) {
 	}
 }
 
-// A data dir that cannot be made stops the start with the setting named.
+// A data dir that cannot be made, or that holds the wrong kind of entry, stops the start
+// with the setting named, before anything is created in it.
 func TestDataDirUnusable(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "a-file")
 	os.WriteFile(file, nil, 0o600)
@@ -165,5 +166,37 @@ func TestDataDirUnusable(t *testing.T) {
 	if code := run([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(file, "data")}, &out, &errOut); code != 1 ||
 		!strings.Contains(errOut.String(), "--data-dir "+filepath.Join(file, "data")) {
 		t.Fatalf("exit %d, %q", code, errOut.String())
+	}
+	for _, c := range []struct {
+		name string
+		make func(dir string)
+		want string
+	}{
+		{"badger is a file", func(dir string) { os.WriteFile(filepath.Join(dir, "badger"), nil, 0o600) }, "badger is a file"},
+		{"admin-token is a directory", func(dir string) { os.Mkdir(filepath.Join(dir, "admin-token"), 0o700) }, "admin-token is not a regular file"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			c.make(dir)
+			var out, errOut bytes.Buffer
+			if code := run([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dir}, &out, &errOut); code != 1 ||
+				!strings.Contains(errOut.String(), "--data-dir "+dir) || !strings.Contains(errOut.String(), c.want) {
+				t.Fatalf("exit %d, %q", code, errOut.String())
+			}
+			if _, err := os.Stat(filepath.Join(dir, "master-key")); err == nil {
+				t.Fatal("the master key was created in an unusable data dir")
+			}
+		})
+	}
+	if os.Geteuid() == 0 {
+		t.Log("running as root: permissions are not checked (root reads and writes anything)")
+		return
+	}
+	dir := t.TempDir()
+	os.Chmod(dir, 0o500)
+	defer os.Chmod(dir, 0o700)
+	if code := run([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dir}, &out, &errOut); code != 1 ||
+		!strings.Contains(errOut.String(), "not writable") {
+		t.Fatalf("read-only data dir: exit %d, %q", code, errOut.String())
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -106,9 +108,9 @@ func settings(c *Config) []setting {
 		{"metrics-token", "bearer token /metrics asks for; open when empty", "", str(&c.MetricsToken), false},
 		{"request-log", "print one line per finished request on stderr", "true",
 			func(v string) error { b, err := strconv.ParseBool(v); c.RequestLog = b; return err }, true},
-		{"log-format", "format of the lines on stderr: text or json", "text", func(v string) error {
-			if v != "text" && v != "json" {
-				return fmt.Errorf("log-format must be text or json, got %q", v)
+		{"log-format", "format of the lines on stderr: auto (console on a terminal, else text), console (plain lines), text (logfmt) or json", "auto", func(v string) error {
+			if !slices.Contains(logFormats, v) {
+				return fmt.Errorf("log-format must be one of %s, got %q", strings.Join(logFormats, ", "), v)
 			}
 			c.LogFormat = v
 			return nil
@@ -220,6 +222,51 @@ func checkUpstreamOverrides(lookup func(string) (string, bool)) error {
 		u, err := url.Parse(v)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return fmt.Errorf("%s=%q is not an http:// or https:// URL with a host", name, v)
+		}
+	}
+	return nil
+}
+
+// dataDirLayout is what the data directory holds: name -> whether it is a directory.
+var dataDirLayout = map[string]bool{"nats": true, "badger": true, "admin-token": false, "master-key": false, "node-id": false}
+
+// checkDataDir makes the data directory when it is missing and says at once, naming the
+// setting, when it cannot be used: not a directory, not writable or not readable (a file
+// can be made and the entries listed), or one of its entries of the wrong kind. Without it
+// these fail later, deep in the event log or the store.
+func checkDataDir(dir string) error {
+	fail := func(err error) error { return fmt.Errorf("--data-dir %s: %w", dir, err) }
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fail(err)
+	}
+	probe, err := os.CreateTemp(dir, ".write-check-*")
+	if err != nil {
+		return fail(fmt.Errorf("not writable: %w", err))
+	}
+	probe.Close()
+	os.Remove(probe.Name())
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fail(fmt.Errorf("not readable: %w", err))
+	}
+	for _, e := range entries {
+		wantDir, known := dataDirLayout[e.Name()]
+		if !known {
+			continue
+		}
+		info, err := os.Stat(filepath.Join(dir, e.Name()))
+		switch {
+		case err != nil:
+			return fail(err)
+		case wantDir && !info.IsDir():
+			return fail(fmt.Errorf("%s is a file; the gateway keeps a directory there", e.Name()))
+		case !wantDir && !info.Mode().IsRegular():
+			return fail(fmt.Errorf("%s is not a regular file", e.Name()))
+		}
+		if f, err := os.Open(filepath.Join(dir, e.Name())); err != nil {
+			return fail(fmt.Errorf("%s is not readable: %w", e.Name(), err))
+		} else {
+			f.Close()
 		}
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net"
@@ -42,13 +43,9 @@ import (
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 )
 
-// newLogger is the process's logger on stderr, in the --log-format asked for.
+// newLogger is the process's logger on stderr, in the --log-format asked for (console.go).
 func newLogger(format string) *slog.Logger {
-	o := &slog.HandlerOptions{Level: slog.LevelInfo}
-	if format == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, o))
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, o))
+	return slog.New(newHandler(resolveLogFormat(format), os.Stderr))
 }
 
 // logNode holds the event log connection and, when embedded, the server under it.
@@ -334,8 +331,8 @@ func runServer(c *Config, onStarted func(url, adminToken, tokenAt string)) error
 	if err := checkListen(c.Listen); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(c.DataDir, 0o755); err != nil {
-		return fmt.Errorf("--data-dir %s: %w", c.DataDir, err)
+	if err := checkDataDir(c.DataDir); err != nil {
+		return err
 	}
 	token, tokenAt, created, err := adminToken(c.DataDir)
 	if err != nil {
@@ -382,7 +379,7 @@ func runServer(c *Config, onStarted func(url, adminToken, tokenAt string)) error
 		lg.bus.DropConsumer(ctx, old+node)
 	}
 	if c.RequestLog {
-		proj.observers = append(proj.observers, metrics.RequestLog(os.Stderr, c.LogFormat == "json", started))
+		proj.observers = append(proj.observers, metrics.RequestLog(func(w io.Writer) slog.Handler { return newHandler(resolveLogFormat(c.LogFormat), w) }, os.Stderr, started))
 	}
 	// lag is how many events in the log the projections have not applied yet.
 	lag := func(ctx context.Context) (uint64, error) {

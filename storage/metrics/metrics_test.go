@@ -5,6 +5,7 @@ package metrics
 import (
 	"bytes"
 	"io"
+	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -112,14 +113,14 @@ func TestRequestLogLines(t *testing.T) {
 	failed := fine
 	failed.LogID, failed.Status, failed.ErrorCode, failed.ErrorMessage = "01B", 502, 2010, "upstream openai unreachable"
 	var w bytes.Buffer
-	RequestLog(&w, false, start)([]events.Msg{msg(t, old), msg(t, fine), msg(t, failed)})
+	RequestLog(func(w io.Writer) slog.Handler { return slog.NewTextHandler(w, nil) }, &w, start)([]events.Msg{msg(t, old), msg(t, fine), msg(t, failed)})
 	lines := strings.Split(strings.TrimSpace(w.String()), "\n")
 	if len(lines) != 2 || !strings.Contains(lines[0], `level=INFO msg=request method=POST path=/v1/a/g/openai/chat/completions gateway=g provider=openai model=gpt-4o-mini status=200 duration_ms=12 log_id=01A`) ||
 		!strings.Contains(lines[1], "level=WARN") || !strings.Contains(lines[1], "error_code=2010") {
 		t.Fatalf("lines:\n%s", w.String())
 	}
 	w.Reset()
-	RequestLog(&w, true, start)([]events.Msg{msg(t, fine)})
+	RequestLog(func(w io.Writer) slog.Handler { return slog.NewJSONHandler(w, nil) }, &w, start)([]events.Msg{msg(t, fine)})
 	if !strings.HasPrefix(w.String(), `{"time":`) || !strings.Contains(w.String(), `"log_id":"01A"`) {
 		t.Fatalf("json line: %s", w.String())
 	}

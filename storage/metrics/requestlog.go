@@ -15,15 +15,11 @@ import (
 
 // RequestLog returns a batch handler that writes a line for each request.finished event of a
 // request that arrived at or after since (so the events a restart re-reads are not logged
-// again), in slog's text or JSON format, one write to w per batch.
-func RequestLog(w io.Writer, json bool, since time.Time) func(batch []events.Msg) {
+// again), through the handler newHandler makes (text, JSON or console), one write to w per
+// batch.
+func RequestLog(newHandler func(io.Writer) slog.Handler, w io.Writer, since time.Time) func(batch []events.Msg) {
 	var buf bytes.Buffer
-	o := &slog.HandlerOptions{Level: slog.LevelInfo}
-	var h slog.Handler = slog.NewTextHandler(&buf, o)
-	if json {
-		h = slog.NewJSONHandler(&buf, o)
-	}
-	log := slog.New(h)
+	log := slog.New(newHandler(&buf))
 	return func(batch []events.Msg) {
 		buf.Reset()
 		for _, msg := range batch {
