@@ -28,6 +28,10 @@ const (
 	// a few seconds (missed heartbeats), not the client's default half minute.
 	pullExpiry    = 10 * time.Second
 	pullHeartbeat = 2 * time.Second
+	// stallAfter: in a cluster, a consumer that delivered nothing for this long while the
+	// stream holds events past its position is taken as lost (seen once: after the stream
+	// leader's server was stopped, a node's consumer went silent with no heartbeat error).
+	stallAfter = 5 * time.Second
 	// dedupWindow is how long JetStream remembers a batch's message id, so a batch sent
 	// again after a lost acknowledgement (batcher.retry, within about 30 s) is stored once.
 	dedupWindow = time.Minute
@@ -393,6 +397,13 @@ func (b *Bus) consumeOnce(ctx context.Context, name string, pos *uint64, h Batch
 	batch := make([]Msg, 0, consumeBatchMax)
 	gather := time.NewTimer(time.Hour)
 	defer gather.Stop()
+	var stall <-chan time.Time // nil on a single server: never fires
+	if b.clustered {
+		t := time.NewTicker(stallAfter)
+		defer t.Stop()
+		stall = t.C
+	}
+	delivered := false // since the last stall check
 	for {
 		var first jetstream.Msg
 		select {
@@ -400,7 +411,19 @@ func (b *Bus) consumeOnce(ctx context.Context, name string, pos *uint64, h Batch
 			return nil
 		case err := <-lost:
 			return fmt.Errorf("%w: %w", errConsumerLost, err)
+		case <-stall:
+			if !delivered {
+				sctx, cancel := context.WithTimeout(ctx, stallAfter)
+				last, err := b.LastSeq(sctx)
+				cancel()
+				if err == nil && last > *pos {
+					return fmt.Errorf("%w: nothing delivered for %s with the stream at %d", errConsumerLost, stallAfter, last)
+				}
+			}
+			delivered = false
+			continue
 		case first = <-in:
+			delivered = true
 		}
 		batch = batch[:0]
 		last := first
