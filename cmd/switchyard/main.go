@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/actors"
+	"github.com/switchyard/switchyard/dashboard"
 	"github.com/switchyard/switchyard/engine"
 	"github.com/switchyard/switchyard/engine/cache"
 	"github.com/switchyard/switchyard/engine/compat"
@@ -467,7 +468,7 @@ func runServer(c *Config, onStarted func(url, adminToken, tokenAt string)) error
 		Logs: logs, Analytics: analytics, Payloads: lg.bus, Events: lg.bus, LogsApplied: logs.WaitFor,
 		LogsCaughtUp: caughtUp(lg.bus, logs.WaitFor), Logger: log})
 	front := server.New(server.Options{Dispatcher: sys, Sessions: sys, Providers: table, Spend: analytics,
-		Control: control.Handle, Config: cfg.service, AdminToken: token, MaxBody: c.MaxBodyMB << 20, Logger: log,
+		Control: control.Handle, Dashboard: dashboard.New().Serve, Config: cfg.service, AdminToken: token, MaxBody: c.MaxBodyMB << 20, Logger: log,
 		Compat: &compat.Env{Vertex: compat.NewVertexTokens(upstream.HTTPClient(30*time.Second),
 			func(u string) error { return upstream.CheckBaseURL(u, c.AllowInsecure) })},
 		MetricsToken: c.MetricsToken, GuardClient: fwd.Client, Node: node,

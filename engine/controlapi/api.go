@@ -172,10 +172,13 @@ func (s *API) fail(ctx *fasthttp.RequestCtx, err error) {
 
 // route is one control endpoint: the permission it needs and whether it is about one gateway.
 type route struct {
-	perm    string
+	perm    string // the permission it needs; permAnyToken: any token of the account
 	gateway string // the gateway the call is about, for gateway-scoped tokens
 	handle  func()
 }
+
+// permAnyToken marks an endpoint any token of the account may call (tokens/verify).
+const permAnyToken = "any"
 
 // control authenticates the caller, finds the endpoint and checks the permission.
 func (s *API) control(ctx *fasthttp.RequestCtx, path string) {
@@ -205,7 +208,12 @@ func (s *API) control(ctx *fasthttp.RequestCtx, path string) {
 		apiFail(ctx, 404, codeNotFound, "no route for "+string(ctx.Method())+" "+path, "path")
 		return
 	}
-	if !who.Can(r.perm, acct, r.gateway) {
+	if r.perm == permAnyToken {
+		if !who.Admin && who.Token.AccountID != acct {
+			apiFail(ctx, 403, codeForbidden, "Unauthorized to access requested resource: the token belongs to another account", "header", "Authorization")
+			return
+		}
+	} else if !who.Can(r.perm, acct, r.gateway) {
 		apiFail(ctx, 403, codeForbidden, "Unauthorized to access requested resource: the token needs "+r.perm+" permission on this account"+scopeNote(r.gateway), "header", "Authorization")
 		return
 	}
@@ -233,6 +241,10 @@ func (s *API) routeFor(ctx *fasthttp.RequestCtx, who config.Principal, acct stri
 			return admin(func() { s.listTokens(ctx, acct) })
 		case "POST":
 			return admin(func() { s.createToken(ctx, who, acct, body()) })
+		}
+	case len(p) == 2 && p[0] == "tokens" && p[1] == "verify":
+		if m == "GET" {
+			return &route{perm: permAnyToken, handle: func() { s.verifyToken(ctx, who) }}
 		}
 	case len(p) == 2 && p[0] == "tokens":
 		if m == "DELETE" {

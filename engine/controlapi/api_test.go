@@ -276,3 +276,39 @@ func TestGatewayAnswersLeaveOutSpendRuleMetadata(t *testing.T) {
 		t.Errorf("stored spend_limits %s lost the metadata", stored)
 	}
 }
+
+// tokens/verify says who any token of the account is and what it may do; another
+// account's token is refused and an unknown one is a 401.
+func TestTokenVerify(t *testing.T) {
+	f := newFixture(t)
+	const V = "/client/v4/accounts/acc/tokens/verify"
+	for _, c := range []struct {
+		kind   string
+		status int
+		perms  string
+		gws    string
+	}{
+		{"read", 200, "read", ""},
+		{"run-gw", 200, "run", "gw"},
+		{"admin-bootstrap", 200, "admin", ""},
+		{"admin-acc2", 403, "", ""},
+		{"not-a-token", 401, "", ""},
+	} {
+		rc := f.call(t, "GET", V, "", c.kind, nil)
+		if rc.Response.StatusCode() != c.status {
+			t.Fatalf("%s: %d %s", c.kind, rc.Response.StatusCode(), rc.Response.Body())
+		}
+		if c.status != 200 {
+			continue
+		}
+		var env struct {
+			Result verifyView `json:"result"`
+		}
+		if err := json.Unmarshal(rc.Response.Body(), &env); err != nil {
+			t.Fatal(err)
+		}
+		if r := env.Result; r.Status != "active" || strings.Join(r.Permissions, ",") != c.perms || strings.Join(r.Gateways, ",") != c.gws || r.ID == "" {
+			t.Fatalf("%s: %+v", c.kind, r)
+		}
+	}
+}

@@ -391,6 +391,30 @@ func (s *API) listTokens(ctx *fasthttp.RequestCtx, acct string) {
 		ResultInfo: newResultInfo(1, max(len(res), 1), len(res), len(res))})
 }
 
+// verifyView is the answer of tokens/verify: the hosted fields (id, status) and ours, what
+// the token may do (the dashboard shows only what the token may use).
+type verifyView struct {
+	ID          string   `json:"id"`
+	Status      string   `json:"status"`
+	Name        string   `json:"name"`
+	Permissions []string `json:"permissions"`
+	Gateways    []string `json:"gateways"`
+}
+
+// verifyToken answers who the caller is: any valid token of the account may ask.
+func (s *API) verifyToken(ctx *fasthttp.RequestCtx, who config.Principal) {
+	if who.Admin {
+		ok(ctx, verifyView{ID: "admin", Status: "active", Name: "bootstrap admin token", Permissions: []string{config.PermAdmin}, Gateways: []string{}})
+		return
+	}
+	t := who.Token
+	gws := t.Gateways
+	if gws == nil {
+		gws = []string{}
+	}
+	ok(ctx, verifyView{ID: t.ID, Status: "active", Name: t.Name, Permissions: t.Permissions, Gateways: gws})
+}
+
 func (s *API) createToken(ctx *fasthttp.RequestCtx, who config.Principal, acct string, body []byte) {
 	c, cancel := writeCtx()
 	defer cancel()

@@ -1,5 +1,5 @@
 // Package server is the data plane's fasthttp front end: it answers health checks and
-// /metrics, parses and validates data-plane requests (/v1/...) into engine.Requests and
+// /metrics, passes /dashboard to the dashboard's handler, parses and validates data-plane requests (/v1/...) into engine.Requests and
 // hands them to the Dispatcher, and passes the control API (/client/v4/...) to the handler
 // it is given (engine/controlapi). No business logic lives here.
 package server
@@ -32,6 +32,8 @@ type Options struct {
 	Providers providers.Table
 	// Control answers the control API (/client/v4/...: engine/controlapi); nil: 404.
 	Control fasthttp.RequestHandler
+	// Dashboard serves /dashboard and below (package dashboard); GET / redirects there. nil: 404.
+	Dashboard fasthttp.RequestHandler
 	// Config is the configuration: the data plane reads its snapshot (and creates the
 	// default gateway through it); AdminToken is the bootstrap admin token, valid as a
 	// gateway token too.
@@ -119,6 +121,10 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		s.dataPlane(ctx, path)
 	case bytes.HasPrefix(path, []byte("/client/v4/")) && s.opts.Control != nil:
 		s.opts.Control(ctx)
+	case s.opts.Dashboard != nil && (string(path) == "/dashboard" || bytes.HasPrefix(path, []byte("/dashboard/"))):
+		s.opts.Dashboard(ctx)
+	case s.opts.Dashboard != nil && string(path) == "/" && (ctx.IsGet() || ctx.IsHead()):
+		ctx.Redirect("/dashboard/", fasthttp.StatusFound)
 	case string(path) == "/healthz":
 		ctx.SetContentType("application/json")
 		ctx.SetBodyString(`{"status":"ok"}`)

@@ -1,0 +1,575 @@
+// app.js is the dashboard: sign-in, then gateways and their settings, analytics, logs with
+// feedback, and a playground. It calls only the public control API (/client/v4/...) and the
+// data plane (/v1/...) with the token the user signed in with, so it can do exactly what
+// that token can do through the API, and everything it shows a script can get too.
+// Preact with htm (no build step) and uPlot for charts, vendored from npm (see vendor/).
+import { html, render, useState, useEffect, useRef, useCallback } from './vendor/preact-htm.js';
+import uPlot from './vendor/uPlot.esm.js';
+
+// ---- session and API ----
+
+const session = {
+  get acct() { return sessionStorage.getItem('sy.acct') || ''; },
+  get token() { return sessionStorage.getItem('sy.token') || ''; },
+  set(acct, token) { sessionStorage.setItem('sy.acct', acct); sessionStorage.setItem('sy.token', token); },
+  clear() { sessionStorage.removeItem('sy.acct'); sessionStorage.removeItem('sy.token'); },
+};
+
+class APIError extends Error {
+  constructor(status, errors) {
+    super(errors.map((e) => e.message).join('; ') || `HTTP ${status}`);
+    this.status = status;
+    this.errors = errors;
+  }
+  // field is the message of the error whose path ends in name (body.<name> or query.<name>).
+  field(name) {
+    const e = this.errors.find((x) => x.path && x.path.length > 1 && x.path.slice(1).join('.') === name);
+    return e ? e.message : '';
+  }
+}
+
+// api calls the control API of the signed-in account; path starts after accounts/{id}.
+async function api(method, path, body) {
+  const headers = { Authorization: 'Bearer ' + session.token };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const r = await fetch(`/client/v4/accounts/${encodeURIComponent(session.acct)}${path}`,
+    { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  let j;
+  try { j = await r.json(); } catch { j = { success: false, errors: [{ code: 0, message: `HTTP ${r.status}` }] }; }
+  if (!r.ok || j.success === false) throw new APIError(r.status, j.errors || []);
+  return j;
+}
+
+// apiText reads a raw body of the control API (a log's request or response).
+async function apiText(path) {
+  const r = await fetch(`/client/v4/accounts/${encodeURIComponent(session.acct)}${path}`,
+    { headers: { Authorization: 'Bearer ' + session.token } });
+  const t = await r.text();
+  if (!r.ok) throw new APIError(r.status, [{ message: t }]);
+  return t;
+}
+
+// can: the token holds perm (admin holds every permission, edit holds read; run is its own),
+// on gateway gw when given. The same rule as storage/config's Token.Has.
+function can(who, perm, gw) {
+  if (!who || !who.permissions.some((q) => q === perm || q === 'admin' || (perm === 'read' && q === 'edit'))) return false;
+  return !gw || !who.gateways || who.gateways.length === 0 || who.gateways.includes(gw);
+}
+
+// ---- small pieces ----
+
+function useHash() {
+  const [hash, setHash] = useState(location.hash || '#/gateways');
+  useEffect(() => {
+    const on = () => setHash(location.hash || '#/gateways');
+    addEventListener('hashchange', on);
+    return () => removeEventListener('hashchange', on);
+  }, []);
+  return hash;
+}
+
+// useLoad runs load when deps change and keeps {data, error, loading, reload}.
+function useLoad(load, deps) {
+  const [state, setState] = useState({ data: null, error: null, loading: true });
+  const [n, setN] = useState(0);
+  useEffect(() => {
+    let live = true;
+    setState((s) => ({ ...s, loading: true }));
+    load().then((data) => live && setState({ data, error: null, loading: false }),
+      (error) => live && setState({ data: null, error, loading: false }));
+    return () => { live = false; };
+  }, [...deps, n]);
+  return { ...state, reload: () => setN((x) => x + 1) };
+}
+
+const Err = ({ error }) => error ? html`<p class="error" role="alert">${error.message}</p>` : null;
+const FieldErr = ({ error, name }) => {
+  const m = error instanceof APIError ? error.field(name) : '';
+  return m ? html`<span class="field-error" role="alert">${m}</span>` : null;
+};
+
+const fmt = {
+  num: (v) => v == null ? '–' : Number(v).toLocaleString(),
+  usd: (v) => v == null ? '–' : '$' + Number(v).toFixed(Number(v) < 0.01 ? 6 : 4),
+  ms: (v) => v == null ? '–' : `${Number(v).toFixed(v < 10 ? 1 : 0)} ms`,
+  pct: (v) => v == null ? '–' : `${(Number(v) * 100).toFixed(1)} %`,
+  time: (v) => v ? new Date(v).toLocaleString() : '–',
+};
+
+function useGateways() {
+  return useLoad(() => api('GET', '/ai-gateway/gateways?per_page=100').then((j) => j.result), []);
+}
+
+function GatewaySelect({ value, onChange, gateways, all }) {
+  return html`<label>Gateway
+    <select value=${value} onChange=${(e) => onChange(e.target.value)} aria-label="gateway">
+      ${all && html`<option value="">all gateways</option>`}
+      ${(gateways || []).map((g) => html`<option value=${g.id}>${g.id}</option>`)}
+    </select></label>`;
+}
+
+// ---- sign-in ----
+
+function SignIn({ onDone }) {
+  const [acct, setAcct] = useState(session.acct || '');
+  const [token, setToken] = useState('');
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e) => {
+    e.preventDefault();
+    setBusy(true); setError(null);
+    session.set(acct.trim(), token.trim());
+    try {
+      const j = await api('GET', '/tokens/verify');
+      onDone(j.result);
+    } catch (err) {
+      session.clear();
+      setError(err.status === 401 ? new Error('That token is not valid for this account.') : err);
+    } finally { setBusy(false); }
+  };
+  return html`<main class="signin"><div class="panel">
+    <h1>Sign in to Switchyard</h1>
+    <form onSubmit=${submit}>
+      <label>Account id<input name="account" value=${acct} onInput=${(e) => setAcct(e.target.value)} required autocomplete="username"/></label>
+      <label>API token<input name="token" type="password" value=${token} onInput=${(e) => setToken(e.target.value)} required autocomplete="current-password"/></label>
+      <p class="muted">The admin token is in <code>${'<data dir>/admin-token'}</code>; an API token (<code>syt_…</code>) signs in to its own account with its own permissions.</p>
+      <button class="primary" disabled=${busy}>Sign in</button>
+      <${Err} error=${error}/>
+    </form></div></main>`;
+}
+
+// ---- gateways ----
+
+function Gateways({ who }) {
+  const gws = useGateways();
+  const [id, setId] = useState('');
+  const [error, setError] = useState(null);
+  const create = async (e) => {
+    e.preventDefault();
+    setError(null);
+    try {
+      await api('POST', '/ai-gateway/gateways', { id: id.trim(), collect_logs: true });
+      location.hash = '#/gateways/' + encodeURIComponent(id.trim());
+    } catch (err) { setError(err); }
+  };
+  return html`<main><h1>Gateways</h1>
+    ${can(who, 'edit') && html`<form class="panel row" onSubmit=${create} aria-label="create a gateway">
+      <label>New gateway id<input name="gateway-id" value=${id} onInput=${(e) => setId(e.target.value)} placeholder="my-gateway"/>
+        <${FieldErr} error=${error} name="id"/></label>
+      <button class="primary">Create gateway</button>
+      ${error && !error.field?.('id') && html`<${Err} error=${error}/>`}
+    </form>`}
+    <div class="panel"><${Err} error=${gws.error}/>
+    <table><thead><tr><th>id</th><th>logs</th><th>cache TTL</th><th>rate limit</th><th>authentication</th><th>created</th></tr></thead>
+    <tbody>${(gws.data || []).map((g) => html`<tr onClick=${() => { location.hash = '#/gateways/' + encodeURIComponent(g.id); }}>
+      <td><a href=${'#/gateways/' + encodeURIComponent(g.id)}>${g.id}</a></td>
+      <td>${g.collect_logs ? 'on' : 'off'}</td><td>${g.cache_ttl ? g.cache_ttl + ' s' : 'off'}</td>
+      <td>${g.rate_limiting_limit ? `${g.rate_limiting_limit} / ${g.rate_limiting_interval} s (${g.rate_limiting_technique})` : 'off'}</td>
+      <td>${g.authentication ? 'required' : 'off'}</td><td>${fmt.time(g.created_at)}</td></tr>`)}
+    </tbody></table>
+    ${gws.data && gws.data.length === 0 && html`<p class="muted">No gateway yet.</p>`}</div></main>`;
+}
+
+// The settings a form field edits: name, label, kind, and for selects the choices.
+const SETTINGS = [
+  ['collect_logs', 'Collect logs', 'bool'],
+  ['log_management', 'Log limit (records; empty: none)', 'int'],
+  ['log_management_strategy', 'When the limit is reached', 'select', ['', 'STOP_INSERTING', 'DELETE_OLDEST']],
+  ['cache_ttl', 'Cache TTL (seconds; 0: off)', 'int'],
+  ['cache_invalidate_on_update', 'Invalidate the cache on update', 'bool'],
+  ['rate_limiting_limit', 'Rate limit (requests; 0: off)', 'int'],
+  ['rate_limiting_interval', 'Rate limit interval (seconds)', 'int'],
+  ['rate_limiting_technique', 'Rate limit technique', 'select', ['fixed', 'sliding']],
+  ['retry_max_attempts', 'Retries: attempts', 'int'],
+  ['retry_delay', 'Retries: delay (ms)', 'int'],
+  ['retry_backoff', 'Retries: backoff', 'select', ['', 'constant', 'linear', 'exponential']],
+  ['authentication', 'Require a gateway token (cf-aig-authorization)', 'bool'],
+];
+// The settings edited as JSON: DLP policies, guardrail categories, spend limits, OpenTelemetry, Logpush.
+const JSON_SETTINGS = ['dlp', 'guardrails', 'spend_limits', 'otel'];
+
+function GatewaySettings({ who, id }) {
+  const g = useLoad(() => api('GET', '/ai-gateway/gateways/' + encodeURIComponent(id)), [id]);
+  const [form, setForm] = useState(null);
+  const [json, setJSON] = useState({});
+  const [error, setError] = useState(null);
+  const [saved, setSaved] = useState(null);
+  useEffect(() => {
+    if (!g.data) return;
+    setForm({ ...g.data.result });
+    const j = {};
+    for (const k of JSON_SETTINGS) j[k] = g.data.result[k] == null ? '' : JSON.stringify(g.data.result[k], null, 2);
+    setJSON(j);
+  }, [g.data]);
+  const editable = can(who, 'edit', id);
+  if (g.error) return html`<main><h1>Gateway ${id}</h1><${Err} error=${g.error}/></main>`;
+  if (!form) return html`<main><h1>Gateway ${id}</h1><p class="muted">Loading…</p></main>`;
+  const set = (k, v) => setForm({ ...form, [k]: v });
+  const save = async (e) => {
+    e.preventDefault();
+    setError(null); setSaved(null);
+    const body = {};
+    for (const [k, , kind] of SETTINGS) {
+      let v = form[k];
+      if (kind === 'int') v = v === '' || v == null ? null : Number(v);
+      if (kind === 'select' && v === '') v = null;
+      body[k] = v;
+    }
+    for (const k of JSON_SETTINGS) {
+      if (json[k].trim() === '') { body[k] = null; continue; }
+      try { body[k] = JSON.parse(json[k]); } catch (err) {
+        setError(new APIError(400, [{ message: `${k}: not JSON (${err.message})`, path: ['body', k] }]));
+        return;
+      }
+    }
+    try {
+      const j = await api('PUT', '/ai-gateway/gateways/' + encodeURIComponent(id), body);
+      setSaved(j.messages || []);
+      g.reload();
+    } catch (err) { setError(err); }
+  };
+  const del = async () => {
+    if (!confirm(`Delete gateway ${id}, its logs and its routes?`)) return;
+    try { await api('DELETE', '/ai-gateway/gateways/' + encodeURIComponent(id)); location.hash = '#/gateways'; } catch (err) { setError(err); }
+  };
+  return html`<main><h1>Gateway ${id}</h1>
+    <p class="muted">Base URL: <code>${location.origin}/v1/${session.acct}/${id}/{provider}</code>
+      · <a href=${'#/logs/' + encodeURIComponent(id)}>logs</a> · <a href=${'#/analytics/' + encodeURIComponent(id)}>analytics</a></p>
+    <form class="panel" onSubmit=${save} aria-label="gateway settings">
+      <fieldset disabled=${!editable} style="border:0;padding:0;margin:0">
+      <div class="row">${SETTINGS.map(([k, label, kind, choices]) => kind === 'bool'
+        ? html`<label class="check"><input type="checkbox" name=${k} checked=${!!form[k]} onChange=${(e) => set(k, e.target.checked)}/> ${label}<${FieldErr} error=${error} name=${k}/></label>`
+        : kind === 'select'
+          ? html`<label>${label}<select name=${k} value=${form[k] ?? ''} onChange=${(e) => set(k, e.target.value)}>
+              ${choices.map((c) => html`<option value=${c}>${c || '(none)'}</option>`)}</select><${FieldErr} error=${error} name=${k}/></label>`
+          : html`<label>${label}<input name=${k} inputmode="numeric" value=${form[k] ?? ''} onInput=${(e) => set(k, e.target.value)}/><${FieldErr} error=${error} name=${k}/></label>`)}
+      </div>
+      <h2>DLP, guardrails, spend limits, OpenTelemetry (JSON, as the API takes them)</h2>
+      <div class="row">${JSON_SETTINGS.map((k) => html`<label style="flex:1 1 300px">${k}
+        <textarea name=${k} rows="6" value=${json[k]} onInput=${(e) => setJSON({ ...json, [k]: e.target.value })} placeholder="(not set)"></textarea>
+        ${error instanceof APIError && error.errors.filter((x) => x.path && x.path[1] === k).map((x) => html`<span class="field-error" role="alert">${x.message}</span>`)}</label>`)}
+      </div>
+      </fieldset>
+      ${editable ? html`<div class="row" style="margin-top:1rem"><button class="primary">Save settings</button>
+        <button type="button" class="danger" onClick=${del}>Delete gateway</button></div>`
+        : html`<p class="muted">This token may read this gateway but not change it.</p>`}
+      ${error && html`<${Err} error=${error}/>`}
+      ${saved && html`<p class="ok" role="status">Saved.${saved.map((m) => html` <span class="muted">${m.message}</span>`)}</p>`}
+    </form></main>`;
+}
+
+// ---- analytics ----
+
+const RANGES = { '1h': 3600e3, '24h': 86400e3, '7d': 7 * 86400e3, '30d': 30 * 86400e3 };
+const METRICS = {
+  requests: ['Requests', fmt.num], tokens: ['Tokens (in + out)', fmt.num], cost: ['Cost (USD)', fmt.usd],
+  errors: ['Errors', fmt.num], cache_hit_ratio: ['Cache hit rate', fmt.pct],
+  duration_p50_ms: ['Latency p50', fmt.ms], duration_p95_ms: ['Latency p95', fmt.ms],
+};
+const pointValue = (p, m) => m === 'tokens' ? (p.tokens_in || 0) + (p.tokens_out || 0) : p[m];
+const COLORS = ['#2d5bd7', '#e0663a', '#1d9a6c', '#a44bd6', '#d4a017', '#d6336c', '#0e9ab4', '#6b7280', '#7c5e10', '#3f8f29', '#999'];
+
+function Chart({ series, metric }) {
+  const box = useRef(null);
+  useEffect(() => {
+    if (!box.current || !series || series.length === 0) return;
+    const xs = series[0].points.map((p) => Date.parse(p.time) / 1000);
+    const data = [xs, ...series.map((s) => s.points.map((p) => pointValue(p, metric) ?? null))];
+    const plot = new uPlot({
+      width: box.current.clientWidth || 800, height: 300,
+      series: [{}, ...series.map((s, i) => ({ label: s.group || '(all)', stroke: COLORS[i % COLORS.length], width: 2,
+        value: (u, v) => METRICS[metric][1](v) }))],
+      axes: [{ stroke: getComputedStyle(document.body).color }, { stroke: getComputedStyle(document.body).color,
+        values: (u, vs) => vs.map((v) => METRICS[metric][1](v)) }],
+    }, data, box.current);
+    const onResize = () => plot.setSize({ width: box.current.clientWidth, height: 300 });
+    addEventListener('resize', onResize);
+    return () => { removeEventListener('resize', onResize); plot.destroy(); };
+  }, [series, metric]);
+  return html`<div class="chart" ref=${box} role="img" aria-label=${METRICS[metric][0] + ' over time'}></div>`;
+}
+
+function Analytics({ gw: initialGw }) {
+  const gws = useGateways();
+  const [gw, setGw] = useState(initialGw || '');
+  const [range, setRange] = useState('24h');
+  const [groupBy, setGroupBy] = useState('none');
+  const [metaKey, setMetaKey] = useState('');
+  const [metric, setMetric] = useState('requests');
+  const group = groupBy === 'metadata' ? 'metadata.' + metaKey : (groupBy === 'none' && !gw ? 'gateway' : groupBy);
+  const a = useLoad(() => {
+    const end = new Date(Math.ceil(Date.now() / 60000) * 60000);
+    const start = new Date(end - RANGES[range]);
+    const q = new URLSearchParams({ start: start.toISOString(), end: end.toISOString(), group_by: group });
+    const path = gw ? `/ai-gateway/gateways/${encodeURIComponent(gw)}/analytics` : '/ai-gateway/analytics';
+    return api('GET', `${path}?${q}`).then((j) => j.result);
+  }, [gw, range, group]);
+  const t = a.data && a.data.totals;
+  return html`<main><h1>Analytics</h1>
+    <div class="panel row" role="search">
+      <${GatewaySelect} value=${gw} onChange=${setGw} gateways=${gws.data} all/>
+      <label>Range<select value=${range} onChange=${(e) => setRange(e.target.value)} aria-label="range">
+        ${Object.keys(RANGES).map((r) => html`<option value=${r}>last ${r}</option>`)}</select></label>
+      <label>Group by<select value=${groupBy} onChange=${(e) => setGroupBy(e.target.value)} aria-label="group by">
+        <option value="none">${gw ? 'nothing' : 'gateway'}</option><option value="provider">provider</option>
+        <option value="model">model</option><option value="metadata">a metadata key</option></select></label>
+      ${groupBy === 'metadata' && html`<label>Metadata key<input value=${metaKey} onInput=${(e) => setMetaKey(e.target.value)} placeholder="user_id"/></label>`}
+      <label>Chart<select value=${metric} onChange=${(e) => setMetric(e.target.value)} aria-label="metric">
+        ${Object.entries(METRICS).map(([k, [l]]) => html`<option value=${k}>${l}</option>`)}</select></label>
+    </div>
+    <${Err} error=${a.error}/>
+    ${t && html`<div class="cards" aria-label="totals">
+      <div class="card"><div class="k">Requests</div><div class="v" data-total="requests">${fmt.num(t.requests)}</div></div>
+      <div class="card"><div class="k">Tokens in / out</div><div class="v">${fmt.num(t.tokens_in)} / ${fmt.num(t.tokens_out)}</div></div>
+      <div class="card"><div class="k">Cost</div><div class="v">${fmt.usd(t.cost)}</div></div>
+      <div class="card"><div class="k">Errors</div><div class="v">${fmt.num(t.errors)}</div></div>
+      <div class="card"><div class="k">Cache hit rate</div><div class="v">${fmt.pct(t.cache_hit_ratio)}</div></div>
+      <div class="card"><div class="k">Latency p50 / p95</div><div class="v">${fmt.ms(t.duration_p50_ms)} / ${fmt.ms(t.duration_p95_ms)}</div></div>
+    </div>`}
+    <div class="panel">${a.data && html`<${Chart} series=${a.data.series} metric=${metric}/>`}
+      ${a.data && a.data.series.length === 0 && html`<p class="muted">No requests in this range.</p>`}</div>
+  </main>`;
+}
+
+// ---- logs ----
+
+// reassemble turns a streamed (SSE) answer into its text: OpenAI chunks' deltas, Anthropic's
+// text deltas, Gemini's parts; other bodies are pretty-printed when they are JSON.
+function reassemble(body) {
+  if (/^(data|event):/m.test(body)) {
+    let text = '';
+    for (const line of body.split('\n')) {
+      if (!line.startsWith('data:')) continue;
+      const d = line.slice(5).trim();
+      if (d === '[DONE]') continue;
+      try {
+        const j = JSON.parse(d);
+        text += j.choices?.[0]?.delta?.content ?? j.delta?.text ?? j.candidates?.[0]?.content?.parts?.map((p) => p.text || '').join('') ?? j.response ?? '';
+      } catch { /* not JSON: skip */ }
+    }
+    return { streamed: true, text };
+  }
+  try { return { streamed: false, text: JSON.stringify(JSON.parse(body), null, 2) }; } catch { return { streamed: false, text: body }; }
+}
+
+function LogDetail({ who, gw, id, onChanged }) {
+  const base = `/ai-gateway/gateways/${encodeURIComponent(gw)}/logs/${encodeURIComponent(id)}`;
+  const log = useLoad(() => api('GET', base).then((j) => j.result), [gw, id]);
+  const req = useLoad(() => apiText(base + '/request').catch((e) => `(${e.message})`), [gw, id]);
+  const resp = useLoad(() => apiText(base + '/response').catch((e) => `(${e.message})`), [gw, id]);
+  const [error, setError] = useState(null);
+  const [score, setScore] = useState('');
+  const edit = async (body) => {
+    setError(null);
+    try { await api('PATCH', base, body); log.reload(); onChanged && onChanged(); } catch (err) { setError(err); }
+  };
+  const l = log.data;
+  if (log.error) return html`<div class="panel"><${Err} error=${log.error}/></div>`;
+  if (!l) return html`<div class="panel"><p class="muted">Loading…</p></div>`;
+  const r = resp.data != null ? reassemble(resp.data) : null;
+  const editable = can(who, 'edit', gw);
+  const extra = ['route', 'dlp', 'guardrails', 'attempts', 'metadata'].filter((k) => l[k] != null && !(Array.isArray(l[k]) && l[k].length === 0));
+  return html`<div class="panel" aria-label="log detail"><h2 style="margin-top:0">Log ${l.id}</h2>
+    <dl class="kv">
+      <dt>time</dt><dd>${fmt.time(l.created_at)}</dd>
+      <dt>provider / model</dt><dd>${l.provider} / ${l.model}</dd>
+      <dt>status</dt><dd class=${l.success ? 'ok' : 'bad'}>${l.status_code} ${l.success ? 'success' : 'failed'}</dd>
+      <dt>duration</dt><dd>${fmt.ms(l.duration)}</dd>
+      <dt>tokens in / out</dt><dd>${fmt.num(l.tokens_in)} / ${fmt.num(l.tokens_out)}</dd>
+      <dt>cost</dt><dd>${fmt.usd(l.cost)}</dd>
+      <dt>cache</dt><dd>${l.cached ? 'hit' : 'miss'}</dd>
+      <dt>path</dt><dd><code>${l.path}</code></dd>
+      <dt>feedback</dt><dd data-feedback=${l.feedback ?? 0}>${l.feedback === 1 ? '👍' : l.feedback === -1 ? '👎' : 'none'}${l.score != null ? ` · score ${l.score}` : ''}</dd>
+    </dl>
+    ${editable && html`<div class="row" style="margin-bottom:.8rem">
+      <button onClick=${() => edit({ feedback: 1 })} aria-label="thumbs up" aria-pressed=${l.feedback === 1}>👍</button>
+      <button onClick=${() => edit({ feedback: -1 })} aria-label="thumbs down" aria-pressed=${l.feedback === -1}>👎</button>
+      <label>Score (0–100)<input value=${score} onInput=${(e) => setScore(e.target.value)} size="4"/></label>
+      <button onClick=${() => edit({ score: Number(score) })} disabled=${score === ''}>Set score</button>
+    </div>`}
+    <${Err} error=${error}/>
+    ${extra.map((k) => html`<h3>${k}</h3><pre>${JSON.stringify(l[k], null, 2)}</pre>`)}
+    <h3>Request</h3><pre>${req.data != null ? reassemble(req.data).text : '…'}</pre>
+    <h3>Response${r && r.streamed ? ' (stream, reassembled)' : ''}</h3><pre data-response>${r ? r.text : '…'}</pre>
+  </div>`;
+}
+
+function Logs({ who, gw: initialGw, id: initialId }) {
+  const gws = useGateways();
+  const [gw, setGw] = useState(initialGw || '');
+  const [f, setF] = useState({ provider: '', model: '', success: '', cached: '', feedback: '', search: '', mkey: '', mval: '' });
+  const [applied, setApplied] = useState(f);
+  const [page, setPage] = useState(1);
+  const [live, setLive] = useState(true);
+  const [sel, setSel] = useState(initialId || '');
+  const [tick, setTick] = useState(0);
+  const [error, setError] = useState(null);
+  useEffect(() => { if (!gw && gws.data && gws.data.length) setGw(gws.data[0].id); }, [gws.data]);
+  useEffect(() => {
+    if (!live || page !== 1) return undefined;
+    const t = setInterval(() => setTick((x) => x + 1), 2000);
+    return () => clearInterval(t);
+  }, [live, page]);
+  const query = (a) => {
+    const q = new URLSearchParams({ page: String(page), per_page: '25' });
+    for (const k of ['provider', 'model', 'success', 'cached', 'feedback', 'search']) if (a[k] !== '') q.set(k, a[k]);
+    if (a.mkey) { q.append('filters.key', 'metadata.key'); q.append('filters.operator', 'eq'); q.append('filters.value', a.mkey); }
+    if (a.mval) { q.append('filters.key', 'metadata.value'); q.append('filters.operator', 'eq'); q.append('filters.value', a.mval); }
+    return q;
+  };
+  const [list, setList] = useState({ data: null, error: null });
+  useEffect(() => {
+    if (!gw) return;
+    let alive = true;
+    api('GET', `/ai-gateway/gateways/${encodeURIComponent(gw)}/logs?${query(applied)}`)
+      .then((j) => alive && setList({ data: j, error: null }), (e) => alive && setList({ data: null, error: e }));
+    return () => { alive = false; };
+  }, [gw, applied, page, tick]);
+  const set = (k) => (e) => setF({ ...f, [k]: e.target.value });
+  const del = async () => {
+    if (!confirm('Delete every log that matches these filters?')) return;
+    setError(null);
+    const q = query(applied); q.delete('page'); q.delete('per_page');
+    try { await api('DELETE', `/ai-gateway/gateways/${encodeURIComponent(gw)}/logs?${q}`); setSel(''); setTick((x) => x + 1); } catch (err) { setError(err); }
+  };
+  const rows = list.data ? list.data.result : [];
+  const info = list.data && list.data.result_info;
+  return html`<main><h1>Logs</h1>
+    <form class="panel row" role="search" onSubmit=${(e) => { e.preventDefault(); setPage(1); setApplied(f); }}>
+      <${GatewaySelect} value=${gw} onChange=${(v) => { setGw(v); setSel(''); }} gateways=${gws.data}/>
+      <label>Provider<input name="provider" value=${f.provider} onInput=${set('provider')} size="10"/></label>
+      <label>Model<input name="model" value=${f.model} onInput=${set('model')} size="14"/></label>
+      <label>Result<select name="success" value=${f.success} onChange=${set('success')}><option value="">any</option><option value="true">success</option><option value="false">failed</option></select></label>
+      <label>Cache<select name="cached" value=${f.cached} onChange=${set('cached')}><option value="">any</option><option value="true">hit</option><option value="false">miss</option></select></label>
+      <label>Feedback<select name="feedback" value=${f.feedback} onChange=${set('feedback')}><option value="">any</option><option value="1">👍</option><option value="-1">👎</option><option value="0">none</option></select></label>
+      <label>Metadata key<input value=${f.mkey} onInput=${set('mkey')} size="8"/></label>
+      <label>value<input value=${f.mval} onInput=${set('mval')} size="8"/></label>
+      <label>Search<input name="search" value=${f.search} onInput=${set('search')} size="12"/></label>
+      <button class="primary">Filter</button>
+      <label class="check"><input type="checkbox" checked=${live} onChange=${(e) => setLive(e.target.checked)}/> live</label>
+      ${can(who, 'edit', gw) && html`<button type="button" class="danger" onClick=${del}>Delete matching logs</button>`}
+    </form>
+    <${Err} error=${list.error || error}/>
+    <div class="split">
+      <div class="panel list-box">
+        <table aria-label="logs"><thead><tr><th style="width:11rem">time</th><th>provider</th><th>model</th><th style="width:4.5rem">status</th>
+          <th style="width:5.5rem">duration</th><th style="width:6rem">tokens</th><th style="width:6rem">cost</th><th style="width:3.5rem">cache</th><th style="width:3rem"></th></tr></thead>
+        <tbody>${rows.map((l) => html`<tr key=${l.id} data-log-id=${l.id} aria-selected=${l.id === sel} tabindex="0"
+            onClick=${() => setSel(l.id)} onKeyDown=${(e) => e.key === 'Enter' && setSel(l.id)}>
+          <td>${fmt.time(l.created_at)}</td><td>${l.provider}</td><td>${l.model}</td>
+          <td class=${l.success ? 'ok' : 'bad'}>${l.status_code}</td><td>${fmt.ms(l.duration)}</td>
+          <td>${fmt.num((l.tokens_in || 0) + (l.tokens_out || 0))}</td><td>${fmt.usd(l.cost)}</td><td>${l.cached ? 'hit' : ''}</td>
+          <td>${l.feedback === 1 ? '👍' : l.feedback === -1 ? '👎' : ''}</td></tr>`)}</tbody></table>
+        ${list.data && rows.length === 0 && html`<p class="muted">No log matches.</p>`}
+        ${info && html`<div class="row" style="margin-top:.6rem">
+          <button onClick=${() => setPage(page - 1)} disabled=${page <= 1}>Newer</button>
+          <span class="muted">page ${page} · ${fmt.num(info.total_count)}${info.total_count_capped ? '+' : ''} logs</span>
+          <button onClick=${() => setPage(page + 1)} disabled=${page * 25 >= info.total_count}>Older</button></div>`}
+      </div>
+      <div>${sel ? html`<${LogDetail} who=${who} gw=${gw} id=${sel} onChanged=${() => setTick((x) => x + 1)}/>`
+        : html`<div class="panel muted">Choose a log to see its request, answer and what the gateway did.</div>`}</div>
+    </div></main>`;
+}
+
+// ---- playground ----
+
+function Playground({ who }) {
+  const gws = useGateways();
+  const [gw, setGw] = useState('');
+  const [mode, setMode] = useState('provider');
+  const [provider, setProvider] = useState('openai');
+  const [model, setModel] = useState('gpt-4o-mini');
+  const [key, setKey] = useState('');
+  const [prompt, setPrompt] = useState('Hello');
+  const [stream, setStream] = useState(true);
+  const [answer, setAnswer] = useState('');
+  const [meta, setMeta] = useState(null);
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  useEffect(() => { if (!gw && gws.data && gws.data.length) setGw(gws.data[0].id); }, [gws.data]);
+  const send = async (e) => {
+    e.preventDefault();
+    setBusy(true); setError(null); setAnswer(''); setMeta(null);
+    const base = `/v1/${encodeURIComponent(session.acct)}/${encodeURIComponent(gw)}`;
+    // provider: OpenAI's own chat completions; unified: /compat with provider/model; route: dynamic/<name>.
+    const url = mode === 'provider' ? `${base}/openai/chat/completions` : `${base}/compat/chat/completions`;
+    const m = mode === 'provider' ? model : mode === 'unified' ? `${provider}/${model}` : `dynamic/${model}`;
+    const headers = { 'Content-Type': 'application/json', 'cf-aig-authorization': 'Bearer ' + session.token };
+    if (key) headers.Authorization = 'Bearer ' + key;
+    try {
+      const r = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ model: m, stream, messages: [{ role: 'user', content: prompt }] }) });
+      const logId = r.headers.get('cf-aig-log-id');
+      setMeta({ status: r.status, logId, provider: r.headers.get('cf-aig-provider'), model: r.headers.get('cf-aig-model') });
+      if (stream && r.ok && r.body) {
+        const reader = r.body.getReader();
+        const dec = new TextDecoder();
+        let buf = '', text = '';
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buf += dec.decode(value, { stream: true });
+          let i;
+          while ((i = buf.indexOf('\n')) >= 0) {
+            const line = buf.slice(0, i).trim(); buf = buf.slice(i + 1);
+            if (!line.startsWith('data:') || line === 'data: [DONE]') continue;
+            try { text += JSON.parse(line.slice(5)).choices?.[0]?.delta?.content || ''; setAnswer(text); } catch { /* keep reading */ }
+          }
+        }
+      } else {
+        const t = await r.text();
+        try { const j = JSON.parse(t); setAnswer(r.ok ? j.choices?.[0]?.message?.content ?? JSON.stringify(j, null, 2) : JSON.stringify(j, null, 2)); } catch { setAnswer(t); }
+      }
+    } catch (err) { setError(err); } finally { setBusy(false); }
+  };
+  return html`<main><h1>Playground</h1>
+    <form class="panel" onSubmit=${send} aria-label="playground">
+      <div class="row">
+        <${GatewaySelect} value=${gw} onChange=${setGw} gateways=${gws.data}/>
+        <label>Through<select name="mode" value=${mode} onChange=${(e) => setMode(e.target.value)}>
+          <option value="provider">OpenAI's API (provider path)</option><option value="unified">the unified API (/compat)</option>
+          <option value="route">a dynamic route</option></select></label>
+        ${mode === 'unified' && html`<label>Provider<input name="provider" value=${provider} onInput=${(e) => setProvider(e.target.value)} size="12"/></label>`}
+        <label>${mode === 'route' ? 'Route name' : 'Model'}<input name="model" value=${model} onInput=${(e) => setModel(e.target.value)}/></label>
+        <label>Provider key (empty: the gateway's stored key)<input name="key" type="password" value=${key} onInput=${(e) => setKey(e.target.value)}/></label>
+        <label class="check"><input type="checkbox" name="stream" checked=${stream} onChange=${(e) => setStream(e.target.checked)}/> stream</label>
+      </div>
+      <label style="margin-top:.8rem">Message<textarea name="prompt" rows="3" value=${prompt} onInput=${(e) => setPrompt(e.target.value)}></textarea></label>
+      <div class="row" style="margin-top:.6rem"><button class="primary" disabled=${busy || !gw || !can(who, 'run', gw)}>Send</button>
+        ${meta && html`<span class="muted" role="status">HTTP ${meta.status}${meta.provider ? ` · ${meta.provider}/${meta.model}` : ''}
+          ${meta.logId && html` · <a href=${`#/logs/${encodeURIComponent(gw)}/${meta.logId}`} data-log-link>log ${meta.logId}</a>`}</span>`}</div>
+    </form>
+    <${Err} error=${error}/>
+    <div class="panel"><pre class="answer" aria-live="polite" data-answer>${answer}</pre></div>
+  </main>`;
+}
+
+// ---- the app ----
+
+function App() {
+  const hash = useHash();
+  const [who, setWho] = useState(null);
+  const [checked, setChecked] = useState(false);
+  useEffect(() => {
+    if (!session.token) { setChecked(true); return; }
+    api('GET', '/tokens/verify').then((j) => setWho(j.result), () => session.clear()).finally(() => setChecked(true));
+  }, []);
+  const signOut = useCallback(() => { session.clear(); setWho(null); }, []);
+  if (!checked) return html`<p class="loading">Loading…</p>`;
+  if (!who) return html`<${SignIn} onDone=${setWho}/>`;
+  const [, screen, a, b] = hash.split('/').map(decodeURIComponent);
+  const nav = [['gateways', 'Gateways'], ['analytics', 'Analytics'], ['logs', 'Logs'], ['playground', 'Playground']];
+  let body;
+  switch (screen) {
+    case 'analytics': body = html`<${Analytics} gw=${a}/>`; break;
+    case 'logs': body = html`<${Logs} who=${who} gw=${a} id=${b}/>`; break;
+    case 'playground': body = html`<${Playground} who=${who}/>`; break;
+    default: body = a ? html`<${GatewaySettings} who=${who} id=${a}/>` : html`<${Gateways} who=${who}/>`;
+  }
+  return html`<header class="top"><span class="brand">Switchyard</span>
+      <nav>${nav.map(([k, l]) => html`<a href=${'#/' + k} aria-current=${(screen || 'gateways') === k ? 'page' : undefined}>${l}</a>`)}</nav>
+      <span class="who">${session.acct} · ${who.permissions.join(', ')}${who.gateways && who.gateways.length ? ' on ' + who.gateways.join(', ') : ''}</span>
+      <button onClick=${signOut}>Sign out</button></header>
+    ${body}`;
+}
+
+render(html`<${App}/>`, document.getElementById('app'));

@@ -1,0 +1,238 @@
+// dashboard_test.go drives the dashboard in headless Chromium (Debian's chromium, which
+// .ci/run installs) against `switchyard demo` and its mock providers: sign in with the
+// admin token, create a gateway, see a validation error on a setting and fix it, send a
+// streamed chat from the playground, open its log, give it a thumbs up (checked through the
+// API), see it in the analytics totals and chart, then sign in with a read token and find
+// nothing to edit. It takes a screenshot of each screen; with SWITCHYARD_SCREENSHOTS=dir they
+// are written there (docs/screenshots holds the README's).
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+func TestDashboardInBrowser(t *testing.T) {
+	browser := ""
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			browser = p
+			break
+		}
+	}
+	if browser == "" {
+		t.Fatal("chromium is needed (.ci/run installs Debian's chromium)")
+	}
+	d := startDemo(t)
+	tok, err := os.ReadFile(filepath.Join(d.Dir, "switchyard-demo-data", "admin-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := strings.TrimSpace(string(tok))
+	shots := os.Getenv("SWITCHYARD_SCREENSHOTS")
+	if shots == "" {
+		shots = t.TempDir()
+	}
+
+	alloc, cancel := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(browser), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.WindowSize(1366, 900),
+		chromedp.UserDataDir(t.TempDir()))...)
+	defer cancel()
+	browserCtx, cancel := chromedp.NewContext(alloc, chromedp.WithErrorf(t.Logf))
+	defer cancel()
+
+	// The first Run starts the browser and must not have a timeout (chromedp.Run's rule).
+	if err := chromedp.Do(browserCtx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(browserCtx, 3*time.Minute)
+	defer cancel()
+	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			page, _ := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("body")))
+			t.Fatalf("%s: %v\npage: %.3000s", what, err, page)
+		}
+	}
+	shot := func(name string) chromedp.Action[chromedp.Void] {
+		return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+			png, err := chromedp.FullScreenshot(90)(ctx, tg)
+			if err != nil {
+				return chromedp.Void{}, err
+			}
+			return chromedp.Void{}, os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644)
+		}
+	}
+	// poll waits until a JavaScript expression is true.
+	poll := func(expr string) chromedp.Action[chromedp.Void] {
+		return chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(30*time.Second))
+	}
+	// waitText waits until the element sel holds text.
+	waitText := func(sel, text string) chromedp.Action[chromedp.Void] {
+		return poll(`(() => { const e = document.querySelector(` + jsString(sel) + `); return !!e && e.textContent.includes(` + jsString(text) + `); })()`)
+	}
+	// eval runs JavaScript for its effect.
+	eval := func(expr string) chromedp.Action[chromedp.Void] {
+		return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+			_, err := chromedp.Evaluate[any](expr)(ctx, tg)
+			return chromedp.Void{}, err
+		}
+	}
+	// setInput types v into the input sel the way a user's edit arrives (an input event).
+	setInput := func(sel, v string) chromedp.Action[chromedp.Void] {
+		return eval(`(() => { const e = document.querySelector(` + jsString(sel) + `); e.value = ` + jsString(v) + `; e.dispatchEvent(new Event('input', {bubbles: true})); })()`)
+	}
+	signIn := func(token string) {
+		t.Helper()
+		step("sign in",
+			chromedp.Navigate(d.URL+"/dashboard/"),
+			chromedp.WaitVisible(chromedp.CSS(`input[name=account]`)),
+			chromedp.SendKeys(chromedp.CSS(`input[name=account]`), "demo"),
+			chromedp.SendKeys(chromedp.CSS(`input[name=token]`), token),
+			chromedp.Click(chromedp.CSS(`form button.primary`)),
+			chromedp.WaitVisible(chromedp.CSS(`header.top nav`)),
+		)
+	}
+
+	signIn(admin)
+	step("gateways list", waitText(`table`, "demo"), shot("gateways"))
+
+	step("create a gateway",
+		chromedp.SendKeys(chromedp.CSS(`input[name=gateway-id]`), "browser"),
+		chromedp.Click(chromedp.CSS(`form[aria-label="create a gateway"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(`form[aria-label="gateway settings"]`)),
+	)
+	step("a setting the API refuses shows the API's message on its field",
+		setInput(`input[name=cache_ttl]`, "-5"),
+		chromedp.Click(chromedp.CSS(`form[aria-label="gateway settings"] button.primary`)),
+		waitText(`form[aria-label="gateway settings"] .field-error`, "cache_ttl"),
+	)
+	step("fixed, it saves",
+		setInput(`input[name=cache_ttl]`, "60"),
+		chromedp.Click(chromedp.CSS(`form[aria-label="gateway settings"] button.primary`)),
+		waitText(`[role=status]`, "Saved."),
+		shot("gateway-settings"),
+	)
+	var g struct {
+		Result struct {
+			CacheTTL int `json:"cache_ttl"`
+		} `json:"result"`
+	}
+	controlGet(t, d.URL+"/client/v4/accounts/demo/ai-gateway/gateways/browser", admin, &g)
+	if g.Result.CacheTTL != 60 {
+		t.Fatalf("the saved cache_ttl is %d, want 60", g.Result.CacheTTL)
+	}
+
+	step("a streamed chat from the playground",
+		chromedp.Navigate(d.URL+"/dashboard/#/playground"),
+		chromedp.WaitVisible(chromedp.CSS(`form[aria-label=playground]`)),
+		poll(`document.querySelectorAll('select[aria-label=gateway] option').length >= 2`),
+		eval(`(() => { const s = document.querySelector('select[aria-label=gateway]'); s.value = 'browser'; s.dispatchEvent(new Event('change', {bubbles: true})); })()`),
+		chromedp.SendKeys(chromedp.CSS(`input[name=key]`), "sk-demo"),
+		chromedp.Click(chromedp.CSS(`form[aria-label=playground] button.primary`)),
+		waitText(`[data-answer]`, "mock upstream"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-log-link]`)),
+		shot("playground"),
+	)
+	href, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS(`[data-log-link]`), "href"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logID := href.Value[strings.LastIndex(href.Value, "/")+1:]
+	step("its log, with the answer, and a thumbs up",
+		chromedp.Click(chromedp.CSS(`[data-log-link]`)),
+		waitText(`[data-response]`, "mock upstream"),
+		waitText(`table[aria-label=logs]`, "gpt-4o-mini"),
+		chromedp.Click(chromedp.CSS(`button[aria-label="thumbs up"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-feedback="1"]`)),
+		shot("logs"),
+	)
+	var l struct {
+		Result struct {
+			Feedback int `json:"feedback"`
+		} `json:"result"`
+	}
+	controlGet(t, d.URL+"/client/v4/accounts/demo/ai-gateway/gateways/browser/logs/"+logID, admin, &l)
+	if l.Result.Feedback != 1 {
+		t.Fatalf("feedback through the API: %d, want 1", l.Result.Feedback)
+	}
+	step("analytics counts it and draws the chart",
+		chromedp.Navigate(d.URL+"/dashboard/#/analytics/browser"),
+		waitText(`[data-total=requests]`, "1"),
+		chromedp.WaitVisible(chromedp.CSS(`.chart canvas`)),
+		shot("analytics"),
+	)
+
+	// A read token sees the settings but no button to change them, and no create form.
+	var created struct {
+		Result struct {
+			Value string `json:"value"`
+		} `json:"result"`
+	}
+	controlPost(t, d.URL+"/client/v4/accounts/demo/tokens", admin, `{"name":"viewer","permissions":["read"]}`, &created)
+	step("sign out", chromedp.Click(chromedp.CSS(`header.top button`)), chromedp.WaitVisible(chromedp.CSS(`input[name=token]`)))
+	signIn(created.Result.Value)
+	step("read token: the gateways list", waitText(`table`, "browser"))
+	creates, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('form[aria-label="create a gateway"]').length`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	step("read token: the settings",
+		chromedp.Navigate(d.URL+"/dashboard/#/gateways/browser"),
+		chromedp.WaitVisible(chromedp.CSS(`form[aria-label="gateway settings"]`)),
+		waitText(`form[aria-label="gateway settings"]`, "may read this gateway but not change it"),
+	)
+	saves, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('form[aria-label="gateway settings"] button.primary').length`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if creates != 0 || saves != 0 {
+		t.Fatalf("a read token sees %d create forms and %d save buttons", creates, saves)
+	}
+}
+
+// jsString quotes s for JavaScript source.
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+func controlGet(t *testing.T, url, token string, v any) {
+	t.Helper()
+	controlDo(t, "GET", url, token, "", v)
+}
+
+func controlPost(t *testing.T, url, token, body string, v any) {
+	t.Helper()
+	controlDo(t, "POST", url, token, body, v)
+}
+
+func controlDo(t *testing.T, method, url, token, body string, v any) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("%s %s: %d", method, url, resp.StatusCode)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatal(err)
+	}
+}
