@@ -83,8 +83,10 @@ func (h *Handler) Serve(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	if !ctx.IsGet() && !ctx.IsHead() {
+		ctx.SetStatusCode(fasthttp.StatusMethodNotAllowed) // not ctx.Error: it drops the headers set before it
+		ctx.SetContentType("text/plain; charset=utf-8")
+		ctx.SetBodyString("method not allowed")
 		ctx.Response.Header.Set("Allow", "GET, HEAD")
-		ctx.Error("method not allowed", fasthttp.StatusMethodNotAllowed)
 		return
 	}
 	name := strings.TrimPrefix(p, Prefix+"/")
