@@ -6,6 +6,7 @@
 //	GET, POST          ai-gateway/gateways/{gw}/routes/{id}/versions
 //	GET                ai-gateway/gateways/{gw}/routes/{id}/versions/{version_id}
 //	GET, POST          ai-gateway/gateways/{gw}/routes/{id}/deployments
+//	POST               ai-gateway/gateways/{gw}/routes/validate (Switchyard's own)
 //
 // Graphs are checked here with flows (storage/config stores them without reading them):
 // creating a route or deploying a version with an invalid graph is a 400 with one error
@@ -45,6 +46,8 @@ func (s *API) dynRouteEndpoint(ctx *fasthttp.RequestCtx, who config.Principal, a
 		case "POST":
 			return edit(func() { s.createDynRoute(ctx, who, acct, gw, body()) })
 		}
+	case len(p) == 2 && p[1] == "validate" && m == "POST":
+		return read(func() { s.validateDynRoute(ctx, acct, gw, body()) })
 	case len(p) == 2:
 		id := p[1]
 		switch m {
@@ -361,6 +364,45 @@ func (s *API) createDynRoute(ctx *fasthttp.RequestCtx, who config.Principal, acc
 		return
 	}
 	ok(ctx, routeAnswer(r))
+}
+
+// routeProblemJSON is one problem validate finds: the element it is about (empty for the
+// whole graph), where that element is in the array sent (-1: nowhere), and the message the
+// create, version and deploy calls would give.
+type routeProblemJSON struct {
+	ElementID    string `json:"element_id"`
+	ElementIndex int    `json:"element_index"`
+	Message      string `json:"message"`
+}
+
+// validateResult is validate's answer.
+type validateResult struct {
+	IsValid  bool               `json:"is_valid"`
+	Problems []routeProblemJSON `json:"problems"`
+}
+
+// validateDynRoute checks {elements} as creating or deploying it would, without storing
+// anything: a read call, so an editor can check a graph as it is typed. The graph's
+// problems are the answer (200), not a failure; only a body that is not {elements} is a 400.
+func (s *API) validateDynRoute(ctx *fasthttp.RequestCtx, acct, gw string, body []byte) {
+	if s.snap().Gateway(acct, gw) == nil {
+		apiFail(ctx, 404, codeNotFound, "gateway "+gw+" not found", "path", "gateway_id")
+		return
+	}
+	b, good := readRouteBody(ctx, body, false, true)
+	if !good {
+		return
+	}
+	out := validateResult{IsValid: true, Problems: []routeProblemJSON{}}
+	for _, p := range routeProblems(b.Elements) {
+		out.IsValid = false
+		i := -1
+		if p.ElementID != "" {
+			i = elementIndex(b.Elements, p.ElementID)
+		}
+		out.Problems = append(out.Problems, routeProblemJSON{ElementID: p.ElementID, ElementIndex: i, Message: p.String()})
+	}
+	ok(ctx, out)
 }
 
 // renameDynRoute applies {name} (PATCH); the answer has the route in result and in route.

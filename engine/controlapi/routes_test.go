@@ -358,6 +358,7 @@ func TestDynamicRoutePermissions(t *testing.T) {
 		{"GET", G + "/" + id + "/deployments", "", "read"},
 		{"POST", G + "/" + id + "/deployments", `{"version_id":"` + v + `"}`, "edit"},
 		{"DELETE", G + "/nosuch", "", "edit"},
+		{"POST", G + "/validate", `{"elements":` + graphTo("m") + `}`, "read"},
 	}
 	holds := map[string]map[string]bool{
 		"run": {}, "edit-other": {}, "admin-acc2": {},
@@ -383,5 +384,86 @@ func TestDynamicRoutePermissions(t *testing.T) {
 	mustDecode(t, rc.Response.Body(), &got)
 	if len(got.Result.Elements) != 3 || !strings.Contains(string(got.Result.Elements[1]), `"retries":1`) {
 		t.Fatalf("elements answered as %s", rc.Response.Body())
+	}
+}
+
+// TestValidateRoute: validate answers each problem with its element, the element's index in
+// what was sent and the message creating the route would give; it stores nothing.
+func TestValidateRoute(t *testing.T) {
+	s := routesServer(t)
+	type problem struct {
+		ElementID    string `json:"element_id"`
+		ElementIndex int    `json:"element_index"`
+		Message      string `json:"message"`
+	}
+	cases := []struct {
+		name, elements string
+		valid          bool
+		want           []problem // element id and index of each problem, in order
+	}{
+		{"valid", graphTo("m"), true, nil},
+		{"dangling output", badGraph, false, []problem{{ElementID: "begin", ElementIndex: 1}}},
+		{"unknown type", `[{"id":"s","type":"start","outputs":{"next":{"elementId":"e"}}},{"id":"x","type":"teleport"},{"id":"e","type":"end"}]`,
+			false, []problem{{ElementID: "x", ElementIndex: 1}}},
+		{"not decodable", `[{"id":1}]`, false, []problem{{ElementIndex: -1}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			status, raw := call(t, s, "POST", "/gateways/gw/routes/validate", `{"elements":`+c.elements+`}`)
+			var got struct {
+				Success bool `json:"success"`
+				Result  struct {
+					IsValid  bool      `json:"is_valid"`
+					Problems []problem `json:"problems"`
+				} `json:"result"`
+			}
+			mustDecode(t, raw, &got)
+			if status != 200 || !got.Success || got.Result.IsValid != c.valid {
+				t.Fatalf("%d %s", status, raw)
+			}
+			// The messages are those a create call answers, in the same order.
+			cs, craw := call(t, s, "POST", "/gateways/gw/routes", routeBodyOf("r-"+strings.ReplaceAll(c.name, " ", "-"), c.elements))
+			var created failure
+			mustDecode(t, craw, &created)
+			if c.valid {
+				if len(got.Result.Problems) != 0 || cs != 200 {
+					t.Fatalf("valid graph: problems %v, create %d", got.Result.Problems, cs)
+				}
+				return
+			}
+			if len(got.Result.Problems) < len(c.want) || len(created.Errors) != len(got.Result.Problems) {
+				t.Fatalf("problems %+v; create answered %s", got.Result.Problems, craw)
+			}
+			for i, p := range got.Result.Problems {
+				if p.Message != created.Errors[i].Message {
+					t.Errorf("problem %d: %q, create says %q", i, p.Message, created.Errors[i].Message)
+				}
+			}
+			for _, w := range c.want {
+				found := slices.ContainsFunc(got.Result.Problems, func(p problem) bool {
+					return p.ElementID == w.ElementID && p.ElementIndex == w.ElementIndex
+				})
+				if !found {
+					t.Errorf("no problem on element %q at %d: %+v", w.ElementID, w.ElementIndex, got.Result.Problems)
+				}
+			}
+		})
+	}
+	if n := len(s.snap().Routes("acc", "gw")); n != 1 {
+		t.Fatalf("validate stored something: %d routes (only the valid case's create should)", n)
+	}
+	for _, c := range []struct {
+		name, path, body string
+		status           int
+		at               []string
+	}{
+		{"no elements", "/gateways/gw/routes/validate", `{}`, 400, []string{"body", "elements"}},
+		{"not JSON", "/gateways/gw/routes/validate", `[`, 400, []string{"body"}},
+		{"unknown gateway", "/gateways/nosuch/routes/validate", `{"elements":[]}`, 404, []string{"path", "gateway_id"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			status, raw := call(t, s, "POST", c.path, c.body)
+			wantFailure(t, status, raw, c.status, c.at...)
+		})
 	}
 }
