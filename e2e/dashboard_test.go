@@ -2,7 +2,9 @@
 // .ci/run installs) against `switchyard demo` and its mock providers: sign in with the
 // admin token, create a gateway, see a validation error on a setting and fix it, send a
 // streamed chat from the playground, open its log, give it a thumbs up (checked through the
-// API), see it in the analytics totals and chart, then sign in with a read token and find
+// API), see it in the analytics totals and chart, create a dynamic route in the editor (a
+// problem shown on its element, then fixed), deploy a second version and roll it back, use
+// the route from the playground, then sign in with a read token and find
 // nothing to edit. It takes a screenshot of each screen; with SWITCHYARD_SCREENSHOTS=dir they
 // are written there (docs/screenshots holds the README's).
 package e2e
@@ -60,12 +62,23 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Helper()
 		if err := chromedp.Do(ctx, actions...); err != nil {
 			page, _ := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("body")))
-			t.Fatalf("%s: %v\npage: %.3000s", what, err, page)
+			t.Fatalf("%s: %v\npage: %.9000s", what, err, page)
 		}
 	}
 	shot := func(name string) chromedp.Action[chromedp.Void] {
 		return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
-			png, err := chromedp.FullScreenshot(90)(ctx, tg)
+			// A viewport as tall as the page, from the top: Chromium leaves scrolling boxes
+			// below the viewport unpainted in a full-page capture, and the sticky header
+			// belongs at the top.
+			h, err := chromedp.Evaluate[int64](`window.scrollTo(0, 0), document.documentElement.scrollHeight`)(ctx, tg)
+			if err != nil {
+				return chromedp.Void{}, err
+			}
+			if _, err := chromedp.EmulateViewport(1366, max(h, 900))(ctx, tg); err != nil {
+				return chromedp.Void{}, err
+			}
+			defer chromedp.EmulateViewport(1366, 900)(ctx, tg)
+			png, err := chromedp.FullScreenshot(100)(ctx, tg) // quality 100 is a PNG (lower, a JPEG)
 			if err != nil {
 				return chromedp.Void{}, err
 			}
@@ -172,6 +185,71 @@ func TestDashboardInBrowser(t *testing.T) {
 		shot("analytics"),
 	)
 
+	// A route in the editor: a dangling output is shown on its element, then fixed, created,
+	// changed in a second version, rolled back, and used from the playground.
+	step("a new route with a problem shows it on its element",
+		chromedp.Navigate(d.URL+"/dashboard/#/routes/browser"),
+		chromedp.WaitVisible(chromedp.CSS(`a.button.primary`)),
+		chromedp.Click(chromedp.CSS(`a.button.primary`)),
+		chromedp.WaitVisible(chromedp.CSS(`textarea[name=elements]`)),
+		chromedp.SendKeys(chromedp.CSS(`input[name=route-name]`), "assist"),
+		setInput(`textarea[name=elements]`, routeJSON("gpt-4o-mini", "finish")),
+		chromedp.WaitVisible(chromedp.CSS(`[data-valid=false]`)),
+		chromedp.WaitVisible(chromedp.CSS(`g.node.has-problem[data-element=model]`)),
+		chromedp.WaitVisible(chromedp.CSS(`g.node.missing`)),
+		waitText(`ul.problems`, `element "model"`),
+		shot("route-problem"),
+	)
+	step("the keyboard reaches an element's JSON from its node",
+		eval(`document.querySelector('g.node[data-element=model]').focus()`),
+		chromedp.KeyEvent("\r"),
+		poll(`(() => { const a = document.activeElement; return a.name === 'elements' && a.value.slice(a.selectionStart, a.selectionEnd).includes('"model"'); })()`),
+	)
+	step("fixed, it is created and deployed",
+		setInput(`textarea[name=elements]`, routeJSON("gpt-4o-mini", "end")),
+		chromedp.WaitVisible(chromedp.CSS(`[data-valid=true]`)),
+		chromedp.Click(chromedp.CSS(`.editor button.primary`)),
+		waitText(`table[aria-label=versions]`, "deployed"),
+	)
+	step("a second version, deployed, then rolled back",
+		setInput(`textarea[name=elements]`, routeJSON("gpt-4o", "end")),
+		chromedp.WaitVisible(chromedp.CSS(`[data-valid=true]`)),
+		chromedp.Click(chromedp.CSS(`.editor button.primary`)),
+		waitText(`p.ok[role=status]`, "saved and deployed"),
+		poll(`document.querySelectorAll('table[aria-label=versions] tbody tr').length === 2`),
+		waitText(`table[aria-label=versions] tbody tr:nth-child(2)`, "Roll back to this"),
+		chromedp.Click(chromedp.CSS(`table[aria-label=versions] tbody tr:nth-child(2) button:nth-of-type(2)`)),
+
+		waitText(`table[aria-label=versions] tbody tr:nth-child(2)`, "deployed"),
+		waitText(`.compare`, "gpt-4o"),
+		shot("routes"),
+
+	)
+	var routes struct {
+		Result []struct {
+			Name    string `json:"name"`
+			Version struct {
+				VersionID string `json:"version_id"`
+				Data      string `json:"data"`
+			} `json:"version"`
+		} `json:"result"`
+	}
+	controlGet(t, d.URL+"/client/v4/accounts/demo/ai-gateway/gateways/browser/routes", admin, &routes)
+	if len(routes.Result) != 1 || !strings.Contains(routes.Result[0].Version.Data, `"gpt-4o-mini"`) {
+		t.Fatalf("after the rollback the API answers %+v", routes.Result)
+	}
+	step("the route from the playground",
+		chromedp.Navigate(d.URL+"/dashboard/#/playground"),
+		poll(`document.querySelectorAll('select[aria-label=gateway] option').length >= 2`),
+		eval(`(() => { const s = document.querySelector('select[aria-label=gateway]'); s.value = 'browser'; s.dispatchEvent(new Event('change', {bubbles: true})); })()`),
+		eval(`(() => { const s = document.querySelector('select[name=mode]'); s.value = 'route'; s.dispatchEvent(new Event('change', {bubbles: true})); })()`),
+		setInput(`input[name=model]`, "assist"),
+		setInput(`input[name=key]`, "sk-demo"),
+		chromedp.Click(chromedp.CSS(`form[aria-label=playground] button.primary`)),
+		waitText(`[data-answer]`, "mock upstream"),
+		waitText(`[role=status]`, "openai/gpt-4o-mini · route assist version "+routes.Result[0].Version.VersionID),
+	)
+
 	// A read token sees the settings but no button to change them, and no create form.
 	var created struct {
 		Result struct {
@@ -198,6 +276,17 @@ func TestDashboardInBrowser(t *testing.T) {
 	if creates != 0 || saves != 0 {
 		t.Fatalf("a read token sees %d create forms and %d save buttons", creates, saves)
 	}
+}
+
+// routeJSON is a route graph start → model (openai/model) → then, as the editor's JSON.
+func routeJSON(model, then string) string {
+	b, _ := json.MarshalIndent([]map[string]any{
+		{"id": "start", "type": "start", "outputs": map[string]any{"next": map[string]string{"elementId": "model"}}},
+		{"id": "model", "type": "model", "properties": map[string]any{"provider": "openai", "model": model, "timeout": 60000, "retries": 0},
+			"outputs": map[string]any{"success": map[string]string{"elementId": then}}},
+		{"id": "end", "type": "end"},
+	}, "", "  ")
+	return string(b)
 }
 
 // jsString quotes s for JavaScript source.

@@ -5,108 +5,10 @@
 // Preact with htm (no build step) and uPlot for charts, vendored from npm (see vendor/).
 import { html, render, useState, useEffect, useRef, useCallback } from './vendor/preact-htm.js';
 import uPlot from './vendor/uPlot.esm.js';
-
-// ---- session and API ----
-
-const session = {
-  get acct() { return sessionStorage.getItem('sy.acct') || ''; },
-  get token() { return sessionStorage.getItem('sy.token') || ''; },
-  set(acct, token) { sessionStorage.setItem('sy.acct', acct); sessionStorage.setItem('sy.token', token); },
-  clear() { sessionStorage.removeItem('sy.acct'); sessionStorage.removeItem('sy.token'); },
-};
-
-class APIError extends Error {
-  constructor(status, errors) {
-    super(errors.map((e) => e.message).join('; ') || `HTTP ${status}`);
-    this.status = status;
-    this.errors = errors;
-  }
-  // field is the message of the error whose path ends in name (body.<name> or query.<name>).
-  field(name) {
-    const e = this.errors.find((x) => x.path && x.path.length > 1 && x.path.slice(1).join('.') === name);
-    return e ? e.message : '';
-  }
-}
-
-// api calls the control API of the signed-in account; path starts after accounts/{id}.
-async function api(method, path, body) {
-  const headers = { Authorization: 'Bearer ' + session.token };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const r = await fetch(`/client/v4/accounts/${encodeURIComponent(session.acct)}${path}`,
-    { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  let j;
-  try { j = await r.json(); } catch { j = { success: false, errors: [{ code: 0, message: `HTTP ${r.status}` }] }; }
-  if (!r.ok || j.success === false) throw new APIError(r.status, j.errors || []);
-  return j;
-}
-
-// apiText reads a raw body of the control API (a log's request or response).
-async function apiText(path) {
-  const r = await fetch(`/client/v4/accounts/${encodeURIComponent(session.acct)}${path}`,
-    { headers: { Authorization: 'Bearer ' + session.token } });
-  const t = await r.text();
-  if (!r.ok) throw new APIError(r.status, [{ message: t }]);
-  return t;
-}
-
-// can: the token holds perm (admin holds every permission, edit holds read; run is its own),
-// on gateway gw when given. The same rule as storage/config's Token.Has.
-function can(who, perm, gw) {
-  if (!who || !who.permissions.some((q) => q === perm || q === 'admin' || (perm === 'read' && q === 'edit'))) return false;
-  return !gw || !who.gateways || who.gateways.length === 0 || who.gateways.includes(gw);
-}
-
-// ---- small pieces ----
-
-function useHash() {
-  const [hash, setHash] = useState(location.hash || '#/gateways');
-  useEffect(() => {
-    const on = () => setHash(location.hash || '#/gateways');
-    addEventListener('hashchange', on);
-    return () => removeEventListener('hashchange', on);
-  }, []);
-  return hash;
-}
-
-// useLoad runs load when deps change and keeps {data, error, loading, reload}.
-function useLoad(load, deps) {
-  const [state, setState] = useState({ data: null, error: null, loading: true });
-  const [n, setN] = useState(0);
-  useEffect(() => {
-    let live = true;
-    setState((s) => ({ ...s, loading: true }));
-    load().then((data) => live && setState({ data, error: null, loading: false }),
-      (error) => live && setState({ data: null, error, loading: false }));
-    return () => { live = false; };
-  }, [...deps, n]);
-  return { ...state, reload: () => setN((x) => x + 1) };
-}
-
-const Err = ({ error }) => error ? html`<p class="error" role="alert">${error.message}</p>` : null;
-const FieldErr = ({ error, name }) => {
-  const m = error instanceof APIError ? error.field(name) : '';
-  return m ? html`<span class="field-error" role="alert">${m}</span>` : null;
-};
-
-const fmt = {
-  num: (v) => v == null ? '–' : Number(v).toLocaleString(),
-  usd: (v) => v == null ? '–' : '$' + Number(v).toFixed(Number(v) < 0.01 ? 6 : 4),
-  ms: (v) => v == null ? '–' : `${Number(v).toFixed(v < 10 ? 1 : 0)} ms`,
-  pct: (v) => v == null ? '–' : `${(Number(v) * 100).toFixed(1)} %`,
-  time: (v) => v ? new Date(v).toLocaleString() : '–',
-};
-
-function useGateways() {
-  return useLoad(() => api('GET', '/ai-gateway/gateways?per_page=100').then((j) => j.result), []);
-}
-
-function GatewaySelect({ value, onChange, gateways, all }) {
-  return html`<label>Gateway
-    <select value=${value} onChange=${(e) => onChange(e.target.value)} aria-label="gateway">
-      ${all && html`<option value="">all gateways</option>`}
-      ${(gateways || []).map((g) => html`<option value=${g.id}>${g.id}</option>`)}
-    </select></label>`;
-}
+import {
+  session, APIError, api, apiText, can, useHash, useLoad, Err, FieldErr, fmt, useGateways, GatewaySelect,
+} from './lib.js';
+import { Routes } from './routes.js';
 
 // ---- sign-in ----
 
@@ -499,7 +401,8 @@ function Playground({ who }) {
     try {
       const r = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ model: m, stream, messages: [{ role: 'user', content: prompt }] }) });
       const logId = r.headers.get('cf-aig-log-id');
-      setMeta({ status: r.status, logId, provider: r.headers.get('cf-aig-provider'), model: r.headers.get('cf-aig-model') });
+      setMeta({ status: r.status, logId, provider: r.headers.get('cf-aig-provider'), model: r.headers.get('cf-aig-model'),
+        route: r.headers.get('cf-aig-route'), routeVersion: r.headers.get('cf-aig-route-version') });
       if (stream && r.ok && r.body) {
         const reader = r.body.getReader();
         const dec = new TextDecoder();
@@ -535,7 +438,7 @@ function Playground({ who }) {
       </div>
       <label style="margin-top:.8rem">Message<textarea name="prompt" rows="3" value=${prompt} onInput=${(e) => setPrompt(e.target.value)}></textarea></label>
       <div class="row" style="margin-top:.6rem"><button class="primary" disabled=${busy || !gw || !can(who, 'run', gw)}>Send</button>
-        ${meta && html`<span class="muted" role="status">HTTP ${meta.status}${meta.provider ? ` · ${meta.provider}/${meta.model}` : ''}
+        ${meta && html`<span class="muted" role="status">HTTP ${meta.status}${meta.provider ? ` · ${meta.provider}/${meta.model}` : ''}${meta.route ? ` · route ${meta.route} version ${meta.routeVersion}` : ''}
           ${meta.logId && html` · <a href=${`#/logs/${encodeURIComponent(gw)}/${meta.logId}`} data-log-link>log ${meta.logId}</a>`}</span>`}</div>
     </form>
     <${Err} error=${error}/>
@@ -557,11 +460,12 @@ function App() {
   if (!checked) return html`<p class="loading">Loading…</p>`;
   if (!who) return html`<${SignIn} onDone=${setWho}/>`;
   const [, screen, a, b] = hash.split('/').map(decodeURIComponent);
-  const nav = [['gateways', 'Gateways'], ['analytics', 'Analytics'], ['logs', 'Logs'], ['playground', 'Playground']];
+  const nav = [['gateways', 'Gateways'], ['analytics', 'Analytics'], ['logs', 'Logs'], ['routes', 'Routes'], ['playground', 'Playground']];
   let body;
   switch (screen) {
     case 'analytics': body = html`<${Analytics} gw=${a}/>`; break;
     case 'logs': body = html`<${Logs} who=${who} gw=${a} id=${b}/>`; break;
+    case 'routes': body = html`<${Routes} who=${who} gw=${a} id=${b}/>`; break;
     case 'playground': body = html`<${Playground} who=${who}/>`; break;
     default: body = a ? html`<${GatewaySettings} who=${who} id=${a}/>` : html`<${Gateways} who=${who}/>`;
   }
