@@ -223,7 +223,6 @@ func TestDashboardInBrowser(t *testing.T) {
 		waitText(`table[aria-label=versions] tbody tr:nth-child(2)`, "deployed"),
 		waitText(`.compare`, "gpt-4o"),
 		shot("routes"),
-
 	)
 	var routes struct {
 		Result []struct {
