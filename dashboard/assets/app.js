@@ -1,7 +1,8 @@
-// app.js is the dashboard: sign-in, then gateways and their settings, analytics, logs with
-// feedback, and a playground. It calls only the public control API (/client/v4/...) and the
-// data plane (/v1/...) with the token the user signed in with, so it can do exactly what
-// that token can do through the API, and everything it shows a script can get too.
+// app.js is the dashboard's shell and its main screens: sign-in, gateways and their
+// settings, analytics, logs with feedback, and a playground (routes.js and admin.js hold the
+// others). It calls only the public control API (/client/v4/...) and the data plane
+// (/v1/...) with the token the user signed in with, so it can do exactly what that token can
+// do through the API, and everything it shows a script can get too.
 // Preact with htm (no build step) and uPlot for charts, vendored from npm (see vendor/).
 import { html, render, useState, useEffect, useRef, useCallback } from './vendor/preact-htm.js';
 import uPlot from './vendor/uPlot.esm.js';
@@ -9,6 +10,7 @@ import {
   session, APIError, api, apiText, can, useHash, useLoad, Err, FieldErr, fmt, useGateways, GatewaySelect,
 } from './lib.js';
 import { Routes } from './routes.js';
+import { ProviderKeys, CustomProviders, Tokens, Evaluations, AuditLog } from './admin.js';
 
 // ---- sign-in ----
 
@@ -136,7 +138,9 @@ function GatewaySettings({ who, id }) {
   };
   return html`<main><h1>Gateway ${id}</h1>
     <p class="muted">Base URL: <code>${location.origin}/v1/${session.acct}/${id}/{provider}</code>
-      · <a href=${'#/logs/' + encodeURIComponent(id)}>logs</a> · <a href=${'#/analytics/' + encodeURIComponent(id)}>analytics</a></p>
+      · <a href=${'#/logs/' + encodeURIComponent(id)}>logs</a> · <a href=${'#/analytics/' + encodeURIComponent(id)}>analytics</a>
+      · <a href=${'#/routes/' + encodeURIComponent(id)}>routes</a> · <a href=${'#/keys/' + encodeURIComponent(id)}>provider keys</a>
+      · <a href=${'#/evaluations/' + encodeURIComponent(id)}>evaluations</a></p>
     <form class="panel" onSubmit=${save} aria-label="gateway settings">
       <fieldset disabled=${!editable} style="border:0;padding:0;margin:0">
       <div class="row">${SETTINGS.map(([k, label, kind, choices]) => kind === 'bool'
@@ -460,12 +464,19 @@ function App() {
   if (!checked) return html`<p class="loading">Loading…</p>`;
   if (!who) return html`<${SignIn} onDone=${setWho}/>`;
   const [, screen, a, b] = hash.split('/').map(decodeURIComponent);
-  const nav = [['gateways', 'Gateways'], ['analytics', 'Analytics'], ['logs', 'Logs'], ['routes', 'Routes'], ['playground', 'Playground']];
+  const nav = [['gateways', 'Gateways'], ['analytics', 'Analytics'], ['logs', 'Logs'], ['routes', 'Routes'], ['evaluations', 'Evaluations'],
+    ['keys', 'Provider keys'], ['custom-providers', 'Custom providers'], ...(can(who, 'admin') ? [['tokens', 'API tokens'], ['audit', 'Audit log']] : []),
+    ['playground', 'Playground']];
   let body;
   switch (screen) {
     case 'analytics': body = html`<${Analytics} gw=${a}/>`; break;
     case 'logs': body = html`<${Logs} who=${who} gw=${a} id=${b}/>`; break;
     case 'routes': body = html`<${Routes} who=${who} gw=${a} id=${b}/>`; break;
+    case 'evaluations': body = html`<${Evaluations} who=${who} gw=${a}/>`; break;
+    case 'keys': body = html`<${ProviderKeys} who=${who} gw=${a}/>`; break;
+    case 'custom-providers': body = html`<${CustomProviders} who=${who}/>`; break;
+    case 'tokens': body = html`<${Tokens} who=${who}/>`; break;
+    case 'audit': body = html`<${AuditLog} who=${who}/>`; break;
     case 'playground': body = html`<${Playground} who=${who}/>`; break;
     default: body = a ? html`<${GatewaySettings} who=${who} id=${a}/>` : html`<${Gateways} who=${who}/>`;
   }
