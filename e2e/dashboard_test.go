@@ -129,21 +129,47 @@ func TestDashboardInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`form[aria-label="gateway settings"] button.primary`)),
 		waitText(`form[aria-label="gateway settings"] .field-error`, "cache_ttl"),
 	)
-	step("fixed, it saves",
+	step("an OpenTelemetry exporter the API refuses shows its message in that section",
 		setInput(`input[name=cache_ttl]`, "60"),
+		eval(`(() => { const s = document.querySelector('select[name=guard-prompt-S1]'); s.value = 'BLOCK'; s.dispatchEvent(new Event('change', {bubbles: true})); })()`),
+		eval(`[...document.querySelectorAll('section[aria-label=OpenTelemetry] button')].find((b) => b.textContent.includes('Add')).click()`),
+		chromedp.WaitVisible(chromedp.CSS(`input[name=otel-0-url]`)),
+		setInput(`input[name=otel-0-url]`, "collector:4318"),
+		setInput(`textarea[name=otel-0-headers]`, "x-team: search"),
+		chromedp.Click(chromedp.CSS(`form[aria-label="gateway settings"] button.primary`)),
+		waitText(`section[aria-label=OpenTelemetry] .field-error`, "otel[0].url must be an absolute http or https URL"),
+	)
+	step("fixed, it saves",
+		setInput(`input[name=otel-0-url]`, "http://127.0.0.1:4318/v1/traces"),
 		chromedp.Click(chromedp.CSS(`form[aria-label="gateway settings"] button.primary`)),
 		waitText(`[role=status]`, "Saved."),
 		shot("gateway-settings"),
 	)
 	var g struct {
 		Result struct {
-			CacheTTL int `json:"cache_ttl"`
+			CacheTTL   int `json:"cache_ttl"`
+			Guardrails struct {
+				Prompt map[string]string `json:"prompt"`
+			} `json:"guardrails"`
+			Otel []struct {
+				URL     string            `json:"url"`
+				Headers map[string]string `json:"headers"`
+			} `json:"otel"`
 		} `json:"result"`
 	}
 	controlGet(t, d.URL+"/client/v4/accounts/demo/ai-gateway/gateways/browser", admin, &g)
-	if g.Result.CacheTTL != 60 {
-		t.Fatalf("the saved cache_ttl is %d, want 60", g.Result.CacheTTL)
+	if r := g.Result; r.CacheTTL != 60 || r.Guardrails.Prompt["S1"] != "BLOCK" || len(r.Otel) != 1 ||
+		r.Otel[0].URL != "http://127.0.0.1:4318/v1/traces" || r.Otel[0].Headers["x-team"] != "search" {
+		t.Fatalf("the saved settings: %+v", r)
 	}
+	// Both back off for the rest of the run: blocking S1 needs the guard model (workers-ai),
+	// which the demo does not mock, and no collector listens on that port.
+	step("guardrails back to ignore",
+		eval(`(() => { const s = document.querySelector('select[name=guard-prompt-S1]'); s.value = 'IGNORE'; s.dispatchEvent(new Event('change', {bubbles: true})); })()`),
+		eval(`[...document.querySelectorAll('section[aria-label=OpenTelemetry] button')].find((b) => b.textContent.includes('Remove')).click()`),
+		chromedp.Click(chromedp.CSS(`form[aria-label="gateway settings"] button.primary`)),
+		waitText(`[role=status]`, "Saved."),
+	)
 
 	step("a streamed chat from the playground",
 		chromedp.Navigate(d.URL+"/dashboard/#/playground"),

@@ -7,9 +7,10 @@
 import { html, render, useState, useEffect, useRef, useCallback } from './vendor/preact-htm.js';
 import uPlot from './vendor/uPlot.esm.js';
 import {
-  session, APIError, api, apiText, can, useHash, useLoad, Err, FieldErr, fmt, useGateways, GatewaySelect,
+  session, api, apiText, can, useHash, useLoad, Err, FieldErr, fmt, useGateways, GatewaySelect,
 } from './lib.js';
 import { Routes } from './routes.js';
+import { GatewaySettings } from './settings.js';
 import { ProviderKeys, CustomProviders, Tokens, Evaluations, AuditLog } from './admin.js';
 
 // ---- sign-in ----
@@ -72,96 +73,6 @@ function Gateways({ who }) {
       <td>${g.authentication ? 'required' : 'off'}</td><td>${fmt.time(g.created_at)}</td></tr>`)}
     </tbody></table>
     ${gws.data && gws.data.length === 0 && html`<p class="muted">No gateway yet.</p>`}</div></main>`;
-}
-
-// The settings a form field edits: name, label, kind, and for selects the choices.
-const SETTINGS = [
-  ['collect_logs', 'Collect logs', 'bool'],
-  ['log_management', 'Log limit (records; empty: none)', 'int'],
-  ['log_management_strategy', 'When the limit is reached', 'select', ['', 'STOP_INSERTING', 'DELETE_OLDEST']],
-  ['cache_ttl', 'Cache TTL (seconds; 0: off)', 'int'],
-  ['cache_invalidate_on_update', 'Invalidate the cache on update', 'bool'],
-  ['rate_limiting_limit', 'Rate limit (requests; 0: off)', 'int'],
-  ['rate_limiting_interval', 'Rate limit interval (seconds)', 'int'],
-  ['rate_limiting_technique', 'Rate limit technique', 'select', ['fixed', 'sliding']],
-  ['retry_max_attempts', 'Retries: attempts', 'int'],
-  ['retry_delay', 'Retries: delay (ms)', 'int'],
-  ['retry_backoff', 'Retries: backoff', 'select', ['', 'constant', 'linear', 'exponential']],
-  ['authentication', 'Require a gateway token (cf-aig-authorization)', 'bool'],
-];
-// The settings edited as JSON: DLP policies, guardrail categories, spend limits, OpenTelemetry, Logpush.
-const JSON_SETTINGS = ['dlp', 'guardrails', 'spend_limits', 'otel'];
-
-function GatewaySettings({ who, id }) {
-  const g = useLoad(() => api('GET', '/ai-gateway/gateways/' + encodeURIComponent(id)), [id]);
-  const [form, setForm] = useState(null);
-  const [json, setJSON] = useState({});
-  const [error, setError] = useState(null);
-  const [saved, setSaved] = useState(null);
-  useEffect(() => {
-    if (!g.data) return;
-    setForm({ ...g.data.result });
-    const j = {};
-    for (const k of JSON_SETTINGS) j[k] = g.data.result[k] == null ? '' : JSON.stringify(g.data.result[k], null, 2);
-    setJSON(j);
-  }, [g.data]);
-  const editable = can(who, 'edit', id);
-  if (g.error) return html`<main><h1>Gateway ${id}</h1><${Err} error=${g.error}/></main>`;
-  if (!form) return html`<main><h1>Gateway ${id}</h1><p class="muted">Loading…</p></main>`;
-  const set = (k, v) => setForm({ ...form, [k]: v });
-  const save = async (e) => {
-    e.preventDefault();
-    setError(null); setSaved(null);
-    const body = {};
-    for (const [k, , kind] of SETTINGS) {
-      let v = form[k];
-      if (kind === 'int') v = v === '' || v == null ? null : Number(v);
-      if (kind === 'select' && v === '') v = null;
-      body[k] = v;
-    }
-    for (const k of JSON_SETTINGS) {
-      if (json[k].trim() === '') { body[k] = null; continue; }
-      try { body[k] = JSON.parse(json[k]); } catch (err) {
-        setError(new APIError(400, [{ message: `${k}: not JSON (${err.message})`, path: ['body', k] }]));
-        return;
-      }
-    }
-    try {
-      const j = await api('PUT', '/ai-gateway/gateways/' + encodeURIComponent(id), body);
-      setSaved(j.messages || []);
-      g.reload();
-    } catch (err) { setError(err); }
-  };
-  const del = async () => {
-    if (!confirm(`Delete gateway ${id}, its logs and its routes?`)) return;
-    try { await api('DELETE', '/ai-gateway/gateways/' + encodeURIComponent(id)); location.hash = '#/gateways'; } catch (err) { setError(err); }
-  };
-  return html`<main><h1>Gateway ${id}</h1>
-    <p class="muted">Base URL: <code>${location.origin}/v1/${session.acct}/${id}/{provider}</code>
-      · <a href=${'#/logs/' + encodeURIComponent(id)}>logs</a> · <a href=${'#/analytics/' + encodeURIComponent(id)}>analytics</a>
-      · <a href=${'#/routes/' + encodeURIComponent(id)}>routes</a> · <a href=${'#/keys/' + encodeURIComponent(id)}>provider keys</a>
-      · <a href=${'#/evaluations/' + encodeURIComponent(id)}>evaluations</a></p>
-    <form class="panel" onSubmit=${save} aria-label="gateway settings">
-      <fieldset disabled=${!editable} style="border:0;padding:0;margin:0">
-      <div class="row">${SETTINGS.map(([k, label, kind, choices]) => kind === 'bool'
-        ? html`<label class="check"><input type="checkbox" name=${k} checked=${!!form[k]} onChange=${(e) => set(k, e.target.checked)}/> ${label}<${FieldErr} error=${error} name=${k}/></label>`
-        : kind === 'select'
-          ? html`<label>${label}<select name=${k} value=${form[k] ?? ''} onChange=${(e) => set(k, e.target.value)}>
-              ${choices.map((c) => html`<option value=${c}>${c || '(none)'}</option>`)}</select><${FieldErr} error=${error} name=${k}/></label>`
-          : html`<label>${label}<input name=${k} inputmode="numeric" value=${form[k] ?? ''} onInput=${(e) => set(k, e.target.value)}/><${FieldErr} error=${error} name=${k}/></label>`)}
-      </div>
-      <h2>DLP, guardrails, spend limits, OpenTelemetry (JSON, as the API takes them)</h2>
-      <div class="row">${JSON_SETTINGS.map((k) => html`<label style="flex:1 1 300px">${k}
-        <textarea name=${k} rows="6" value=${json[k]} onInput=${(e) => setJSON({ ...json, [k]: e.target.value })} placeholder="(not set)"></textarea>
-        ${error instanceof APIError && error.errors.filter((x) => x.path && x.path[1] === k).map((x) => html`<span class="field-error" role="alert">${x.message}</span>`)}</label>`)}
-      </div>
-      </fieldset>
-      ${editable ? html`<div class="row" style="margin-top:1rem"><button class="primary">Save settings</button>
-        <button type="button" class="danger" onClick=${del}>Delete gateway</button></div>`
-        : html`<p class="muted">This token may read this gateway but not change it.</p>`}
-      ${error && html`<${Err} error=${error}/>`}
-      ${saved && html`<p class="ok" role="status">Saved.${saved.map((m) => html` <span class="muted">${m.message}</span>`)}</p>`}
-    </form></main>`;
 }
 
 // ---- analytics ----
