@@ -274,6 +274,13 @@ func TestDashboardInBrowser(t *testing.T) {
 		waitText(`[data-answer]`, "mock upstream"),
 		waitText(`[role=status]`, "openai/gpt-4o-mini · route assist version "+routes.Result[0].Version.VersionID),
 	)
+	step("its log shows the route's nodes and the headers the gateway set",
+		chromedp.Click(chromedp.CSS(`[data-log-link]`)),
+		waitText(`ol[aria-label="route nodes"]`, "model"),
+		waitText(`dl.headers`, "cf-aig-route-version"),
+		waitText(`dl.headers`, routes.Result[0].Version.VersionID),
+		shot("log-detail"),
+	)
 
 	step("a provider key is stored and only its preview shown",
 		chromedp.Navigate(d.URL+"/dashboard/#/keys/browser"),

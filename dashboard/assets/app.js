@@ -169,6 +169,18 @@ function reassemble(body) {
   try { return { streamed: false, text: JSON.stringify(JSON.parse(body), null, 2) }; } catch { return { streamed: false, text: body }; }
 }
 
+// gatewayHeaders are the cf-aig-* headers the gateway answered this request with, as the
+// record tells them (engine/server sets them from the same values). cf-aig-cache-status is
+// left out: a miss is only a header when caching is on, which the record does not say.
+function gatewayHeaders(l) {
+  const h = [['cf-aig-log-id', l.id], ['cf-aig-event-id', l.event_id], ['cf-aig-step', String(l.step)]];
+  if (l.provider) h.push(['cf-aig-provider', l.provider]);
+  if (l.model) h.push(['cf-aig-model', l.model]);
+  if (l.route) h.push(['cf-aig-route', l.route.name], ['cf-aig-route-version', l.route.version_id]);
+  if (l.dlp) h.push(['cf-aig-dlp', JSON.stringify(l.dlp)]);
+  return h;
+}
+
 function LogDetail({ who, gw, id, onChanged }) {
   const base = `/ai-gateway/gateways/${encodeURIComponent(gw)}/logs/${encodeURIComponent(id)}`;
   const log = useLoad(() => api('GET', base).then((j) => j.result), [gw, id]);
@@ -185,7 +197,8 @@ function LogDetail({ who, gw, id, onChanged }) {
   if (!l) return html`<div class="panel"><p class="muted">Loading…</p></div>`;
   const r = resp.data != null ? reassemble(resp.data) : null;
   const editable = can(who, 'edit', gw);
-  const extra = ['route', 'dlp', 'guardrails', 'attempts', 'metadata'].filter((k) => l[k] != null && !(Array.isArray(l[k]) && l[k].length === 0));
+  const findings = [['dlp', 'DLP findings', l.dlp_action], ['guardrails', 'Guardrail findings', l.guardrails_action]].filter(([k]) => l[k] != null);
+  const headers = gatewayHeaders(l);
   return html`<div class="panel" aria-label="log detail"><h2 style="margin-top:0">Log ${l.id}</h2>
     <dl class="kv">
       <dt>time</dt><dd>${fmt.time(l.created_at)}</dd>
@@ -205,7 +218,20 @@ function LogDetail({ who, gw, id, onChanged }) {
       <button onClick=${() => edit({ score: Number(score) })} disabled=${score === ''}>Set score</button>
     </div>`}
     <${Err} error=${error}/>
-    ${extra.map((k) => html`<h3>${k}</h3><pre>${JSON.stringify(l[k], null, 2)}</pre>`)}
+    ${l.error_message && html`<p class="bad">Error ${l.error_code || ''}: ${l.error_message}</p>`}
+    <h3>Headers the gateway set</h3>
+    <dl class="kv headers">${headers.map(([k, v]) => html`<dt><code>${k}</code></dt><dd><code>${v}</code></dd>`)}</dl>
+    ${l.route && html`<h3>Route ${l.route.name} <span class="muted">version ${l.route.version_id}</span></h3>
+      <ol class="walk" aria-label="route nodes">${l.route.nodes.map((n) => html`<li><code>${n.element_id}</code> <span class="muted">${n.type}</span>
+        ${n.provider ? ` ${n.provider}/${n.model}` : ''}${n.status ? ` → ${n.status}` : ''}${n.limit_key ? ` key ${n.limit_key}` : ''}${n.used != null ? ` used ${n.used}` : ''}
+        ${n.output && html` <span class="pill">${n.output}</span>`}</li>`)}</ol>`}
+    ${l.attempts && l.attempts.length > 0 && html`<h3>Attempts, retries and fallbacks</h3>
+      <table aria-label="attempts"><thead><tr><th style="width:3rem">step</th><th style="width:3.5rem">try</th><th>provider / model</th><th style="width:4rem">status</th><th style="width:5rem">time</th><th>then</th></tr></thead>
+      <tbody>${l.attempts.map((t) => html`<tr><td>${t.step}</td><td>${t.attempt}</td><td>${t.provider}${t.model ? ' / ' + t.model : ''}${t.element ? html` <span class="muted">(${t.element})</span>` : ''}</td>
+        <td class=${t.status && t.status < 400 ? 'ok' : 'bad'}>${t.status || '–'}</td><td>${fmt.ms(t.duration_ms)}</td>
+        <td title=${t.error || ''}>${t.outcome}${t.delay_ms ? ` after ${t.delay_ms} ms` : ''}${t.error ? ': ' + t.error : ''}</td></tr>`)}</tbody></table>`}
+    ${findings.map(([k, title, action]) => html`<h3>${title}${action ? html` <span class="pill bad">${action}</span>` : ''}</h3><pre>${JSON.stringify(l[k], null, 2)}</pre>`)}
+    ${l.metadata && html`<h3>Metadata</h3><pre>${(() => { try { return JSON.stringify(JSON.parse(l.metadata), null, 2); } catch { return l.metadata; } })()}</pre>`}
     <h3>Request</h3><pre>${req.data != null ? reassemble(req.data).text : '…'}</pre>
     <h3>Response${r && r.streamed ? ' (stream, reassembled)' : ''}</h3><pre data-response>${r ? r.text : '…'}</pre>
   </div>`;
@@ -269,8 +295,8 @@ function Logs({ who, gw: initialGw, id: initialId }) {
     <${Err} error=${list.error || error}/>
     <div class="split">
       <div class="panel list-box">
-        <table aria-label="logs"><thead><tr><th style="width:11rem">time</th><th>provider</th><th>model</th><th style="width:4.5rem">status</th>
-          <th style="width:5.5rem">duration</th><th style="width:6rem">tokens</th><th style="width:6rem">cost</th><th style="width:3.5rem">cache</th><th style="width:3rem"></th></tr></thead>
+        <table aria-label="logs"><thead><tr><th style="width:12.5rem">time</th><th>provider</th><th>model</th><th style="width:4rem">status</th>
+          <th style="width:5.8rem">duration</th><th style="width:4.5rem">tokens</th><th style="width:6.5rem">cost</th><th style="width:4rem">cache</th><th style="width:2.5rem"></th></tr></thead>
         <tbody>${rows.map((l) => html`<tr key=${l.id} data-log-id=${l.id} aria-selected=${l.id === sel} tabindex="0"
             onClick=${() => setSel(l.id)} onKeyDown=${(e) => e.key === 'Enter' && setSel(l.id)}>
           <td>${fmt.time(l.created_at)}</td><td>${l.provider}</td><td>${l.model}</td>
