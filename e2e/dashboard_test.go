@@ -208,7 +208,6 @@ func TestDashboardInBrowser(t *testing.T) {
 		chromedp.Navigate(d.URL+"/dashboard/#/analytics/browser"),
 		waitText(`[data-total=requests]`, "1"),
 		chromedp.WaitVisible(chromedp.CSS(`.chart canvas`)),
-		shot("analytics"),
 	)
 
 	// A route in the editor: a dangling output is shown on its element, then fixed, created,
@@ -282,6 +281,30 @@ func TestDashboardInBrowser(t *testing.T) {
 		shot("log-detail"),
 	)
 
+	// More traffic, two models, for a chart grouped by model.
+	for i := range 12 {
+		model := []string{"gpt-4o-mini", "gpt-4o"}[i%2]
+		req, _ := http.NewRequest("POST", d.URL+"/v1/demo/browser/openai/chat/completions",
+			strings.NewReader(`{"model":"`+model+`","messages":[{"role":"user","content":"hi"}]}`))
+		req.Header.Set("Authorization", "Bearer sk-demo")
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("chat %d: %d", i, resp.StatusCode)
+		}
+	}
+	step("analytics grouped by model over the last hour",
+		chromedp.Navigate(d.URL+"/dashboard/#/analytics/browser"),
+		chromedp.WaitVisible(chromedp.CSS(`select[aria-label=range]`)),
+		eval(`(() => { for (const [s, v] of [['range', '1h'], ['group by', 'model']]) { const e = document.querySelector('select[aria-label="' + s + '"]'); e.value = v; e.dispatchEvent(new Event('change', {bubbles: true})); } })()`),
+		waitText(`[data-total=requests]`, "14"),
+		waitText(`.u-legend`, "gpt-4o-mini"),
+		shot("analytics"),
+	)
 	step("a provider key is stored and only its preview shown",
 		chromedp.Navigate(d.URL+"/dashboard/#/keys/browser"),
 		chromedp.WaitVisible(chromedp.CSS(`form[aria-label="store a provider key"]`)),
