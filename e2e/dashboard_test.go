@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 )
 
@@ -279,6 +281,22 @@ func TestDashboardInBrowser(t *testing.T) {
 		waitText(`dl.headers`, "cf-aig-route-version"),
 		waitText(`dl.headers`, routes.Result[0].Version.VersionID),
 		shot("log-detail"),
+	)
+
+	// Dark mode follows the system's preference.
+	colorScheme := func(v string) chromedp.Action[chromedp.Void] {
+		return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+			_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+				Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: v}}})
+			return chromedp.Void{}, err
+		}
+	}
+	step("dark mode when the system prefers it",
+		colorScheme("dark"),
+		poll(`getComputedStyle(document.body).backgroundColor === 'rgb(21, 22, 26)'`),
+		shot("dark-mode"),
+		colorScheme("light"),
+		poll(`getComputedStyle(document.body).backgroundColor === 'rgb(247, 247, 248)'`),
 	)
 
 	// More traffic, two models, for a chart grouped by model.
