@@ -197,6 +197,17 @@ func TestDashboardInBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`[data-feedback="1"]`)),
 		shot("logs"),
 	)
+	step("a filter the logs API refuses shows its message on that field, then a good one",
+		chromedp.Click(chromedp.CSS(`details.more-filters summary`)),
+		setInput(`input[name=min_duration]`, "soon"),
+		chromedp.Click(chromedp.CSS(`form[role=search] button.primary`)),
+		waitText(`details.more-filters .field-error`, "min_duration"),
+		setInput(`input[name=min_duration]`, "0"),
+		setInput(`input[name=max_total_tokens]`, "100000"),
+		chromedp.Click(chromedp.CSS(`form[role=search] button.primary`)),
+		waitText(`table[aria-label=logs]`, "gpt-4o-mini"),
+		poll(`!document.querySelector('details.more-filters .field-error')`),
+	)
 	var l struct {
 		Result struct {
 			Feedback int `json:"feedback"`

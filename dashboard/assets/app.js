@@ -237,10 +237,20 @@ function LogDetail({ who, gw, id, onChanged }) {
   </div>`;
 }
 
+// The logs API's other filters: query name, label, kind (num, time or text).
+const MORE_FILTERS = [
+  ['start_date', 'From', 'time'], ['end_date', 'To', 'time'], ['model_type', 'Model type', 'text'],
+  ['min_cost', 'Cost ≥ (USD)', 'num'], ['max_cost', 'Cost ≤ (USD)', 'num'], ['min_duration', 'Duration ≥ (ms)', 'num'],
+  ['max_duration', 'Duration ≤ (ms)', 'num'], ['min_tokens_in', 'Tokens in ≥', 'num'], ['max_tokens_in', 'Tokens in ≤', 'num'],
+  ['min_tokens_out', 'Tokens out ≥', 'num'], ['max_tokens_out', 'Tokens out ≤', 'num'], ['min_total_tokens', 'Tokens ≥', 'num'],
+  ['max_total_tokens', 'Tokens ≤', 'num'], ['request_content_type', 'Request type', 'text'], ['response_content_type', 'Response type', 'text'],
+];
+
 function Logs({ who, gw: initialGw, id: initialId }) {
   const gws = useGateways();
   const [gw, setGw] = useState(initialGw || '');
-  const [f, setF] = useState({ provider: '', model: '', success: '', cached: '', feedback: '', search: '', mkey: '', mval: '' });
+  const [f, setF] = useState({ provider: '', model: '', success: '', cached: '', feedback: '', search: '', mkey: '', mval: '',
+    ...Object.fromEntries(MORE_FILTERS.map(([k]) => [k, ''])), direction: 'desc' });
   const [applied, setApplied] = useState(f);
   const [page, setPage] = useState(1);
   const [live, setLive] = useState(true);
@@ -256,6 +266,8 @@ function Logs({ who, gw: initialGw, id: initialId }) {
   const query = (a) => {
     const q = new URLSearchParams({ page: String(page), per_page: '25' });
     for (const k of ['provider', 'model', 'success', 'cached', 'feedback', 'search']) if (a[k] !== '') q.set(k, a[k]);
+    for (const [k, , kind] of MORE_FILTERS) if (a[k] !== '') q.set(k, kind === 'time' ? new Date(a[k]).toISOString() : a[k]);
+    if (a.direction !== 'desc') q.set('direction', a.direction);
     if (a.mkey) { q.append('filters.key', 'metadata.key'); q.append('filters.operator', 'eq'); q.append('filters.value', a.mkey); }
     if (a.mval) { q.append('filters.key', 'metadata.value'); q.append('filters.operator', 'eq'); q.append('filters.value', a.mval); }
     return q;
@@ -291,6 +303,11 @@ function Logs({ who, gw: initialGw, id: initialId }) {
       <button class="primary">Filter</button>
       <label class="check"><input type="checkbox" checked=${live} onChange=${(e) => setLive(e.target.checked)}/> live</label>
       ${can(who, 'edit', gw) && html`<button type="button" class="danger" onClick=${del}>Delete matching logs</button>`}
+      <details class="more-filters" style="flex-basis:100%"><summary>More filters</summary><div class="row">
+        ${MORE_FILTERS.map(([k, label, kind]) => html`<label>${label}<input name=${k} type=${kind === 'time' ? 'datetime-local' : 'text'}
+          inputmode=${kind === 'num' ? 'decimal' : undefined} value=${f[k]} onInput=${set(k)} size=${kind === 'num' ? 7 : 14}/><${FieldErr} error=${list.error} name=${k}/></label>`)}
+        <label>Order<select name="direction" value=${f.direction} onChange=${set('direction')}><option value="desc">newest first</option><option value="asc">oldest first</option></select></label>
+      </div></details>
     </form>
     <${Err} error=${list.error || error}/>
     <div class="split">
