@@ -141,14 +141,40 @@ func TestDashboardInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`form[aria-label="gateway settings"] button.primary`)),
 		waitText(`section[aria-label=OpenTelemetry] .field-error`, "otel[0].url must be an absolute http or https URL"),
 	)
-	step("fixed, it saves",
+	step("a spend rule the API refuses shows its message in that section",
 		setInput(`input[name=otel-0-url]`, "http://127.0.0.1:4318/v1/traces"),
+		eval(`[...document.querySelectorAll('section[aria-label="Spend limits"] button')].find((b) => b.textContent.includes('Add')).click()`),
+		chromedp.WaitVisible(chromedp.CSS(`input[name=spend-0-limit]`)),
+		setInput(`input[name=spend-0-limit]`, "-5"),
+		chromedp.Click(chromedp.CSS(`form[aria-label="gateway settings"] button.primary`)),
+		waitText(`section[aria-label="Spend limits"] .field-error`, "spend_limits"),
+	)
+	step("a DLP policy with a profile, and the rule fixed: it saves",
+		setInput(`input[name=spend-0-limit]`, "5"),
+		eval(`[...document.querySelectorAll('section[aria-label=DLP] button')].find((b) => b.textContent.includes('Add')).click()`),
+		poll(`document.querySelectorAll('select[name=dlp-0-profiles] option').length > 0`),
+		eval(`(() => { const s = document.querySelector('select[name=dlp-0-profiles]'); s.options[0].selected = true; s.dispatchEvent(new Event('change', {bubbles: true})); })()`),
 		chromedp.Click(chromedp.CSS(`form[aria-label="gateway settings"] button.primary`)),
 		waitText(`[role=status]`, "Saved."),
 		shot("gateway-settings"),
 	)
 	var g struct {
 		Result struct {
+			DLP struct {
+				Enabled  bool `json:"enabled"`
+				Policies []struct {
+					Action   string   `json:"action"`
+					Profiles []string `json:"profiles"`
+					Check    []string `json:"check"`
+				} `json:"policies"`
+			} `json:"dlp"`
+			SpendLimits struct {
+				Enabled bool `json:"enabled"`
+				Rules   []struct {
+					Limit  float64 `json:"limit"`
+					Window int     `json:"window"`
+				} `json:"rules"`
+			} `json:"spend_limits"`
 			CacheTTL   int `json:"cache_ttl"`
 			Guardrails struct {
 				Prompt map[string]string `json:"prompt"`
@@ -163,6 +189,10 @@ func TestDashboardInBrowser(t *testing.T) {
 	if r := g.Result; r.CacheTTL != 60 || r.Guardrails.Prompt["S1"] != "BLOCK" || len(r.Otel) != 1 ||
 		r.Otel[0].URL != "http://127.0.0.1:4318/v1/traces" || r.Otel[0].Headers["x-team"] != "search" {
 		t.Fatalf("the saved settings: %+v", r)
+	}
+	if d, s := g.Result.DLP, g.Result.SpendLimits; !d.Enabled || len(d.Policies) != 1 || d.Policies[0].Action != "FLAG" ||
+		len(d.Policies[0].Profiles) != 1 || len(d.Policies[0].Check) != 2 || !s.Enabled || len(s.Rules) != 1 || s.Rules[0].Limit != 5 || s.Rules[0].Window != 86400 {
+		t.Fatalf("the saved DLP and spend limits: %+v %+v", d, s)
 	}
 	// Both back off for the rest of the run: blocking S1 needs the guard model (workers-ai),
 	// which the demo does not mock, and no collector listens on that port.

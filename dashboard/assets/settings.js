@@ -1,8 +1,8 @@
 // settings.js is a gateway's settings screen, in the reference's sections: logs (limits and
 // Logpush), caching, rate limiting, retries, authentication, guardrails (a category × side
-// grid), OpenTelemetry exporters, and DLP and spend limits as the API's JSON. It saves with
-// one PUT and shows the API's message next to the field it names, and the API's notes on
-// settings stored but not acted on.
+// grid), OpenTelemetry exporters, DLP policies and spend limits (rows). It saves with one PUT
+// and shows the API's message in the section it is about, and the API's notes on settings
+// stored but not acted on.
 import { html, useState, useEffect } from './vendor/preact-htm.js';
 import { api, APIError, can, useLoad, Err, FieldErr, session } from './lib.js';
 
@@ -42,8 +42,43 @@ const CATEGORIES = [
   ['S13', 'Elections'], ['S14', 'Code interpreter abuse'], ['P1', 'Prompt injection'],
 ];
 
-// The settings kept as the API's JSON, each with where it is documented.
-const JSON_SETTINGS = [['dlp', 'DLP policies', 'docs/dlp.md'], ['spend_limits', 'Spend limits', 'docs/rate-limiting.md']];
+// DLP policies: the API's two forms ({enabled, action, profiles} checks both sides; or
+// {enabled, policies}) are edited as policy rows and saved in the policies form.
+function dlpFrom(d) {
+  if (!d) return { enabled: false, policies: [] };
+  if (Array.isArray(d.policies)) {
+    return { enabled: d.enabled !== false, policies: d.policies.map((p) => ({ id: p.id || '', action: p.action || 'FLAG',
+      profiles: p.profiles || [], request: !p.check || p.check.includes('REQUEST'), response: !p.check || p.check.includes('RESPONSE'),
+      enabled: p.enabled !== false })) };
+  }
+  return { enabled: d.enabled !== false, policies: [{ id: 'default', action: d.action || 'FLAG', profiles: d.profiles || [],
+    request: true, response: true, enabled: true }] };
+}
+
+function dlpBody(s) {
+  if (!s.enabled && s.policies.length === 0) return null;
+  return { enabled: s.enabled, policies: s.policies.map((p) => ({ id: p.id.trim(), action: p.action, profiles: p.profiles,
+    check: [...(p.request ? ['REQUEST'] : []), ...(p.response ? ['RESPONSE'] : [])], enabled: p.enabled })) };
+}
+
+// Spend limits: rules of a USD limit over a window. A rule's model, provider or metadata
+// scope is kept as it came (the API stores such rules but does not enforce them).
+const WINDOWS = [['86400', 'a day (UTC)'], ['604800', 'a week (from Monday)'], ['2592000', 'a month (from the 1st)'], ['3600', 'an hour']];
+
+function spendFrom(s) {
+  if (!s) return { enabled: false, rules: [] };
+  return { enabled: s.enabled !== false, rules: (s.rules || []).map((r) => ({ ...r, limit: String(r.limit ?? ''), window: String(r.window ?? 86400),
+    technique: r.technique || 'fixed', enabled: r.enabled !== false })) };
+}
+
+function spendBody(s) {
+  if (!s.enabled && s.rules.length === 0) return null;
+  return { enabled: s.enabled, rules: s.rules.map((r) => {
+    const out = { ...r, limit: r.limit === '' ? null : Number(r.limit), limitType: 'cost', window: Number(r.window), technique: r.technique, enabled: r.enabled };
+    if (!out.id) delete out.id;
+    return out;
+  }) };
+}
 
 // SectionErr shows the API's errors about setting name (path body.<name>...).
 const SectionErr = ({ error, name }) => error instanceof APIError
@@ -91,7 +126,9 @@ export function GatewaySettings({ who, id }) {
   const [form, setForm] = useState(null);
   const [guard, setGuard] = useState(guardFrom(null));
   const [otel, setOtel] = useState([]);
-  const [json, setJSON] = useState({});
+  const [dlp, setDlp] = useState(dlpFrom(null));
+  const [spend, setSpend] = useState(spendFrom(null));
+  const profiles = useLoad(() => api('GET', '/dlp/profiles').then((j) => j.result), []);
   const [error, setError] = useState(null);
   const [saved, setSaved] = useState(null);
   useEffect(() => {
@@ -100,9 +137,8 @@ export function GatewaySettings({ who, id }) {
     setForm({ ...r, logpush_public_key: r.logpush_public_key || '' });
     setGuard(guardFrom(r.guardrails));
     setOtel(otelFrom(r.otel));
-    const j = {};
-    for (const [k] of JSON_SETTINGS) j[k] = r[k] == null ? '' : JSON.stringify(r[k], null, 2);
-    setJSON(j);
+    setDlp(dlpFrom(r.dlp));
+    setSpend(spendFrom(r.spend_limits));
   }, [g.data]);
   const editable = can(who, 'edit', id);
   if (g.error) return html`<main><h1>Gateway ${id}</h1><${Err} error=${g.error}/></main>`;
@@ -122,12 +158,8 @@ export function GatewaySettings({ who, id }) {
       body.logpush_public_key = form.logpush_public_key.trim() === '' ? null : form.logpush_public_key;
       body.guardrails = guardBody(guard);
       body.otel = otelBody(otel);
-      for (const [k] of JSON_SETTINGS) {
-        if (json[k].trim() === '') { body[k] = null; continue; }
-        try { body[k] = JSON.parse(json[k]); } catch (err) {
-          throw new APIError(400, [{ message: `${k}: not JSON (${err.message})`, path: ['body', k] }]);
-        }
-      }
+      body.dlp = dlpBody(dlp);
+      body.spend_limits = spendBody(spend);
       const j = await api('PUT', '/ai-gateway/gateways/' + encodeURIComponent(id), body);
       setSaved(j.messages || []);
       g.reload();
@@ -144,6 +176,8 @@ export function GatewaySettings({ who, id }) {
           ${choices.map((c) => html`<option value=${c}>${c || '(none)'}</option>`)}</select><${FieldErr} error=${error} name=${k}/></label>`
       : html`<label>${label}<input name=${k} inputmode="numeric" value=${form[k] ?? ''} onInput=${(e) => set(k, e.target.value)} size="10"/><${FieldErr} error=${error} name=${k}/></label>`;
   const setOtelRow = (i, k, v) => setOtel(otel.map((r, j) => (j === i ? { ...r, [k]: v } : r)));
+  const setDlpRow = (i, k, v) => setDlp({ ...dlp, policies: dlp.policies.map((p, j) => (j === i ? { ...p, [k]: v } : p)) });
+  const setSpendRow = (i, k, v) => setSpend({ ...spend, rules: spend.rules.map((r, j) => (j === i ? { ...r, [k]: v } : r)) });
   const enc = encodeURIComponent(id);
   return html`<main><h1>Gateway ${id}</h1>
     <p class="muted">Base URL: <code>${location.origin}/v1/${session.acct}/${id}/{provider}</code>
@@ -185,11 +219,39 @@ export function GatewaySettings({ who, id }) {
         <${SectionErr} error=${error} name="otel"/>
       </section>
 
-      <section aria-label="DLP and spend limits"><h2>DLP policies and spend limits</h2>
-        <p class="muted">As the API takes them (see ${JSON_SETTINGS.map(([, , doc], i) => html`${i ? ' and ' : ''}<code>${doc}</code>`)}); DLP profiles are managed under <code>/dlp/profiles</code>.</p>
-        <div class="row">${JSON_SETTINGS.map(([k, label]) => html`<label style="flex:1 1 300px"><span>${label} (<code>${k}</code>)</span>
-          <textarea name=${k} rows="6" value=${json[k]} onInput=${(e) => setJSON({ ...json, [k]: e.target.value })} placeholder="(not set)"></textarea>
-          <${SectionErr} error=${error} name=${k}/></label>`)}</div>
+      <section aria-label="DLP"><h2>Data Loss Prevention</h2>
+        <label class="check"><input type="checkbox" name="dlp-enabled" checked=${dlp.enabled} onChange=${(e) => setDlp({ ...dlp, enabled: e.target.checked })}/> DLP on for this gateway</label>
+        <p class="muted">Each policy checks prompts and/or answers against its profiles (predefined and this account's custom ones) and flags, blocks or redacts a match.</p>
+        ${dlp.policies.map((p, i) => html`<div class="row otel" key=${i}>
+          <label>Policy id<input name=${`dlp-${i}-id`} value=${p.id} onInput=${(e) => setDlpRow(i, 'id', e.target.value)} size="12"/></label>
+          <label>Action<select name=${`dlp-${i}-action`} value=${p.action} onChange=${(e) => setDlpRow(i, 'action', e.target.value)}>
+            <option value="FLAG">flag</option><option value="BLOCK">block</option><option value="REDACT">redact</option></select></label>
+          <label style="flex:1 1 16rem">Profiles<select multiple size="4" name=${`dlp-${i}-profiles`} onChange=${(e) => setDlpRow(i, 'profiles', [...e.target.selectedOptions].map((o) => o.value))}>
+            ${(profiles.data || []).map((pr) => html`<option value=${pr.id} selected=${p.profiles.includes(pr.id)}>${pr.name}${pr.type === 'custom' ? ' (custom)' : ''}</option>`)}</select></label>
+          <label class="check"><input type="checkbox" checked=${p.request} onChange=${(e) => setDlpRow(i, 'request', e.target.checked)}/> prompts</label>
+          <label class="check"><input type="checkbox" checked=${p.response} onChange=${(e) => setDlpRow(i, 'response', e.target.checked)}/> answers</label>
+          <label class="check"><input type="checkbox" checked=${p.enabled} onChange=${(e) => setDlpRow(i, 'enabled', e.target.checked)}/> on</label>
+          <button type="button" onClick=${() => setDlp({ ...dlp, policies: dlp.policies.filter((_, j) => j !== i) })} aria-label=${`remove policy ${i + 1}`}>Remove</button>
+        </div>`)}
+        <button type="button" onClick=${() => setDlp({ ...dlp, enabled: dlp.enabled || dlp.policies.length === 0, policies: [...dlp.policies, { id: `policy-${dlp.policies.length + 1}`, action: 'FLAG', profiles: [], request: true, response: true, enabled: true }] })}>Add a policy</button>
+        <${SectionErr} error=${error} name="dlp"/>
+      </section>
+
+      <section aria-label="Spend limits"><h2>Spend limits</h2>
+        <label class="check"><input type="checkbox" name="spend-enabled" checked=${spend.enabled} onChange=${(e) => setSpend({ ...spend, enabled: e.target.checked })}/> Spend limits on</label>
+        <p class="muted">Requests are refused once the gateway's cost over the window reaches the limit.</p>
+        ${spend.rules.map((r, i) => html`<div class="row otel" key=${i}>
+          <label>Limit (USD)<input name=${`spend-${i}-limit`} inputmode="decimal" value=${r.limit} onInput=${(e) => setSpendRow(i, 'limit', e.target.value)} size="8"/></label>
+          <label>Over<select name=${`spend-${i}-window`} value=${r.window} onChange=${(e) => setSpendRow(i, 'window', e.target.value)}>
+            ${[...WINDOWS, ...(WINDOWS.some(([w]) => w === r.window) ? [] : [[r.window, `${r.window} s`]])].map(([w, l]) => html`<option value=${w}>${l}</option>`)}</select></label>
+          <label>Technique<select name=${`spend-${i}-technique`} value=${r.technique} onChange=${(e) => setSpendRow(i, 'technique', e.target.value)}>
+            <option value="fixed">fixed</option><option value="sliding">sliding</option></select></label>
+          <label class="check"><input type="checkbox" checked=${r.enabled} onChange=${(e) => setSpendRow(i, 'enabled', e.target.checked)}/> on</label>
+          ${(r.model || r.provider || r.metadata) && html`<span class="muted">scoped to ${['model', 'provider', 'metadata'].filter((k) => r[k]).join(', ')}: stored, not enforced</span>`}
+          <button type="button" onClick=${() => setSpend({ ...spend, rules: spend.rules.filter((_, j) => j !== i) })} aria-label=${`remove rule ${i + 1}`}>Remove</button>
+        </div>`)}
+        <button type="button" onClick=${() => setSpend({ ...spend, enabled: spend.enabled || spend.rules.length === 0, rules: [...spend.rules, { limit: '', window: '86400', technique: 'fixed', enabled: true }] })}>Add a rule</button>
+        <${SectionErr} error=${error} name="spend_limits"/>
       </section>
       </fieldset>
       ${editable ? html`<div class="row" style="margin-top:1rem"><button class="primary">Save settings</button>
