@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	json "github.com/goccy/go-json"
 	"github.com/klauspost/compress/s2"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -140,6 +141,7 @@ func (b *batcher) gather() {
 	linger.Stop()
 	var (
 		buf     bytes.Buffer
+		enc     = json.NewEncoder(&buf) // events handed over unencoded are written into buf as they come
 		subject string
 		n       int
 		waiters []chan Ack
@@ -155,23 +157,27 @@ func (b *batcher) gather() {
 			if q.done != nil {
 				waiters = append(waiters, q.done)
 			}
+			if q.data == nil && q.ev == nil {
+				return
+			}
+			mark := buf.Len()
+			if n > 0 {
+				buf.WriteByte('\n')
+			}
 			if q.ev != nil {
-				var err error
-				if q.data, err = Encode(q.ev.t, q.ev.version, q.ev.id, q.ev.at, q.ev.data); err != nil {
+				if err := AppendEncoded(&buf, enc, q.ev.t, q.ev.version, q.ev.id, q.ev.at, q.ev.data); err != nil {
+					buf.Truncate(mark)
 					b.log.Error("encode event", "type", q.ev.t, "id", q.ev.id, "err", err)
 					return
 				}
-			}
-			if q.data == nil {
-				return
+			} else {
+				buf.Write(q.data)
 			}
 			if n > 0 {
-				buf.WriteByte('\n')
 				subject = BatchSubject
 			} else {
 				subject = q.subject
 			}
-			buf.Write(q.data)
 			n++
 		}
 		take(first)
@@ -224,12 +230,12 @@ func (b *batcher) send(subject string, buf *bytes.Buffer, n int, waiters []chan 
 	if n > 1 && buf.Len() >= compressFrom {
 		// JSON events compress about fourfold: fewer bytes in JetStream's write cache,
 		// on disk and on the wire to every consumer.
-		out := make([]byte, len(compressedMagic)+s2.MaxEncodedLen(buf.Len()))
+		out := messageBuffer(len(compressedMagic) + s2.MaxEncodedLen(buf.Len()))
 		copy(out, compressedMagic)
 		enc := s2.Encode(out[len(compressedMagic):], buf.Bytes()) // written in place: out is large enough
 		msg.Data = out[:len(compressedMagic)+len(enc)]
 	} else {
-		msg.Data = bytes.Clone(buf.Bytes())
+		msg.Data = append(messageBuffer(buf.Len())[:0], buf.Bytes()...)
 	}
 	// The message id lets JetStream drop the copy a retry sends after a lost ack.
 	msg.Header.Set(jetstream.MsgIDHeader, b.idPrefix+strconv.FormatUint(b.next.Add(1), 36))
@@ -258,7 +264,27 @@ func (b *batcher) confirm() {
 		for _, w := range s.waiters {
 			w <- ack
 		}
+		if s.msg != nil {
+			// Acknowledged (or given up on): neither JetStream's client, which copied the
+			// data into its write buffer when publishing, nor a retry reads it again.
+			messageBuffers.Put(s.msg.Data[:0:cap(s.msg.Data)])
+		}
 	}
+}
+
+// messageBuffers holds the data buffers of acknowledged batches for the next ones.
+var messageBuffers = sync.Pool{New: func() any { return []byte(nil) }}
+
+// messageBuffer is a buffer of length n, reused when one big enough is pooled.
+func messageBuffer(n int) []byte {
+	b := messageBuffers.Get().([]byte)
+	if cap(b) < n {
+		if cap(b) > 0 {
+			messageBuffers.Put(b) // too small for this batch; a smaller one may use it
+		}
+		return make([]byte, n)
+	}
+	return b[:n]
 }
 
 // retry sends a batch again synchronously, under the same message id, so a transient

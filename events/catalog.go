@@ -339,30 +339,36 @@ type RealtimeEnded struct {
 // written by hand around the encoded data: re-encoding a RawMessage would validate and
 // copy the whole event a second time on the hot path.
 func Encode(t Type, version int, id string, at time.Time, data any) ([]byte, error) {
-	raw, err := json.Marshal(data)
-	if err != nil {
-		return nil, fmt.Errorf("encode %s: %w", t, err)
+	var buf bytes.Buffer
+	if err := AppendEncoded(&buf, json.NewEncoder(&buf), t, version, id, at, data); err != nil {
+		return nil, err
 	}
-	qid, err := json.Marshal(id) // JSON quoting, not Go's: ids may hold any character
-	if err != nil {
-		return nil, fmt.Errorf("encode %s id: %w", t, err)
+	return buf.Bytes(), nil
+}
+
+// AppendEncoded writes the envelope Encode returns at the end of buf, data encoded by enc
+// (an encoder writing to buf, so a caller that encodes many events into one buffer, as
+// the batcher does, allocates no copy of each). On an error buf is left as it was.
+func AppendEncoded(buf *bytes.Buffer, enc *json.Encoder, t Type, version int, id string, at time.Time, data any) error {
+	start := buf.Len()
+	var head [160]byte
+	h := append(head[:0], `{"type":`...)
+	h = appendJSONString(h, string(t))
+	h = append(h, `,"v":`...)
+	h = strconv.AppendInt(h, int64(version), 10)
+	h = append(h, `,"id":`...)
+	h = appendJSONString(h, id) // JSON quoting, not Go's: ids may hold any character
+	h = append(h, `,"time":"`...)
+	h = at.AppendFormat(h, time.RFC3339Nano)
+	h = append(h, `","data":`...)
+	buf.Write(h)
+	if err := enc.Encode(data); err != nil {
+		buf.Truncate(start)
+		return fmt.Errorf("encode %s: %w", t, err)
 	}
-	qt, err := json.Marshal(string(t))
-	if err != nil {
-		return nil, fmt.Errorf("encode %s: %w", t, err)
-	}
-	b := make([]byte, 0, len(raw)+len(qid)+96)
-	b = append(b, `{"type":`...)
-	b = append(b, qt...)
-	b = append(b, `,"v":`...)
-	b = strconv.AppendInt(b, int64(version), 10)
-	b = append(b, `,"id":`...)
-	b = append(b, qid...)
-	b = append(b, `,"time":"`...)
-	b = at.AppendFormat(b, time.RFC3339Nano)
-	b = append(b, `","data":`...)
-	b = append(b, raw...)
-	return append(b, '}'), nil
+	buf.Truncate(buf.Len() - 1) // the encoder's trailing newline
+	buf.WriteByte('}')
+	return nil
 }
 
 // Decode reads an envelope. Its Data is decoded with DecodeRequestFinished and friends.

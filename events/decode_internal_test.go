@@ -1,6 +1,7 @@
 package events
 
 import (
+	"bytes"
 	"reflect"
 	"testing"
 	"time"
@@ -34,4 +35,50 @@ func FuzzDecodeEncoded(f *testing.F) {
 			t.Fatalf("data differs: %s vs %s", fast.Data, full.Data)
 		}
 	})
+}
+
+// TestEncodeData: the data of an envelope is what json.Marshal writes (HTML characters
+// escaped, raw JSON bodies compacted), so events written by the batcher's in-place encoder
+// read, and replay, exactly like those written before it; the id and type decode back as
+// they were, whatever characters they hold.
+func TestEncodeData(t *testing.T) {
+	at := time.Date(2026, 12, 6, 2, 0, 0, 5, time.UTC)
+	cases := []struct {
+		name string
+		id   string
+		data any
+	}{
+		{"finished with bodies", "01KB00000000000000000000BE", &RequestFinished{LogID: "01KB", Model: "<gpt & co>", Status: 200,
+			RequestPayload: InlinePayload([]byte(`{ "a" : [1, 2],  "s":"<x>" }`), 28, false), ResponsePayload: InlinePayload([]byte("not json\n"), 9, false)}},
+		{"map", "a\"b\\c", map[string]any{"z": 1, "a": "\u2028<>&"}},
+		{"control characters in the id", "ctl\x01\x1f\u00e9", []int{1, 2}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b, err := Encode(TypeRequestFinished, 3, c.id, at, c.data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := json.Marshal(c.data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := Decode(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(e.Data) != string(want) || e.ID != c.id || e.Type != TypeRequestFinished || e.Version != 3 || !e.Time.Equal(at) {
+				t.Fatalf("decoded %+v from %s; data want %s", e, b, want)
+			}
+			if _, ok := decodeEncoded(b); !ok && plainString([]byte(c.id)) {
+				t.Fatalf("the fast reader does not read %s", b)
+			}
+		})
+	}
+	// A value that cannot be encoded leaves the buffer as it was.
+	var buf bytes.Buffer
+	buf.WriteString("before")
+	if err := AppendEncoded(&buf, json.NewEncoder(&buf), TypeRequestFinished, 1, "x", at, func() {}); err == nil || buf.String() != "before" {
+		t.Fatalf("err %v, buffer %q", err, buf.String())
+	}
 }
