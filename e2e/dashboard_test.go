@@ -447,6 +447,28 @@ func TestDashboardInBrowser(t *testing.T) {
 	if creates != 0 || saves != 0 {
 		t.Fatalf("a read token sees %d create forms and %d save buttons", creates, saves)
 	}
+	// Nor anything to change on the other screens, and no admin screen in the navigation.
+	for _, screen := range []struct{ hash, ready, forbidden string }{
+		{"#/routes/browser", `table[aria-label=routes]`, `a.button.primary`},
+		{"#/keys/browser", `table[aria-label="provider keys"]`, `form, button.danger`},
+		{"#/custom-providers", `table[aria-label="custom providers"]`, `form, button.danger, tbody button`},
+		{"#/evaluations/browser", `table[aria-label=datasets]`, `form, button.danger`},
+		{"#/logs/browser", `table[aria-label=logs]`, `button.danger`},
+	} {
+		step("read token: "+screen.hash,
+			chromedp.Navigate(d.URL+"/dashboard/"+screen.hash),
+			chromedp.WaitVisible(chromedp.CSS(screen.ready)),
+			poll(`document.querySelectorAll(`+jsString(`main `+strings.ReplaceAll(screen.forbidden, ", ", ", main "))+`).length === 0`),
+		)
+	}
+	step("read token: the route editor is read-only",
+		chromedp.Navigate(d.URL+"/dashboard/#/routes/browser"),
+		waitText(`table[aria-label=routes]`, "assist"),
+		chromedp.Click(chromedp.CSS(`table[aria-label=routes] a`)),
+		chromedp.WaitVisible(chromedp.CSS(`textarea[name=elements][readonly]`)),
+		poll(`document.querySelectorAll('main .editor button, table[aria-label=versions] button').length === document.querySelectorAll('table[aria-label=versions] tbody tr').length`),
+		poll(`![...document.querySelectorAll('header.top nav a')].some((a) => /tokens|audit/.test(a.getAttribute('href')))`),
+	)
 }
 
 // routeJSON is a route graph start → model (openai/model) → then, as the editor's JSON.
