@@ -59,6 +59,7 @@ func serve(t testing.TB, s *API, method, uri, body string, hdr map[string]string
 // custom provider and a token of each kind.
 type fixture struct {
 	s      *API
+	seed   *configtest.Seed
 	cfg    *config.Service
 	tokens map[string]string // kind -> value
 	keyID  string
@@ -68,23 +69,12 @@ type fixture struct {
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	seed := configtest.Seeded(t)
-	return &fixture{s: New(testOptions(seed.Service)), cfg: seed.Service, tokens: seed.Tokens, keyID: seed.KeyID, cpID: seed.CPID}
+	return &fixture{s: New(testOptions(seed.Service)), seed: seed, cfg: seed.Service, tokens: seed.Tokens, keyID: seed.KeyID, cpID: seed.CPID}
 }
 
 func (f *fixture) call(t *testing.T, method, uri, body, tokenKind string, hdr map[string]string) *fasthttp.RequestCtx {
 	t.Helper()
-	h := map[string]string{"Content-Type": "application/json"}
-	if tokenKind != "" {
-		v := f.tokens[tokenKind]
-		if v == "" {
-			v = tokenKind // a made-up value
-		}
-		h["Authorization"] = "Bearer " + v
-	}
-	for k, v := range hdr {
-		h[k] = v
-	}
-	return serve(t, f.s, method, uri, body, h)
+	return serve(t, f.s, method, uri, body, f.seed.Headers(tokenKind, hdr))
 }
 
 func TestControlAuthorizationMatrix(t *testing.T) {

@@ -32,6 +32,7 @@ const adminTok = configtest.AdminToken
 // custom provider, a token of each kind) with the control API behind /client/v4/.
 type fixture struct {
 	s      *Server
+	seed   *configtest.Seed
 	cfg    *config.Service
 	d      *captureDispatcher
 	tokens map[string]string // kind -> value
@@ -48,7 +49,7 @@ func withControl(o Options) Options {
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	seed := configtest.Seeded(t)
-	f := &fixture{cfg: seed.Service, d: &captureDispatcher{}, tokens: seed.Tokens, keyID: seed.KeyID, cpID: seed.CPID}
+	f := &fixture{seed: seed, cfg: seed.Service, d: &captureDispatcher{}, tokens: seed.Tokens, keyID: seed.KeyID, cpID: seed.CPID}
 	f.s = New(withControl(Options{Dispatcher: f.d, Providers: providers.NewTable(func(string) string { return "" }), Config: f.cfg,
 		AdminToken: adminTok}))
 	return f
@@ -56,18 +57,7 @@ func newFixture(t testing.TB) *fixture {
 
 func (f *fixture) call(t *testing.T, method, uri, body, tokenKind string, hdr map[string]string) *fasthttp.RequestCtx {
 	t.Helper()
-	h := map[string]string{"Content-Type": "application/json"}
-	if tokenKind != "" {
-		v := f.tokens[tokenKind]
-		if v == "" {
-			v = tokenKind // a made-up value
-		}
-		h["Authorization"] = "Bearer " + v
-	}
-	for k, v := range hdr {
-		h[k] = v
-	}
-	return serve(t, f.s, method, uri, body, h)
+	return serve(t, f.s, method, uri, body, f.seed.Headers(tokenKind, hdr))
 }
 
 func TestGatewayAuthentication(t *testing.T) {

@@ -76,3 +76,20 @@ func Seeded(t testing.TB) *Seed {
 	s.CPID = cp.ID
 	return s
 }
+
+// Headers are the headers of a JSON call made with the token of kind (sent as a made-up
+// value when the seed has no token of that kind; none when kind is empty), then hdr.
+func (s *Seed) Headers(kind string, hdr map[string]string) map[string]string {
+	h := map[string]string{"Content-Type": "application/json"}
+	if kind != "" {
+		v := s.Tokens[kind]
+		if v == "" {
+			v = kind
+		}
+		h["Authorization"] = "Bearer " + v
+	}
+	for k, v := range hdr {
+		h[k] = v
+	}
+	return h
+}
