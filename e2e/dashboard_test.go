@@ -310,6 +310,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		poll(`document.querySelectorAll('select[aria-label=gateway] option').length >= 2`),
 		eval(`(() => { const s = document.querySelector('select[aria-label=gateway]'); s.value = 'browser'; s.dispatchEvent(new Event('change', {bubbles: true})); })()`),
 		eval(`(() => { const s = document.querySelector('select[name=mode]'); s.value = 'route'; s.dispatchEvent(new Event('change', {bubbles: true})); })()`),
+		poll(`!!document.querySelector('#route-names option[value=assist]')`), // the gateway's routes are offered
 		setInput(`input[name=model]`, "assist"),
 		setInput(`input[name=key]`, "sk-demo"),
 		chromedp.Click(chromedp.CSS(`form[aria-label=playground] button.primary`)),

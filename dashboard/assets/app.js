@@ -347,6 +347,9 @@ function Playground({ who }) {
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
   useEffect(() => { if (!gw && gws.data && gws.data.length) setGw(gws.data[0].id); }, [gws.data]);
+  // The gateway's routes, offered as names in route mode.
+  const routes = useLoad(() => (gw && mode === 'route'
+    ? api('GET', `/ai-gateway/gateways/${encodeURIComponent(gw)}/routes?per_page=100`).then((j) => j.result).catch(() => []) : Promise.resolve([])), [gw, mode]);
   const send = async (e) => {
     e.preventDefault();
     setBusy(true); setError(null); setAnswer(''); setMeta(null);
@@ -390,7 +393,9 @@ function Playground({ who }) {
           <option value="provider">OpenAI's API (provider path)</option><option value="unified">the unified API (/compat)</option>
           <option value="route">a dynamic route</option></select></label>
         ${mode === 'unified' && html`<label>Provider<input name="provider" value=${provider} onInput=${(e) => setProvider(e.target.value)} size="12"/></label>`}
-        <label>${mode === 'route' ? 'Route name' : 'Model'}<input name="model" value=${model} onInput=${(e) => setModel(e.target.value)}/></label>
+        <label>${mode === 'route' ? 'Route name' : 'Model'}<input name="model" value=${model} onInput=${(e) => setModel(e.target.value)}
+          list=${mode === 'route' ? 'route-names' : undefined}/></label>
+        ${mode === 'route' && html`<datalist id="route-names">${(routes.data || []).map((r) => html`<option value=${r.name}/>`)}</datalist>`}
         <label>Provider key (empty: the gateway's stored key)<input name="key" type="password" value=${key} onInput=${(e) => setKey(e.target.value)}/></label>
         <label class="check"><input type="checkbox" name="stream" checked=${stream} onChange=${(e) => setStream(e.target.checked)}/> stream</label>
       </div>

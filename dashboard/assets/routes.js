@@ -110,6 +110,7 @@ export function RouteGraph({ elements, problems, onPick, label }) {
 function useCheck(gw, text) {
   const [state, setState] = useState({ elements: [], problems: [], valid: null, checking: false });
   useEffect(() => {
+    if (text === null) return undefined; // the route is still loading
     let elements;
     try {
       elements = JSON.parse(text);
@@ -178,7 +179,7 @@ function RouteEditor({ who, gw, id }) {
   const route = useLoad(() => (isNew ? Promise.resolve(null) : api('GET', `${routesPath(gw)}/${encodeURIComponent(id)}`).then((j) => j.result)), [gw, id]);
   const versions = useLoad(() => (isNew ? Promise.resolve([]) : api('GET', `${routesPath(gw)}/${encodeURIComponent(id)}/versions?per_page=50`).then((j) => j.result)), [gw, id]);
   const [name, setName] = useState('');
-  const [text, setText] = useState(isNew ? pretty(STARTER) : '');
+  const [text, setText] = useState(isNew ? pretty(STARTER) : null);
   const [error, setError] = useState(null);
   const [notice, setNotice] = useState(null);
   const [busy, setBusy] = useState(false);
@@ -235,7 +236,7 @@ function RouteEditor({ who, gw, id }) {
         ${whole.length === 0 && check.problems.length > 0 && html`<p class="muted">Choose a problem or a node to find its element in the JSON.</p>`}
       </div>
       <div class="panel">
-        <label>Elements (JSON)<textarea ref=${area} name="elements" class="elements" rows="26" spellcheck=${false} value=${text}
+        <label>Elements (JSON)<textarea ref=${area} name="elements" class="elements" rows="26" spellcheck=${false} value=${text ?? ''}
           readOnly=${!editable} onInput=${(e) => setText(e.target.value)}></textarea></label>
         ${editable && html`<div class="row" style="margin-top:.6rem">
           ${isNew ? html`<button class="primary" onClick=${create} disabled=${busy || !name.trim()}>Create and deploy</button>`
