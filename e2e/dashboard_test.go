@@ -428,6 +428,41 @@ func TestDashboardInBrowser(t *testing.T) {
 		shot("audit-log"),
 	)
 
+	// A spend rule scoped to a metadata value, set through the API: the API's answer leaves
+	// the scope out (cloudflare-go cannot decode it), so a settings save that sent the rules
+	// back would make the rule gateway-wide. Saving another setting keeps it as stored.
+	controlDo(t, "PATCH", d.URL+"/client/v4/accounts/demo/ai-gateway/gateways/browser", admin,
+		`{"spend_limits":{"enabled":true,"rules":[{"limit":1,"limitType":"cost","window":86400,"metadata":{"team":{"mode":"partition"}}}]}}`, &struct{}{})
+	step("a settings save leaves a scoped spend rule alone",
+		chromedp.Navigate(d.URL+"/dashboard/#/gateways/browser"),
+		chromedp.WaitVisible(chromedp.CSS(`input[name=spend-0-limit]`)),
+		setInput(`input[name=cache_ttl]`, "120"),
+		chromedp.Click(chromedp.CSS(`form[aria-label="gateway settings"] button.primary`)),
+		waitText(`[role=status]`, "Saved."),
+	)
+	var audit struct {
+		Result []struct {
+			Resource struct {
+				ID string `json:"id"`
+			} `json:"resource"`
+			New struct {
+				CacheTTL    int             `json:"cache_ttl"`
+				SpendLimits json.RawMessage `json:"spend_limits"`
+			} `json:"newValueJson"`
+		} `json:"result"`
+	}
+	controlGet(t, d.URL+"/client/v4/accounts/demo/audit_logs?resource.type=gateway&resource.id=browser", admin, &audit)
+	if len(audit.Result) == 0 || audit.Result[0].New.CacheTTL != 120 || !strings.Contains(string(audit.Result[0].New.SpendLimits), `"partition"`) {
+		t.Fatalf("after the save the stored gateway is %+v", audit.Result)
+	}
+	step("a second default key for the same provider: the API's refusal on its field",
+		chromedp.Navigate(d.URL+"/dashboard/#/keys/browser"),
+		chromedp.WaitVisible(chromedp.CSS(`form[aria-label="store a provider key"]`)),
+		setInput(`input[name=secret]`, "sk-second-0123456789"),
+		chromedp.Click(chromedp.CSS(`form[aria-label="store a provider key"] button.primary`)),
+		waitText(`form[aria-label="store a provider key"] .field-error`, "default"),
+	)
+
 	// A read token sees the settings but no button to change them, and no create form.
 	step("sign out", chromedp.Click(chromedp.CSS(`header.top button`)), chromedp.WaitVisible(chromedp.CSS(`input[name=token]`)))
 	signIn(viewer)

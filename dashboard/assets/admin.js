@@ -40,7 +40,8 @@ export function ProviderKeys({ who, gw: gwFromHash }) {
   const create = (e) => {
     e.preventDefault();
     act.run(async () => {
-      await api('POST', `${gwPath(gw)}/provider_configs`, { ...f, rate_limit: numOrNull(f.rate_limit), rate_limit_period: numOrNull(f.rate_limit_period) });
+      await api('POST', `${gwPath(gw)}/provider_configs`, { ...f, alias: f.alias.trim() || undefined,
+        rate_limit: numOrNull(f.rate_limit), rate_limit_period: numOrNull(f.rate_limit_period) });
       setF(blank); keys.reload();
     });
   };
@@ -57,9 +58,9 @@ export function ProviderKeys({ who, gw: gwFromHash }) {
       <label>Secret<input name="secret" type="password" value=${f.secret} onInput=${set('secret')} autocomplete="off"/><${FieldErr} error=${act.error} name="secret"/></label>
       <label>Rate limit (requests)<input name="rate_limit" inputmode="numeric" value=${f.rate_limit} onInput=${set('rate_limit')} size="6"/><${FieldErr} error=${act.error} name="rate_limit"/></label>
       <label>per (seconds)<input name="rate_limit_period" inputmode="numeric" value=${f.rate_limit_period} onInput=${set('rate_limit_period')} size="6"/><${FieldErr} error=${act.error} name="rate_limit_period"/></label>
-      <label class="check"><input type="checkbox" name="default_config" checked=${f.default_config} onChange=${set('default_config')}/> default for this provider</label>
+      <label class="check"><input type="checkbox" name="default_config" checked=${f.default_config} onChange=${set('default_config')}/> default for this provider<${FieldErr} error=${act.error} name="default_config"/></label>
       <button class="primary" disabled=${act.busy}>Store key</button></div>
-      ${act.error && !act.error.errors?.some((x) => x.path && x.path[0] === 'body' && x.path.length > 1) && html`<${Err} error=${act.error}/>`}
+      ${act.error && !['provider_slug', 'alias', 'secret', 'rate_limit', 'rate_limit_period', 'default_config'].some((k) => act.error.field?.(k)) && html`<${Err} error=${act.error}/>`}
     </form>`}
     <div class="panel"><${Err} error=${keys.error}/>
       <table aria-label="provider keys"><thead><tr><th>provider</th><th>alias</th><th>secret</th><th>default</th><th>rate limit</th><th>last used</th><th>created</th><th style="width:6rem"></th></tr></thead>
@@ -138,7 +139,7 @@ export function Tokens({ who }) {
       <pre data-token-value>${fresh.value}</pre>
       <div class="row" style="margin-top:.5rem"><button onClick=${() => navigator.clipboard && navigator.clipboard.writeText(fresh.value)}>Copy</button>
         <button onClick=${() => setFresh(null)}>I have copied it</button></div></div>`}
-    <${Err} error=${list.error || (act.error && !act.error.errors?.some((x) => x.path && x.path.length > 1) ? act.error : null)}/>
+    <${Err} error=${list.error || (act.error && !['name', 'permissions', 'gateways'].some((k) => act.error.field?.(k)) ? act.error : null)}/>
     <div class="panel"><table aria-label="tokens"><thead><tr><th>name</th><th>permissions</th><th>gateways</th><th>hint</th><th>created</th><th style="width:6rem"></th></tr></thead>
       <tbody>${(list.data || []).map((t) => html`<tr key=${t.id}><td>${t.name}</td><td>${t.permissions.join(', ')}</td>
         <td>${t.gateways && t.gateways.length ? t.gateways.join(', ') : 'all'}</td><td><code>${t.hint}</code></td><td>${fmt.time(t.created_at)}</td>
@@ -184,7 +185,7 @@ export function Evaluations({ who, gw: gwFromHash }) {
     e.preventDefault();
     evAct.run(async () => {
       await api('POST', `${gwPath(gw)}/evaluations`, { name: ev.name.trim(),
-        dataset_ids: Object.keys(ev.datasets).filter((k) => ev.datasets[k]), evaluation_type_ids: Object.keys(ev.types).filter((k) => ev.types[k]) });
+        dataset_ids: (datasets.data || []).map((d) => d.id).filter((k) => ev.datasets[k]), evaluation_type_ids: Object.keys(ev.types).filter((k) => ev.types[k]) });
       setEv({ ...ev, name: '' }); evals.reload();
     });
   };

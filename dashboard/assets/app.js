@@ -215,7 +215,7 @@ function LogDetail({ who, gw, id, onChanged }) {
       <button onClick=${() => edit({ feedback: 1 })} aria-label="thumbs up" aria-pressed=${l.feedback === 1}>👍</button>
       <button onClick=${() => edit({ feedback: -1 })} aria-label="thumbs down" aria-pressed=${l.feedback === -1}>👎</button>
       <label>Score (0–100)<input value=${score} onInput=${(e) => setScore(e.target.value)} size="4"/></label>
-      <button onClick=${() => edit({ score: Number(score) })} disabled=${score === ''}>Set score</button>
+      <button onClick=${() => edit({ score: Number(score) })} disabled=${score.trim() === '' || !Number.isFinite(Number(score))}>Set score</button>
     </div>`}
     <${Err} error=${error}/>
     ${l.error_message && html`<p class="bad">Error ${l.error_code || ''}: ${l.error_message}</p>`}
@@ -302,7 +302,8 @@ function Logs({ who, gw: initialGw, id: initialId }) {
       <label>Search<input name="search" value=${f.search} onInput=${set('search')} size="12"/></label>
       <button class="primary">Filter</button>
       <label class="check"><input type="checkbox" checked=${live} onChange=${(e) => setLive(e.target.checked)}/> live</label>
-      ${can(who, 'edit', gw) && html`<button type="button" class="danger" onClick=${del}>Delete matching logs</button>`}
+      ${can(who, 'edit', gw) && html`<button type="button" class="danger" onClick=${del} disabled=${applied.search !== ''}
+        title=${applied.search !== '' ? 'The logs API deletes by filters, not by a search: clear the search to delete' : undefined}>Delete matching logs</button>`}
       <details class="more-filters" style="flex-basis:100%"><summary>More filters</summary><div class="row">
         ${MORE_FILTERS.map(([k, label, kind]) => html`<label>${label}<input name=${k} type=${kind === 'time' ? 'datetime-local' : 'text'}
           inputmode=${kind === 'num' ? 'decimal' : undefined} value=${f[k]} onInput=${set(k)} size=${kind === 'num' ? 7 : 14}/><${FieldErr} error=${list.error} name=${k}/></label>`)}
@@ -326,7 +327,7 @@ function Logs({ who, gw: initialGw, id: initialId }) {
           <span class="muted">page ${page} · ${fmt.num(info.total_count)}${info.total_count_capped ? '+' : ''} logs</span>
           <button onClick=${() => setPage(page + 1)} disabled=${page * 25 >= info.total_count}>Older</button></div>`}
       </div>
-      <div>${sel ? html`<${LogDetail} who=${who} gw=${gw} id=${sel} onChanged=${() => setTick((x) => x + 1)}/>`
+      <div>${sel ? html`<${LogDetail} key=${gw + '/' + sel} who=${who} gw=${gw} id=${sel} onChanged=${() => setTick((x) => x + 1)}/>`
         : html`<div class="panel muted">Choose a log to see its request, answer and what the gateway did.</div>`}</div>
     </div></main>`;
 }
@@ -347,6 +348,9 @@ function Playground({ who }) {
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
   useEffect(() => { if (!gw && gws.data && gws.data.length) setGw(gws.data[0].id); }, [gws.data]);
+  // A gateway with authentication on takes only tokens with run permission (the data
+  // plane's rule); one without it takes any request.
+  const gwObj = (gws.data || []).find((g) => g.id === gw);
   // The gateway's routes, offered as names in route mode.
   const routes = useLoad(() => (gw && mode === 'route'
     ? api('GET', `/ai-gateway/gateways/${encodeURIComponent(gw)}/routes?per_page=100`).then((j) => j.result).catch(() => []) : Promise.resolve([])), [gw, mode]);
@@ -400,7 +404,7 @@ function Playground({ who }) {
         <label class="check"><input type="checkbox" name="stream" checked=${stream} onChange=${(e) => setStream(e.target.checked)}/> stream</label>
       </div>
       <label style="margin-top:.8rem">Message<textarea name="prompt" rows="3" value=${prompt} onInput=${(e) => setPrompt(e.target.value)}></textarea></label>
-      <div class="row" style="margin-top:.6rem"><button class="primary" disabled=${busy || !gw || !can(who, 'run', gw)}>Send</button>
+      <div class="row" style="margin-top:.6rem"><button class="primary" disabled=${busy || !gw || (gwObj && gwObj.authentication && !can(who, 'run', gw))}>Send</button>
         ${meta && html`<span class="muted" role="status">HTTP ${meta.status}${meta.provider ? ` · ${meta.provider}/${meta.model}` : ''}${meta.route ? ` · route ${meta.route} version ${meta.routeVersion}` : ''}
           ${meta.logId && html` · <a href=${`#/logs/${encodeURIComponent(gw)}/${meta.logId}`} data-log-link>log ${meta.logId}</a>`}</span>`}</div>
     </form>
@@ -431,7 +435,7 @@ function App() {
     case 'analytics': body = html`<${Analytics} gw=${a}/>`; break;
     case 'logs': body = html`<${Logs} who=${who} gw=${a} id=${b}/>`; break;
     case 'routes': body = html`<${Routes} who=${who} gw=${a} id=${b}/>`; break;
-    case 'evaluations': body = html`<${Evaluations} who=${who} gw=${a}/>`; break;
+    case 'evaluations': body = html`<${Evaluations} who=${who} gw=${a} key=${a || ''}/>`; break;
     case 'keys': body = html`<${ProviderKeys} who=${who} gw=${a}/>`; break;
     case 'custom-providers': body = html`<${CustomProviders} who=${who}/>`; break;
     case 'tokens': body = html`<${Tokens} who=${who}/>`; break;

@@ -18,9 +18,12 @@ export class APIError extends Error {
     this.status = status;
     this.errors = errors;
   }
-  // field is the message of the error whose path ends in name (body.<name> or query.<name>).
+  // field is the message of the error about name (path body.<name> or query.<name>, or below it).
   field(name) {
-    const e = this.errors.find((x) => x.path && x.path.length > 1 && x.path.slice(1).join('.') === name);
+    const e = this.errors.find((x) => {
+      const at = x.path && x.path.length > 1 ? x.path.slice(1).join('.') : '';
+      return at === name || at.startsWith(name + '.');
+    });
     return e ? e.message : '';
   }
 }

@@ -47,10 +47,14 @@ const CATEGORIES = [
 function dlpFrom(d) {
   if (!d) return { enabled: false, policies: [] };
   if (Array.isArray(d.policies)) {
-    return { enabled: d.enabled !== false, policies: d.policies.map((p) => ({ id: p.id || '', action: p.action || 'FLAG',
-      profiles: p.profiles || [], request: !p.check || p.check.includes('REQUEST'), response: !p.check || p.check.includes('RESPONSE'),
-      enabled: p.enabled !== false })) };
+    return { enabled: d.enabled !== false, policies: d.policies.map((p) => {
+      // check: absent is both; a list or one string of REQUEST, RESPONSE, BOTH, any case.
+      const c = p.check == null ? ['BOTH'] : (Array.isArray(p.check) ? p.check : [p.check]).map((x) => String(x).toUpperCase());
+      return { id: p.id || '', action: p.action || 'FLAG', profiles: p.profiles || [],
+        request: c.includes('REQUEST') || c.includes('BOTH'), response: c.includes('RESPONSE') || c.includes('BOTH'), enabled: p.enabled !== false };
+    }) };
   }
+  if (!d.action && !(d.profiles && d.profiles.length)) return { enabled: d.enabled !== false, policies: [] };
   return { enabled: d.enabled !== false, policies: [{ id: 'default', action: d.action || 'FLAG', profiles: d.profiles || [],
     request: true, response: true, enabled: true }] };
 }
@@ -156,10 +160,20 @@ export function GatewaySettings({ who, id }) {
         body[k] = v;
       }
       body.logpush_public_key = form.logpush_public_key.trim() === '' ? null : form.logpush_public_key;
-      body.guardrails = guardBody(guard);
-      body.otel = otelBody(otel);
-      body.dlp = dlpBody(dlp);
-      body.spend_limits = spendBody(spend);
+      // The sections below are sent only when they differ from what was loaded: PUT keeps
+      // what it is not sent, and the API's answer leaves out what a client cannot read
+      // back (a spend rule's metadata), which sending it back unchanged would drop.
+      const r = g.data.result;
+      const changed = (now, then) => JSON.stringify(now) !== JSON.stringify(then);
+      if (changed(guardBody(guard), guardBody(guardFrom(r.guardrails)))) body.guardrails = guardBody(guard);
+      if (changed(otelBody(otel), otelBody(otelFrom(r.otel)))) body.otel = otelBody(otel);
+      if (changed(dlpBody(dlp), dlpBody(dlpFrom(r.dlp)))) body.dlp = dlpBody(dlp);
+      spend.rules.forEach((rule, i) => {
+        if (rule.limit.trim() === '' || !Number.isFinite(Number(rule.limit))) {
+          throw new APIError(400, [{ message: `spend_limits.rules[${i}].limit must be a number of USD`, path: ['body', 'spend_limits', 'rules', String(i), 'limit'] }]);
+        }
+      });
+      if (changed(spendBody(spend), spendBody(spendFrom(r.spend_limits)))) body.spend_limits = spendBody(spend);
       const j = await api('PUT', '/ai-gateway/gateways/' + encodeURIComponent(id), body);
       setSaved(j.messages || []);
       g.reload();
@@ -252,6 +266,7 @@ export function GatewaySettings({ who, id }) {
         </div>`)}
         <button type="button" onClick=${() => setSpend({ ...spend, enabled: spend.enabled || spend.rules.length === 0, rules: [...spend.rules, { limit: '', window: '86400', technique: 'fixed', enabled: true }] })}>Add a rule</button>
         <${SectionErr} error=${error} name="spend_limits"/>
+        <p class="muted">A rule scoped to a metadata value is not shown that scope here (the API does not answer it); it is kept unless you change this section.</p>
       </section>
       </fieldset>
       ${editable ? html`<div class="row" style="margin-top:1rem"><button class="primary">Save settings</button>
