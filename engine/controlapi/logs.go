@@ -6,6 +6,7 @@
 package controlapi
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"math"
@@ -320,7 +321,7 @@ func parseFeedback(body []byte) (events.LogFeedback, *apiError) {
 			fb.Feedback = &i
 		case "score":
 			var n float64
-			if json.Unmarshal(v, &n) != nil || n < 0 || n > 100 {
+			if string(bytes.TrimSpace(v)) == "null" || json.Unmarshal(v, &n) != nil || n < 0 || n > 100 {
 				return fail(k, "score must be a number from 0 to 100")
 			}
 			fb.Score = &n

@@ -347,6 +347,7 @@ func TestParseFeedback(t *testing.T) {
 		{`{"score":0,"metadata":{"a":"b","n":1,"ok":false}}`, ""},
 		{`{"feedback":0.5}`, "feedback"},
 		{`{"score":101}`, "score"},
+		{`{"score":null}`, "score"},
 		{`{"score":"high"}`, "score"},
 		{`{"metadata":{"o":{"nested":true}}}`, "metadata.o"},
 		{`{"metadata":[1]}`, "metadata"},

@@ -65,10 +65,19 @@ func ParseSpendLimits(raw json.RawMessage) (*SpendLimits, *Error) {
 	if err := json.Unmarshal(raw, &sl); err != nil {
 		return nil, invalid("spend_limits must be {\"enabled\":bool,\"rules\":[{\"limit\":USD,\"limitType\":\"cost\",\"window\":seconds}]}", "body", "spend_limits")
 	}
+	// A missing or null limit would read as 0, a budget that refuses every request.
+	var limits struct {
+		Rules []struct {
+			Limit json.RawMessage `json:"limit"`
+		} `json:"rules"`
+	}
+	_ = json.Unmarshal(raw, &limits) // decodes whenever sl did
 	for i := range sl.Rules {
 		r := &sl.Rules[i]
 		at := func(f string) []string { return []string{"body", "spend_limits", "rules", strconv.Itoa(i), f} }
 		switch {
+		case i < len(limits.Rules) && (len(limits.Rules[i].Limit) == 0 || string(limits.Rules[i].Limit) == "null"):
+			return nil, invalid("spend_limits.rules["+strconv.Itoa(i)+"].limit is required: a number of USD (0 refuses every request)", at("limit")...)
 		case r.LimitType != "cost":
 			return nil, invalid("spend_limits.rules["+strconv.Itoa(i)+"].limitType must be \"cost\"", at("limitType")...)
 		case r.Limit < 0:

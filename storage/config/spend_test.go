@@ -49,6 +49,9 @@ func TestParseSpendLimits(t *testing.T) {
 		{in: `{"enabled":true,"rules":[{"limit":1,"limitType":"cost","window":86400,"model":{"mode":"filter","values":["x"]}}]}`, rules: 1},
 		{in: `{"enabled":true,"rules":[{"limit":1,"limitType":"cost","window":86400,"metadata":{"foo":{"mode":"partition"}}}]}`, rules: 1},
 		{in: `{"enabled":"yes"}`, err: "spend_limits must be"},
+		{in: `{"enabled":true,"rules":[{"limitType":"cost","window":86400}]}`, err: "limit is required"},
+		{in: `{"enabled":true,"rules":[{"limit":null,"limitType":"cost","window":86400}]}`, err: "limit is required"},
+		{in: `{"enabled":true,"rules":[{"limit":0,"limitType":"cost","window":86400}]}`, rules: 1},
 	}
 	for _, c := range cases {
 		sl, err := ParseSpendLimits([]byte(c.in))
