@@ -430,12 +430,16 @@ func TestDashboardInBrowser(t *testing.T) {
 
 	// A spend rule scoped to a metadata value, set through the API: the API's answer leaves
 	// the scope out (cloudflare-go cannot decode it), so a settings save that sent the rules
-	// back would make the rule gateway-wide. Saving another setting keeps it as stored.
+	// back would make the rule gateway-wide. The section is read-only, and saving another
+	// setting keeps the rule as stored.
 	controlDo(t, "PATCH", d.URL+"/client/v4/accounts/demo/ai-gateway/gateways/browser", admin,
 		`{"spend_limits":{"enabled":true,"rules":[{"limit":1,"limitType":"cost","window":86400,"metadata":{"team":{"mode":"partition"}}}]}}`, &struct{}{})
 	step("a settings save leaves a scoped spend rule alone",
 		chromedp.Navigate(d.URL+"/dashboard/#/gateways/browser"),
 		chromedp.WaitVisible(chromedp.CSS(`input[name=spend-0-limit]`)),
+
+		poll(`document.querySelector('input[name=spend-0-limit]').matches(':disabled')`), // read-only: its scope is not in the answer
+		waitText(`section[aria-label="Spend limits"] [role=note]`, "metadata"),
 		setInput(`input[name=cache_ttl]`, "120"),
 		chromedp.Click(chromedp.CSS(`form[aria-label="gateway settings"] button.primary`)),
 		waitText(`[role=status]`, "Saved."),

@@ -145,6 +145,8 @@ export function GatewaySettings({ who, id }) {
     setSpend(spendFrom(r.spend_limits));
   }, [g.data]);
   const editable = can(who, 'edit', id);
+  // The API's answer leaves out a spend rule's metadata scope and says so in its messages.
+  const hiddenScope = !!g.data && (g.data.messages || []).some((m) => /spend_limits\.rules\[\d+\].*metadata is kept/.test(m.message));
   if (g.error) return html`<main><h1>Gateway ${id}</h1><${Err} error=${g.error}/></main>`;
   if (!form) return html`<main><h1>Gateway ${id}</h1><p class="muted">Loading…</p></main>`;
   const set = (k, v) => setForm({ ...form, [k]: v });
@@ -252,6 +254,9 @@ export function GatewaySettings({ who, id }) {
       </section>
 
       <section aria-label="Spend limits"><h2>Spend limits</h2>
+        ${hiddenScope && html`<p class="muted" role="note">A rule here is scoped to a metadata value, which the API keeps but does not answer
+          (cloudflare-go cannot read it), so this section is read-only: change spend limits through the API to keep that scope.</p>`}
+        <fieldset class="plain" disabled=${hiddenScope}>
         <label class="check"><input type="checkbox" name="spend-enabled" checked=${spend.enabled} onChange=${(e) => setSpend({ ...spend, enabled: e.target.checked })}/> Spend limits on</label>
         <p class="muted">Requests are refused once the gateway's cost over the window reaches the limit.</p>
         ${spend.rules.map((r, i) => html`<div class="row otel" key=${i}>
@@ -265,8 +270,8 @@ export function GatewaySettings({ who, id }) {
           <button type="button" onClick=${() => setSpend({ ...spend, rules: spend.rules.filter((_, j) => j !== i) })} aria-label=${`remove rule ${i + 1}`}>Remove</button>
         </div>`)}
         <button type="button" onClick=${() => setSpend({ ...spend, enabled: spend.enabled || spend.rules.length === 0, rules: [...spend.rules, { limit: '', window: '86400', technique: 'fixed', enabled: true }] })}>Add a rule</button>
+        </fieldset>
         <${SectionErr} error=${error} name="spend_limits"/>
-        <p class="muted">A rule scoped to a metadata value is not shown that scope here (the API does not answer it); it is kept unless you change this section.</p>
       </section>
       </fieldset>
       ${editable ? html`<div class="row" style="margin-top:1rem"><button class="primary">Save settings</button>
