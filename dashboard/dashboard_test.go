@@ -28,18 +28,7 @@ func TestVendoredFiles(t *testing.T) {
 	if err := json.Unmarshal(b, &pkg); err != nil {
 		t.Fatal(err)
 	}
-	versions := map[string]string{}
-	b, err = os.ReadFile("assets/vendor/VERSIONS")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		name, version, ok := strings.Cut(line, " ")
-		if !ok {
-			t.Fatalf("VERSIONS line %q is not \"name version\"", line)
-		}
-		versions[name] = version
-	}
+	versions := pairs(t, "assets/vendor/VERSIONS", " ", false)
 	for name, want := range pkg.Dependencies {
 		if versions[name] != want {
 			t.Errorf("package.json wants %s %s, assets/vendor has %q: run dashboard/vendor.sh", name, want, versions[name])
@@ -51,18 +40,7 @@ func TestVendoredFiles(t *testing.T) {
 		}
 	}
 
-	listed := map[string]string{}
-	b, err = os.ReadFile("assets/vendor/SHA256SUMS")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		sum, name, ok := strings.Cut(line, "  ")
-		if !ok {
-			t.Fatalf("SHA256SUMS line %q is not \"sum  file\"", line)
-		}
-		listed[name] = sum
-	}
+	listed := pairs(t, "assets/vendor/SHA256SUMS", "  ", true)
 	entries, err := os.ReadDir("assets/vendor")
 	if err != nil {
 		t.Fatal(err)
@@ -88,6 +66,28 @@ func TestVendoredFiles(t *testing.T) {
 			t.Errorf("SHA256SUMS lists %s, which is missing", name)
 		}
 	}
+}
+
+// pairs reads a file of "a<sep>b" lines into a map a -> b (b -> a when flip: SHA256SUMS
+// lines are "sum  file").
+func pairs(t *testing.T, path, sep string, flip bool) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		k, v, ok := strings.Cut(line, sep)
+		if !ok {
+			t.Fatalf("%s: line %q has no %q", path, line, sep)
+		}
+		if flip {
+			k, v = v, k
+		}
+		out[k] = v
+	}
+	return out
 }
 
 // TestServe: each asset with its type, security headers and ETag; a matching If-None-Match

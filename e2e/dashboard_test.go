@@ -343,19 +343,7 @@ func TestDashboardInBrowser(t *testing.T) {
 
 	// More traffic, two models, for a chart grouped by model.
 	for i := range 12 {
-		model := []string{"gpt-4o-mini", "gpt-4o"}[i%2]
-		req, _ := http.NewRequest("POST", d.URL+"/v1/demo/browser/openai/chat/completions",
-			strings.NewReader(`{"model":"`+model+`","messages":[{"role":"user","content":"hi"}]}`))
-		req.Header.Set("Authorization", "Bearer sk-demo")
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Fatalf("chat %d: %d", i, resp.StatusCode)
-		}
+		demoChat(t, d.URL+"/v1/demo/browser", []string{"gpt-4o-mini", "gpt-4o"}[i%2], "hi")
 	}
 	step("analytics grouped by model over the last hour",
 		chromedp.Navigate(d.URL+"/dashboard/#/analytics/browser"),
@@ -520,6 +508,24 @@ func routeJSON(model, then string) string {
 		{"id": "end", "type": "end"},
 	}, "", "  ")
 	return string(b)
+}
+
+// demoChat sends one chat completion through a demo gateway's OpenAI path (base is
+// .../v1/{account}/{gateway}) and requires a 200.
+func demoChat(t *testing.T, base, model, content string) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"model": model, "messages": []map[string]string{{"role": "user", "content": content}}})
+	req, _ := http.NewRequest("POST", base+"/openai/chat/completions", strings.NewReader(string(body)))
+	req.Header.Set("Authorization", "Bearer sk-demo")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("chat through %s: %d", base, resp.StatusCode)
+	}
 }
 
 // jsString quotes s for JavaScript source.

@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -231,15 +230,7 @@ func TestDashboardInFirefox(t *testing.T) {
 	step("the node has a size", b.until(`document.querySelector('g.node[data-element=model] rect').getBBox().width > 100`, 5*time.Second))
 
 	// A request, then the live log list picks it up and its detail opens from the keyboard.
-	req, _ := http.NewRequest("POST", d.URL+"/v1/demo/demo/openai/chat/completions",
-		strings.NewReader(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi from firefox"}]}`))
-	req.Header.Set("Authorization", "Bearer sk-demo")
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	demoChat(t, d.URL+"/v1/demo/demo", "gpt-4o-mini", "hi from firefox")
 	step("logs", navigate(d.URL+"/dashboard/#/logs/demo"))
 	step("the log in the list", b.until(`!!document.querySelector('table[aria-label=logs] tbody tr[data-log-id]')`, 30*time.Second))
 	step("focus its row", func() error {

@@ -39,18 +39,23 @@ func benchEvents(b *testing.B, bus *events.Bus) {
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
 }
 
-func BenchmarkPublishSingleServer(b *testing.B) {
+// singleServerBus is a bus on one embedded server, stopped with the benchmark.
+func singleServerBus(b *testing.B) *events.Bus {
 	emb, err := events.StartEmbedded(events.EmbeddedOptions{StoreDir: b.TempDir()})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer emb.Shutdown()
+	b.Cleanup(emb.Shutdown)
 	bus, err := events.Connect(context.Background(), events.ConnectOptions{Embedded: emb, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer bus.Close()
-	benchEvents(b, bus)
+	b.Cleanup(bus.Close)
+	return bus
+}
+
+func BenchmarkPublishSingleServer(b *testing.B) {
+	benchEvents(b, singleServerBus(b))
 }
 
 func BenchmarkPublishThreeReplicas(b *testing.B) {
@@ -79,16 +84,7 @@ func BenchmarkSharedWindowPut(b *testing.B) {
 // the batcher unencoded (as the request path does), encoded, batched and compressed there,
 // stored by one embedded server. Its allocations are the batcher's per event.
 func BenchmarkPublishEventAsync(b *testing.B) {
-	emb, err := events.StartEmbedded(events.EmbeddedOptions{StoreDir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer emb.Shutdown()
-	bus, err := events.Connect(context.Background(), events.ConnectOptions{Embedded: emb, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer bus.Close()
+	bus := singleServerBus(b)
 	req := []byte(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"` + strings.Repeat("hello ", 90) + `"}]}`)
 	resp := []byte(`{"id":"chatcmpl-1","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"` +
 		strings.Repeat("hi there ", 55) + `"}}],"usage":{"prompt_tokens":12,"completion_tokens":11}}`)

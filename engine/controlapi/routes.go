@@ -175,17 +175,23 @@ func routeProblems(elements []byte) flows.Problems {
 	return problems
 }
 
-// elementIndex finds where element id is in a graph (-1 when it is not, or the graph
-// does not decode).
-func elementIndex(elements []byte, id string) int {
+// elementIndexes maps each element id of a graph to where it first is (empty when the graph
+// does not decode); problems are placed with it, the graph decoded once for all of them.
+func elementIndexes(elements []byte) map[string]int {
 	var els []elementRef
 	if json.Unmarshal(elements, &els) != nil {
-		return -1
+		return nil
 	}
-	return slices.IndexFunc(els, func(e elementRef) bool { return e.ID == id })
+	at := make(map[string]int, len(els))
+	for i, e := range els {
+		if _, seen := at[e.ID]; !seen {
+			at[e.ID] = i
+		}
+	}
+	return at
 }
 
-// elementRef is what elementIndex reads of an element.
+// elementRef is what elementIndexes reads of an element.
 type elementRef struct {
 	ID string `json:"id"`
 }
@@ -194,9 +200,10 @@ type elementRef struct {
 // pointing at it (["body","elements","<index>"]) in the graph that was sent or deployed.
 func failProblems(ctx *fasthttp.RequestCtx, elements []byte, problems flows.Problems, path ...string) {
 	errs := make([]apiError, 0, len(problems))
+	index := elementIndexes(elements)
 	for _, p := range problems {
 		at := slices.Clone(path)
-		if i := elementIndex(elements, p.ElementID); p.ElementID != "" && i >= 0 && path[len(path)-1] == "elements" {
+		if i, ok := index[p.ElementID]; p.ElementID != "" && ok && path[len(path)-1] == "elements" {
 			at = append(at, strconv.Itoa(i))
 		}
 		errs = append(errs, apiError{Code: codeBadRequest, Message: p.String(), Path: at})
@@ -394,11 +401,16 @@ func (s *API) validateDynRoute(ctx *fasthttp.RequestCtx, acct, gw string, body [
 		return
 	}
 	out := validateResult{IsValid: true, Problems: []routeProblemJSON{}}
-	for _, p := range routeProblems(b.Elements) {
+	problems := routeProblems(b.Elements)
+	var index map[string]int
+	if problems != nil {
+		index = elementIndexes(b.Elements)
+	}
+	for _, p := range problems {
 		out.IsValid = false
-		i := -1
-		if p.ElementID != "" {
-			i = elementIndex(b.Elements, p.ElementID)
+		i, ok := index[p.ElementID]
+		if p.ElementID == "" || !ok {
+			i = -1
 		}
 		out.Problems = append(out.Problems, routeProblemJSON{ElementID: p.ElementID, ElementIndex: i, Message: p.String()})
 	}
