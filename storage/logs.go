@@ -431,7 +431,7 @@ func (l *Logs) insert(a *applier, f events.RequestFinished, rec *LogRecord, veri
 
 // put writes a record and its facts (its posting lists are added by the caller).
 func (l *Logs) put(a *applier, rec *LogRecord) error {
-	b, err := json.Marshal(rec)
+	b, err := encodeRecord(rec)
 	if err != nil {
 		return err
 	}
@@ -466,7 +466,7 @@ func getRecord(txn *badger.Txn, key []byte) (LogRecord, bool, error) {
 	if err != nil {
 		return r, false, err
 	}
-	err = it.Value(func(v []byte) error { return json.Unmarshal(v, &r) })
+	err = it.Value(func(v []byte) error { return decodeRecord(v, &r) })
 	return r, err == nil, err
 }
 
@@ -505,7 +505,7 @@ func (l *Logs) trimOldest(a *applier, acct, gw string, max int64) error {
 		it := a.txn.NewIterator(opts)
 		for it.Rewind(); it.Valid() && int64(len(recs)) < min(n-max, deleteChunk); it.Next() {
 			var r LogRecord
-			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &r) }); err != nil {
+			if err := it.Item().Value(func(v []byte) error { return decodeRecord(v, &r) }); err != nil {
 				it.Close()
 				return err
 			}
@@ -703,7 +703,7 @@ func (l *Logs) upgrade() error {
 					continue
 				}
 				var r LogRecord
-				if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &r) }); err != nil {
+				if err := it.Item().Value(func(v []byte) error { return decodeRecord(v, &r) }); err != nil {
 					return err
 				}
 				recs = append(recs, r)
@@ -938,7 +938,7 @@ func (l *Logs) Get(acct, gw, id string) (LogRecord, error) {
 		if err != nil {
 			return err
 		}
-		return it.Value(func(v []byte) error { return json.Unmarshal(v, &r) })
+		return it.Value(func(v []byte) error { return decodeRecord(v, &r) })
 	})
 	return r, err
 }
@@ -953,7 +953,7 @@ func (l *Logs) Dump() ([]LogRecord, error) {
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
 			var r LogRecord
-			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &r) }); err != nil {
+			if err := it.Item().Value(func(v []byte) error { return decodeRecord(v, &r) }); err != nil {
 				return err
 			}
 			out = append(out, r)

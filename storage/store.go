@@ -55,9 +55,11 @@ func Open(o Options) (*Store, error) {
 	if o.InMemory {
 		bo.Dir, bo.ValueDir = "", "" // and values stay in the tree: there is no value log
 	} else {
-		// Log records (about 700 bytes) go to the value log, written once; the tree keeps
-		// a pointer, so compactions move small entries instead of rewriting every record.
-		bo = bo.WithValueThreshold(256)
+		// Larger values (a log record with a long error message, a cached answer) go to
+		// the value log, written once; the tree keeps a pointer, so compactions move small
+		// entries instead of rewriting them. A typical log record is stored compressed in
+		// about 200 bytes (record.go) and stays in the tree.
+		bo = bo.WithValueThreshold(valueThreshold)
 	}
 	db, err := badger.Open(bo)
 	if err != nil {
@@ -70,6 +72,10 @@ func Open(o Options) (*Store, error) {
 	}
 	return s, nil
 }
+
+// valueThreshold: values this large or larger go to Badger's value log, smaller ones
+// stay in its tree.
+const valueThreshold = 128
 
 // trimEvery is how often the pages of Badger's file mappings are dropped (trim_linux.go).
 const trimEvery = 500 * time.Millisecond
