@@ -471,7 +471,9 @@ func appendMsg(batch []Msg, m jetstream.Msg) []Msg {
 }
 
 // Replay reads the requests stream from the first event up to the last one present when
-// it starts, in order, with an ordered (ephemeral) consumer, calling h with batches.
+// it starts, in order, with an ordered (ephemeral) consumer, calling h with batches. A
+// reading goroutine fetches, splits and decodes the next batch (see Msg.Predecode) while
+// h applies the one before, so a replay uses two cores.
 func (b *Bus) Replay(ctx context.Context, h BatchHandler) (uint64, error) {
 	last, err := b.LastSeq(ctx)
 	if err != nil || last == 0 {
@@ -488,30 +490,72 @@ func (b *Bus) Replay(ctx context.Context, h BatchHandler) (uint64, error) {
 	defer it.Stop()
 	stop := context.AfterFunc(ctx, it.Stop) // Next has no context: stopping the iterator ends it
 	defer stop()
-	batch := make([]Msg, 0, consumeBatchMax)
-	var seq uint64
-	for seq < last {
-		m, err := it.Next()
-		if ctx.Err() != nil {
-			return seq, ctx.Err()
-		}
-		if err != nil {
-			return seq, err
-		}
-		md, err := m.Metadata()
-		if err != nil {
-			return seq, err
-		}
-		seq = md.Sequence.Stream
-		batch = Expand(batch, seq, m.Data())
-		if len(batch) >= consumeEventsMax || seq >= last {
-			if err := h(batch); err != nil {
-				return seq, err
+
+	type read struct {
+		batch []Msg
+		seq   uint64 // the last sequence read
+		err   error
+	}
+	ready := make(chan read, 1)
+	free := make(chan []Msg, 2) // batches h is done with, for the reader to fill again
+	free <- make([]Msg, 0, consumeEventsMax+batchMaxEvents)
+	free <- make([]Msg, 0, consumeEventsMax+batchMaxEvents)
+	quit := make(chan struct{})
+	defer close(quit)
+	go func() {
+		defer close(ready)
+		var seq uint64
+		for seq < last {
+			var batch []Msg
+			select {
+			case batch = <-free:
+			case <-quit:
+				return
 			}
 			batch = batch[:0]
+			for seq < last && len(batch) < consumeEventsMax {
+				m, err := it.Next()
+				if err == nil {
+					var md *jetstream.MsgMetadata
+					if md, err = m.Metadata(); err == nil {
+						seq = md.Sequence.Stream
+						from := len(batch)
+						batch = Expand(batch, seq, m.Data())
+						for _, e := range batch[from:] {
+							e.Predecode()
+						}
+					}
+				}
+				if err != nil {
+					select {
+					case ready <- read{seq: seq, err: err}:
+					case <-quit:
+					}
+					return
+				}
+			}
+			select {
+			case ready <- read{batch: batch, seq: seq}:
+			case <-quit:
+				return
+			}
 		}
+	}()
+	var applied uint64
+	for r := range ready {
+		if ctx.Err() != nil {
+			return applied, ctx.Err()
+		}
+		if r.err != nil {
+			return applied, r.err
+		}
+		if err := h(r.batch); err != nil {
+			return applied, err
+		}
+		applied = r.seq
+		free <- r.batch
 	}
-	return seq, nil
+	return applied, ctx.Err()
 }
 
 // Tail calls h with each batch of events appended to the requests stream from now on,

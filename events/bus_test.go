@@ -337,6 +337,9 @@ func TestReplay(t *testing.T) {
 		{"one event", 1},
 		{"one batch", 100},
 		{"several batches", 1100},
+		// More than two handler batches of 4096: the reader fills each batch buffer again
+		// while the handler applies the other.
+		{"three handler batches", 9000},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

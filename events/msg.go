@@ -70,6 +70,14 @@ func (m Msg) Finished() (RequestFinished, error) {
 	return f, err
 }
 
+// Predecode decodes now what a projection would decode later (the envelope, and a
+// request.finished without its bodies), so another goroutine can do it ahead.
+func (m Msg) Predecode() {
+	if env, err := m.Envelope(); err == nil && env.Type == TypeRequestFinished {
+		_, _ = m.Finished()
+	}
+}
+
 // Whole is the length of the longest head of batch of at most n events that ends where
 // a message ends, so a part committed on its own never holds half a message; it is at
 // least the first message whole, even when that is longer than n.

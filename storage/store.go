@@ -21,6 +21,9 @@ type Options struct {
 	Dir      string // ignored when InMemory
 	InMemory bool
 	Logger   *slog.Logger
+	// Bulk sizes the store for one writer loading many events at once (switchyard replay):
+	// bigger memtables, flushed and compacted less often, at the cost of memory.
+	Bulk bool
 }
 
 // Store is the Badger database shared by the projections.
@@ -49,6 +52,9 @@ func Open(o Options) (*Store, error) {
 		WithDetectConflicts(false).
 		WithCompression(options.None).
 		WithLogger(nil)
+	if o.Bulk {
+		bo = bo.WithMemTableSize(64 << 20).WithNumMemtables(3).WithNumLevelZeroTables(16).WithNumLevelZeroTablesStall(32)
+	}
 	// Every level's tables the base size: a compaction builds up to eight tables at a
 	// time, each in memory, so bigger tables further down cost tens of MB of heap.
 	bo.TableSizeMultiplier = 1

@@ -675,7 +675,7 @@ func replay(args []string) error {
 		return err
 	}
 	defer lg.close()
-	store, err := storage.Open(storage.Options{Dir: out})
+	store, err := storage.Open(storage.Options{Dir: out, Bulk: true})
 	if err != nil {
 		return err
 	}
