@@ -175,6 +175,8 @@ func (b *bench) runCells() error {
 	for _, c := range b.concs {
 		b.measure(cell{target: "direct", mode: "json", conc: c, url: b.mock.url + "/chat/completions", body: b.jsonBody})
 	}
+	// The mock's own first chunk at c=1: what a proxy adds to it is the added first-chunk latency.
+	b.measure(cell{target: "direct", mode: "stream", conc: 1, url: b.mock.url + "/chat/completions", body: b.streamBody})
 
 	bare, err := b.startBareProxy("bare-proxy", b.mock.url)
 	if err != nil {
@@ -199,13 +201,16 @@ func (b *bench) runCells() error {
 	return b.delayCells()
 }
 
-// proxyCells measures what both proxies serve: json at each -conc, and a stream.
+// proxyCells measures what both proxies serve: json at each -conc, and streams at c=1
+// (the first chunk's added latency) and at streamConc (the CPU per stream).
 func (b *bench) proxyCells(target, base string, pid int) {
 	url := base + proxyPrefix + "/chat/completions"
 	for _, c := range b.concs {
 		b.measure(cell{target: target, mode: "json", conc: c, url: url, body: b.jsonBody, pid: pid})
 	}
-	b.measure(cell{target: target, mode: "stream", conc: streamConc, url: url, body: b.streamBody, pid: pid})
+	for _, c := range []int{1, streamConc} {
+		b.measure(cell{target: target, mode: "stream", conc: c, url: url, body: b.streamBody, pid: pid})
+	}
 }
 
 // switchyardCells measures the same load through switchyard's other entry points: the

@@ -39,11 +39,12 @@ func printReport(w io.Writer, rs []result, peaks []peak, notes []string) {
 		}
 		if first {
 			fmt.Fprint(w, "\nStreams, time to first byte:\n\n")
-			fmt.Fprintln(w, "| target | conc | TTFB p50 ms | TTFB p90 ms | TTFB p99 ms |")
-			fmt.Fprintln(w, "|---|---:|---:|---:|---:|")
+			fmt.Fprintln(w, "| target | conc | TTFB p50 ms | TTFB p90 ms | TTFB p99 ms | Δp50 vs direct (ms) | Δp50 vs bare (ms) |")
+			fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|")
 			first = false
 		}
-		fmt.Fprintf(w, "| %s | %d | %s | %s | %s |\n", r.target, r.conc, fmtMS(r.ttfb, 0.5), fmtMS(r.ttfb, 0.9), fmtMS(r.ttfb, 0.99))
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s |\n", r.target, r.conc, fmtMS(r.ttfb, 0.5), fmtMS(r.ttfb, 0.9),
+			fmtMS(r.ttfb, 0.99), ttfbDelta(rs, r, "direct"), ttfbDelta(rs, r, "bare-proxy"))
 	}
 
 	printDelay(w, rs)
@@ -93,6 +94,17 @@ func printDelay(w io.Writer, rs []result) {
 }
 
 // bareFor finds the bare-proxy result r is compared with.
+// ttfbDelta is how much later than target's (at the same mode and concurrency) r's median
+// first byte came, or "–" when target has no such cell.
+func ttfbDelta(rs []result, r result, target string) string {
+	for _, o := range rs {
+		if o.target == target && o.mode == r.mode && o.conc == r.conc && len(o.ttfb) > 0 && len(r.ttfb) > 0 {
+			return fmt.Sprintf("%+.3f", ms(pct(r.ttfb, 0.5))-ms(pct(o.ttfb, 0.5)))
+		}
+	}
+	return "–"
+}
+
 func bareFor(rs []result, r result) (result, bool) {
 	for _, b := range rs {
 		if b.target == "bare-proxy" && b.mode == r.mode && b.conc == r.conc {

@@ -22,7 +22,7 @@ func TestBenchRuns(t *testing.T) {
 		want []string
 	}{
 		{"cells", []string{"-duration", "200ms", "-conc", "1"},
-			[]string{"| switchyard | json | 1 |", "| sy-route | json |", "| sy-socket | ws |", "(lost: 0)", "replay:"}},
+			[]string{"| switchyard | json | 1 |", "| switchyard | stream | 1 |", "| sy-route | json |", "| sy-socket | ws |", "(lost: 0)", "replay:"}},
 		{"soak", []string{"-soak", "5s", "-soak-conc", "4"},
 			[]string{"Soak, bare-proxy", "Soak, switchyard", "(lost: 0)"}},
 	} {
