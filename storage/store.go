@@ -83,8 +83,15 @@ func Open(o Options) (*Store, error) {
 // stay in its tree.
 const valueThreshold = 128
 
-// trimEvery is how often the pages of Badger's file mappings are dropped (trim_linux.go).
-const trimEvery = 500 * time.Millisecond
+// The pages of Badger's file mappings are dropped (trim_linux.go) every trimEvery, and
+// sooner when the process's file-backed resident memory has grown by trimGrowth since the
+// last trim: a compaction reads and writes tens of MB of tables through their mappings in
+// a fraction of a second. The growth is read every trimCheck (one small /proc read).
+const (
+	trimEvery  = 500 * time.Millisecond
+	trimCheck  = 100 * time.Millisecond
+	trimGrowth = 8 << 20
+)
 
 // maintain reclaims value-log space (without it the log only grows) and keeps the mapped
 // files' pages out of the resident set.
@@ -92,8 +99,10 @@ func (s *Store) maintain(dir string) {
 	defer s.wg.Done()
 	gc := time.NewTicker(5 * time.Minute)
 	defer gc.Stop()
-	trim := time.NewTicker(trimEvery)
-	defer trim.Stop()
+	check := time.NewTicker(trimCheck)
+	defer check.Stop()
+	lastTrim := time.Now()
+	base, _ := fileResident() // file-backed resident bytes right after the last trim
 	for {
 		select {
 		case <-s.stop:
@@ -101,10 +110,22 @@ func (s *Store) maintain(dir string) {
 		case <-gc.C:
 			for s.db.RunValueLogGC(0.5) == nil {
 			}
-		case <-trim.C:
+		case now := <-check.C:
+			cur, ok := fileResident()
+			if !trimDue(now.Sub(lastTrim), cur-base, ok) {
+				continue
+			}
 			trimMappings(dir)
+			lastTrim = now
+			base, _ = fileResident()
 		}
 	}
+}
+
+// trimDue: the mappings are trimmed every trimEvery, or sooner once the file-backed
+// resident memory grew by trimGrowth (when it can be read).
+func trimDue(since time.Duration, grown int64, known bool) bool {
+	return since >= trimEvery || known && grown >= trimGrowth
 }
 
 // Close stops the collector and closes Badger.

@@ -46,6 +46,24 @@ func trimMappings(dir string) int64 {
 	return total
 }
 
+// fileResident is the process's resident file-backed and shared memory in bytes (the third
+// field of /proc/self/statm, in pages), read cheaply enough to check often.
+func fileResident() (int64, bool) {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0, false
+	}
+	f := bytes.Fields(b)
+	if len(f) < 3 {
+		return 0, false
+	}
+	pages, err := strconv.ParseInt(string(f[2]), 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return pages * int64(os.Getpagesize()), true
+}
+
 // badgerFile: the files Badger maps (tables, memtable write-ahead logs, value logs).
 func badgerFile(path string) bool {
 	switch filepath.Ext(path) {

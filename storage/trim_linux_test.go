@@ -1,9 +1,11 @@
 package storage
 
 import (
-	"github.com/dgraph-io/badger/v4"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
 )
 
 func TestParseMapsLine(t *testing.T) {
@@ -56,5 +58,62 @@ func TestTrimKeepsData(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Reading a mapped file brings its pages into the resident set, which fileResident sees
+// grow, and trimming them takes it back down.
+func TestFileResidentFollowsTrim(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// Stop the store's own trimming, which would race with this test's.
+	close(s.stop)
+	s.wg.Wait()
+	s.stop = make(chan struct{})
+	before, ok := fileResident()
+	if !ok || before <= 0 {
+		t.Fatalf("fileResident = %d, %v", before, ok)
+	}
+	// Write enough through the value log (values over the threshold) to map many pages.
+	big := make([]byte, 64<<10)
+	for i := 0; i < 256; i++ {
+		key := []byte{byte(i >> 8), byte(i)}
+		if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(key, big) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	grown, _ := fileResident()
+	if grown-before < trimGrowth {
+		t.Fatalf("file-backed resident memory grew by %d bytes after writing 16 MB, want at least %d", grown-before, trimGrowth)
+	}
+	trimMappings(dir)
+	after, _ := fileResident()
+	if after >= grown-trimGrowth {
+		t.Errorf("trim left %d bytes of %d resident, want at least %d fewer", after, grown, trimGrowth)
+	}
+}
+
+func TestTrimDue(t *testing.T) {
+	cases := []struct {
+		since time.Duration
+		grown int64
+		known bool
+		want  bool
+	}{
+		{trimEvery, 0, true, true},          // the regular trim
+		{trimCheck, trimGrowth, true, true}, // grown enough: at once
+		{trimCheck, trimGrowth - 1, true, false},
+		{trimCheck, trimGrowth, false, false}, // growth unknown: only the regular trim
+		{trimEvery, 0, false, true},
+		{trimCheck, -trimGrowth, true, false}, // shrank (the kernel reclaimed pages)
+	}
+	for _, c := range cases {
+		if got := trimDue(c.since, c.grown, c.known); got != c.want {
+			t.Errorf("trimDue(%s, %d, %v) = %v, want %v", c.since, c.grown, c.known, got, c.want)
+		}
 	}
 }

@@ -5,3 +5,5 @@
 package storage
 
 func trimMappings(string) int64 { return 0 }
+
+func fileResident() (int64, bool) { return 0, false }
