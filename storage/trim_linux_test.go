@@ -32,19 +32,14 @@ func TestParseMapsLine(t *testing.T) {
 
 // A store's mapped files are found and trimmed; data read afterwards is intact.
 func TestTrimKeepsData(t *testing.T) {
-	dir := t.TempDir()
-	s, err := Open(Options{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, dir := openOnDisk(t)
 	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set([]byte("k"), []byte("v")) }); err != nil {
 		t.Fatal(err)
 	}
 	if n := trimMappings(filepath.Join(dir, ".")); n == 0 {
 		t.Error("no mapping of the store's files was trimmed")
 	}
-	err = s.db.View(func(txn *badger.Txn) error {
+	err := s.db.View(func(txn *badger.Txn) error {
 		it, err := txn.Get([]byte("k"))
 		if err != nil {
 			return err
@@ -61,15 +56,10 @@ func TestTrimKeepsData(t *testing.T) {
 	}
 }
 
-// Reading a mapped file brings its pages into the resident set, which fileResident sees
+// Writing through a mapped file brings its pages into the resident set, which fileResident sees
 // grow, and trimming them takes it back down.
 func TestFileResidentFollowsTrim(t *testing.T) {
-	dir := t.TempDir()
-	s, err := Open(Options{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, dir := openOnDisk(t)
 	// Stop the store's own trimming, which would race with this test's.
 	close(s.stop)
 	s.wg.Wait()
@@ -116,4 +106,16 @@ func TestTrimDue(t *testing.T) {
 			t.Errorf("trimDue(%s, %d, %v) = %v, want %v", c.since, c.grown, c.known, got, c.want)
 		}
 	}
+}
+
+// openOnDisk opens a store in a temporary directory, closed when the test ends.
+func openOnDisk(t *testing.T) (*Store, string) {
+	t.Helper()
+	dir := t.TempDir()
+	s, err := Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s, dir
 }
