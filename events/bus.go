@@ -395,6 +395,12 @@ func (b *Bus) consumeOnce(ctx context.Context, name string, pos *uint64, h Batch
 	}
 	defer cc.Stop()
 	batch := make([]Msg, 0, consumeBatchMax)
+	next := after + 1 // the stream sequence the next message must have
+	add := func(m jetstream.Msg) error {
+		var err error
+		batch, next, err = b.appendInOrder(ctx, batch, next, m)
+		return err
+	}
 	gather := time.NewTimer(time.Hour)
 	defer gather.Stop()
 	var stall <-chan time.Time // nil on a single server: never fires
@@ -427,7 +433,9 @@ func (b *Bus) consumeOnce(ctx context.Context, name string, pos *uint64, h Batch
 		}
 		batch = batch[:0]
 		last := first
-		batch = appendMsg(batch, first)
+		if err := add(first); err != nil {
+			return err
+		}
 		msgs := 1
 		// Wait up to consumeGather for more: at low load this turns one transaction per
 		// event into one per few milliseconds; under load the batch fills at once.
@@ -436,7 +444,9 @@ func (b *Bus) consumeOnce(ctx context.Context, name string, pos *uint64, h Batch
 		for msgs < consumeBatchMax && len(batch) < consumeEventsMax {
 			select {
 			case m := <-in:
-				batch = appendMsg(batch, m)
+				if err := add(m); err != nil {
+					return err
+				}
 				last = m
 				msgs++
 			case <-gather.C:
@@ -461,13 +471,68 @@ func (b *Bus) consumeOnce(ctx context.Context, name string, pos *uint64, h Batch
 	}
 }
 
-// appendMsg appends the events of a stored message with its sequence.
-func appendMsg(batch []Msg, m jetstream.Msg) []Msg {
+// appendInOrder appends the events of a delivered message to batch and returns the
+// sequence the next message must have. The stream holds every event, so a consumer must
+// see every sequence: a message delivered again (at or below next-1) is dropped, and when
+// one arrives past next the ones in between are read from the stream (GetMsg, answered by
+// the stream's leader) before it. Seen once in a three-server cluster right after the
+// stream was created: a node's consumer skipped one message and its three events never
+// reached that node's logs. Sequences the stream no longer has (aged out by retention)
+// are skipped.
+func (b *Bus) appendInOrder(ctx context.Context, batch []Msg, next uint64, m jetstream.Msg) ([]Msg, uint64, error) {
 	md, err := m.Metadata()
-	if err != nil {
-		return batch
+	if err != nil { // not a stream message: nothing to apply, and the gap check catches a loss
+		return batch, next, nil
 	}
-	return Expand(batch, md.Sequence.Stream, m.Data())
+	seq := md.Sequence.Stream
+	if seq < next {
+		return batch, next, nil
+	}
+	if seq > next {
+		missing, err := b.readRange(ctx, next, seq)
+		if err != nil {
+			return batch, next, fmt.Errorf("%w: messages %d-%d not delivered and not read: %w", errConsumerLost, next, seq-1, err)
+		}
+		if len(missing) > 0 {
+			b.log.Warn("consumer skipped messages; read them from the stream", "from", next, "to", seq-1, "read", len(missing))
+		}
+		for _, sm := range missing {
+			batch = Expand(batch, sm.seq, sm.data)
+		}
+	}
+	return Expand(batch, seq, m.Data()), seq + 1, nil
+}
+
+// storedMsg is one message read from the stream by sequence.
+type storedMsg struct {
+	seq  uint64
+	data []byte
+}
+
+// readRange reads the messages stored at sequences from..to-1, skipping those the stream
+// no longer holds (before its first sequence, or deleted).
+func (b *Bus) readRange(ctx context.Context, from, to uint64) ([]storedMsg, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	s, err := b.js.Stream(ctx, RequestsStream)
+	if err != nil {
+		return nil, err
+	}
+	if first := s.CachedInfo().State.FirstSeq; first > from {
+		from = first
+	}
+	var out []storedMsg
+	for seq := from; seq < to; seq++ {
+		m, err := s.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, storedMsg{seq, m.Data})
+	}
+	return out, nil
 }
 
 // Replay reads the requests stream from the first event up to the last one present when
