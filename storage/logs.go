@@ -215,6 +215,64 @@ type applier struct {
 	txn       *badger.Txn
 	done      uint64
 	ops, size int
+	// counts: each gateway's number of records as this batch has left it (by count key),
+	// read from the store once per batch instead of once per record.
+	counts map[string]int64
+	// slab: room the batch's encoded records are cut from, so a record costs no buffer
+	// of its own (the transaction keeps the values until it commits).
+	slab []byte
+}
+
+// count is a gateway's number of records, as written so far in this batch.
+func (a *applier) count(acct, gw string) (int64, error) {
+	k := countKey(acct, gw)
+	if n, ok := a.counts[string(k)]; ok {
+		return n, nil
+	}
+	n, err := getCount(a.txn, acct, gw)
+	if err != nil {
+		return 0, err
+	}
+	if a.counts == nil {
+		a.counts = map[string]int64{}
+	}
+	a.counts[string(k)] = n
+	return n, nil
+}
+
+// setCount writes a gateway's number of records.
+func (a *applier) setCount(acct, gw string, n int64) error {
+	k := countKey(acct, gw)
+	if err := a.set(k, u64(uint64(n))); err != nil {
+		return err
+	}
+	if a.counts == nil {
+		a.counts = map[string]int64{}
+	}
+	a.counts[string(k)] = n
+	return nil
+}
+
+// slabSize: the room cut at a time for encoded records (about 70 bench records; a batch
+// under load holds hundreds to thousands).
+const slabSize = 16 << 10
+
+// encode encodes a record into the batch's slab.
+func (a *applier) encode(rec *LogRecord) ([]byte, error) {
+	plain, err := json.Marshal(rec)
+	if err != nil {
+		return nil, err
+	}
+	need := maxEncodedRecord(len(plain))
+	if need < 0 {
+		return nil, fmt.Errorf("storage: log record of %d bytes is too large", len(plain))
+	}
+	if cap(a.slab)-len(a.slab) < need {
+		a.slab = make([]byte, 0, max(slabSize, need))
+	}
+	start := len(a.slab)
+	a.slab = appendRecord(a.slab, plain)
+	return a.slab[start:len(a.slab):len(a.slab)], nil
 }
 
 func (a *applier) flush() error {
@@ -409,14 +467,14 @@ func (l *Logs) insert(a *applier, f events.RequestFinished, rec *LogRecord, veri
 			return err
 		}
 	} else {
-		n, err := getCount(a.txn, f.AccountID, f.GatewayID)
+		n, err := a.count(f.AccountID, f.GatewayID)
 		if err != nil {
 			return err
 		}
 		if n >= max && strategy != StrategyDeleteOldest {
 			return nil // STOP_INSERTING: the gateway is full
 		}
-		if err := a.set(countKey(f.AccountID, f.GatewayID), u64(uint64(n+1))); err != nil {
+		if err := a.setCount(f.AccountID, f.GatewayID, n+1); err != nil {
 			return err
 		}
 		if err := l.put(a, rec); err != nil {
@@ -431,7 +489,7 @@ func (l *Logs) insert(a *applier, f events.RequestFinished, rec *LogRecord, veri
 
 // put writes a record and its facts (its posting lists are added by the caller).
 func (l *Logs) put(a *applier, rec *LogRecord) error {
-	b, err := encodeRecord(rec)
+	b, err := a.encode(rec)
 	if err != nil {
 		return err
 	}
@@ -444,11 +502,11 @@ func (l *Logs) put(a *applier, rec *LogRecord) error {
 // remove deletes a record, its facts and one from its gateway's count. Its ids in the
 // posting lists stay (walks check every listed id on the facts) until pruned.
 func (l *Logs) remove(a *applier, rec *LogRecord) error {
-	n, err := getCount(a.txn, rec.AccountID, rec.GatewayID)
+	n, err := a.count(rec.AccountID, rec.GatewayID)
 	if err != nil {
 		return err
 	}
-	if err := a.set(countKey(rec.AccountID, rec.GatewayID), u64(uint64(max(n-1, 0)))); err != nil {
+	if err := a.setCount(rec.AccountID, rec.GatewayID, max(n-1, 0)); err != nil {
 		return err
 	}
 	if err := a.del(recordKey(rec.AccountID, rec.GatewayID, rec.ID)); err != nil {
@@ -494,7 +552,7 @@ const deleteChunk = 256
 // trimOldest deletes a gateway's oldest records (log id order) down to max.
 func (l *Logs) trimOldest(a *applier, acct, gw string, max int64) error {
 	for {
-		n, err := getCount(a.txn, acct, gw)
+		n, err := a.count(acct, gw)
 		if err != nil || n <= max {
 			return err
 		}
@@ -514,7 +572,7 @@ func (l *Logs) trimOldest(a *applier, acct, gw string, max int64) error {
 		it.Close()
 		if len(recs) == 0 {
 			// The count is ahead of the records (it cannot be, but never loop forever).
-			return a.set(countKey(acct, gw), u64(0))
+			return a.setCount(acct, gw, 0)
 		}
 		for i := range recs {
 			if err := l.remove(a, &recs[i]); err != nil {

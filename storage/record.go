@@ -1,13 +1,13 @@
 // record.go is how a log record is stored: its JSON, S2-compressed against a dictionary
 // of a typical record. A record's JSON is mostly its field names and common values, which
-// the dictionary holds, so about 600 bytes are stored as 60 to 200: fewer bytes on disk,
-// and small enough to stay in Badger's tree instead of its value log. Values written
-// before this (plain JSON) still read.
+// the dictionary holds, so about 600 bytes are stored as 60 to 200: fewer bytes written to
+// Badger's value log and on disk. Values written before this (plain JSON) still read.
 package storage
 
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	json "github.com/goccy/go-json"
 	"github.com/klauspost/compress/s2"
@@ -32,20 +32,23 @@ var recordDict1 = s2.MakeDict([]byte(`{"id":"01JF0000000000000000000000","create
 	`"cached":true,"success":false,"stream":true,"text/event-stream","anthropic","workers-ai","google-ai-studio","compat","dynamic/"`),
 	[]byte(`{"id":"`))
 
-// encodeRecord is the stored form of a record.
-func encodeRecord(r *LogRecord) ([]byte, error) {
-	plain, err := json.Marshal(r)
-	if err != nil {
-		return nil, err
-	}
-	n := s2.MaxEncodedLen(len(plain))
+// maxEncodedRecord is the most room a record of plain bytes of JSON takes encoded
+// (negative: too large to encode).
+func maxEncodedRecord(plain int) int {
+	n := s2.MaxEncodedLen(plain)
 	if n < 0 {
-		return nil, fmt.Errorf("storage: log record of %d bytes is too large", len(plain))
+		return n
 	}
-	buf := make([]byte, 1+n)
-	buf[0] = recordDictV1
-	// Encode writes into buf when it is large enough (it is): append then moves nothing.
-	return append(buf[:1], recordDict1.Encode(buf[1:], plain)...), nil
+	return 1 + n
+}
+
+// appendRecord appends a record's JSON, encoded, to dst (which needs
+// maxEncodedRecord bytes of room for the encoder to write in place: it is grown if not).
+func appendRecord(dst, plain []byte) []byte {
+	dst = slices.Grow(dst, maxEncodedRecord(len(plain)))
+	dst = append(dst, recordDictV1)
+	enc := recordDict1.Encode(dst[len(dst):cap(dst)], plain)
+	return dst[:len(dst)+len(enc)]
 }
 
 // decodeRecord reads a stored record, compressed or (written by an older version) plain.
