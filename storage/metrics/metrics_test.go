@@ -125,3 +125,25 @@ func TestRequestLogLines(t *testing.T) {
 		t.Fatalf("json line: %s", w.String())
 	}
 }
+
+// BenchmarkRequestLog is the cost of one request line (events already decoded, as the
+// projections consumer hands them over), text format.
+func BenchmarkRequestLog(b *testing.B) {
+	t := &testing.T{}
+	var batch []events.Msg
+	for i := range 64 {
+		f := events.RequestFinished{LogID: "01JF8Z3K5V7W9X1Y2Z3A4B5C" + string(rune('A'+i%26)) + "D", AccountID: "acct", GatewayID: "gw",
+			Provider: "openai", Model: "gpt-4o-mini", Method: "POST", Path: "/openai/chat/completions",
+			StartedAt: time.Now(), Status: 200, DurationMs: 3.2}
+		batch = events.Expand(batch, uint64(i+1), msg(t, f).Data)
+	}
+	for _, m := range batch {
+		m.Predecode()
+	}
+	h := RequestLog(func(w io.Writer) slog.Handler { return slog.NewTextHandler(w, nil) }, io.Discard, time.Time{})
+	b.ReportAllocs()
+	for b.Loop() {
+		h(batch)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(batch)), "ns/line")
+}

@@ -20,6 +20,7 @@ import (
 func RequestLog(newHandler func(io.Writer) slog.Handler, w io.Writer, since time.Time) func(batch []events.Msg) {
 	var buf bytes.Buffer
 	log := slog.New(newHandler(&buf))
+	attrs := make([]slog.Attr, 0, 12) // reused: typed attributes, nothing boxed per line
 	return func(batch []events.Msg) {
 		buf.Reset()
 		for _, msg := range batch {
@@ -30,20 +31,22 @@ func RequestLog(newHandler func(io.Writer) slog.Handler, w io.Writer, since time
 			if err != nil || f.StartedAt.Before(since) {
 				continue
 			}
-			attrs := []any{"method", f.Method, "path", "/v1/" + f.AccountID + "/" + f.GatewayID + f.Path,
-				"gateway", f.GatewayID, "provider", f.Provider, "model", f.Model, "status", f.Status,
-				"duration_ms", int64(f.DurationMs + 0.5), "log_id", f.LogID}
+			attrs = append(attrs[:0], slog.String("method", f.Method),
+				slog.String("path", "/v1/"+f.AccountID+"/"+f.GatewayID+f.Path),
+				slog.String("gateway", f.GatewayID), slog.String("provider", f.Provider),
+				slog.String("model", f.Model), slog.Int("status", f.Status),
+				slog.Int64("duration_ms", int64(f.DurationMs+0.5)), slog.String("log_id", f.LogID))
 			if f.Cached {
-				attrs = append(attrs, "cached", true)
+				attrs = append(attrs, slog.Bool("cached", true))
 			}
 			if f.ErrorCode != 0 {
-				attrs = append(attrs, "error_code", f.ErrorCode, "error", f.ErrorMessage)
+				attrs = append(attrs, slog.Int("error_code", f.ErrorCode), slog.String("error", f.ErrorMessage))
 			}
 			level := slog.LevelInfo
 			if f.Status >= 500 || (f.ErrorCode != 0 && f.Status == 0) {
 				level = slog.LevelWarn
 			}
-			log.Log(context.Background(), level, "request", attrs...)
+			log.LogAttrs(context.Background(), level, "request", attrs...)
 		}
 		if buf.Len() > 0 {
 			_, _ = w.Write(buf.Bytes())
