@@ -231,6 +231,17 @@ func TestCostOfStreamsAndCustomCost(t *testing.T) {
 	if rec := rawLog(t, g, hdr.Get("cf-aig-log-id")); !near(rec["cost"], want) || rec["custom_cost"] != false || want <= 0 {
 		t.Fatalf("streamed OpenAI cost %v (custom %v), want %g", rec["cost"], rec["custom_cost"], want)
 	}
+	// Without stream_options.include_usage OpenAI reports no usage: tokens and cost unknown.
+	stream = oc.Chat.Completions.NewStreaming(ctx, openai.ChatCompletionNewParams{Model: "gpt-4o-mini",
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Price my stream")}})
+	for stream.Next() {
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if rec := rawLog(t, g, hdr.Get("cf-aig-log-id")); rec["cost"] != nil || rec["tokens_in"] != nil || rec["tokens_out"] != nil {
+		t.Fatalf("stream without usage logged cost %v, tokens %v / %v; want null", rec["cost"], rec["tokens_in"], rec["tokens_out"])
+	}
 
 	var ahdr http.Header
 	ac := anthropic.NewClient(aoption.WithBaseURL(g.Base("anthropic")), aoption.WithAPIKey("sk-ant-test"), aoption.WithMaxRetries(0),

@@ -2,8 +2,8 @@
 // pricing table (engine/pricing), or the request's cf-aig-custom-cost. Media models are
 // priced in their provider's unit (characters, minutes of audio, images, seconds of video)
 // with the usage read from the answer or the request (engine/usage.ReadMedia). A cache
-// hit costs nothing; a model with no known price, or a media request whose usage cannot
-// be read, has no cost (nil), which is not the same as 0.
+// hit costs nothing; a model with no known price, an answer that reported no token usage,
+// or a media request whose usage cannot be read, has no cost (nil), which is not 0.
 package engine
 
 import (
@@ -34,6 +34,11 @@ func (x *Exchange) Cost() (*float64, bool) {
 	failed := x.Status < 200 || x.Status >= 300
 	if failed {
 		p.Request = 0 // a refused request pays for the tokens it used, not the per-request fee
+	} else if p.Media == nil && x.Usage.In <= 0 && x.Usage.Out <= 0 && (p.Input > 0 || p.Output > 0) {
+		// An answer that reported no usage (an OpenAI stream without
+		// stream_options.include_usage, a provider whose usage is not read): its cost is
+		// unknown, not 0. The unified API estimates such counts instead (compat/estimate.go).
+		return nil, custom
 	}
 	var n pricing.Units
 	if p.Media != nil {

@@ -1,5 +1,5 @@
-// cost_test.go checks how an exchange of a media model is priced: usage read from the
-// request and the answer, null when it cannot be read, 0 when the provider refused.
+// cost_test.go checks how an exchange is priced: a media model's usage read from the
+// request and the answer, null when usage cannot be read, 0 when the provider refused.
 package engine
 
 import (
@@ -22,7 +22,8 @@ func TestExchangeMediaCost(t *testing.T) {
 		{"gpt-4o-mini-tts without usage", "openai", "gpt-4o-mini-tts", `{"input":"hi"}`, "audio", 200, false, -1},
 		{"refused media request", "openai", "dall-e-3", `{"model":"dall-e-3"}`, `{"error":{}}`, 400, false, 0},
 		{"unknown media model", "fal", "fal-ai/fast-sdxl", `{"prompt":"x"}`, `{"images":[{"url":"a"}]}`, 200, false, -1},
-		{"chat model unchanged", "openai", "gpt-4o-mini", `{}`, `{}`, 200, false, 0},
+		{"chat answer without usage", "openai", "gpt-4o-mini", `{}`, `{}`, 200, false, -1},
+		{"refused chat request without usage", "openai", "gpt-4o-mini", `{}`, `{"error":{}}`, 429, false, 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -47,5 +48,14 @@ func TestExchangeMediaCost(t *testing.T) {
 	x.Usage.In = 3
 	if got, custom := x.Cost(); got == nil || *got != 3 || !custom {
 		t.Fatalf("custom cost on a media model: %v %v", got, custom)
+	}
+	// A chat answer with its usage is priced from it.
+	req = &Request{}
+	req.Slug, req.Model = "openai", "gpt-4o-mini"
+	x = &Exchange{Req: req, Status: 200}
+	x.Usage.In, x.Usage.Out = 1000, 1000
+	want, _ := prices.Cost("openai", "gpt-4o-mini", pricing.Usage{In: 1000, Out: 1000})
+	if got, _ := x.Cost(); got == nil || *got != want || want == 0 {
+		t.Fatalf("chat answer with usage: cost %v, want %v", got, want)
 	}
 }
