@@ -24,18 +24,18 @@ type decoded struct {
 // Expand appends the events of the message stored at seq to batch, each as a Msg with
 // that sequence.
 func Expand(batch []Msg, seq uint64, data []byte) []Msg {
-	from, events := len(batch), 0
+	from := len(batch)
 	err := Split(data, func(ev []byte) {
-		events++
-		batch = append(batch, Msg{Seq: seq, Data: ev, dec: &decoded{}})
+		batch = append(batch, Msg{Seq: seq, Data: ev})
 	})
 	if err != nil { // handed on as it is: projections skip what they cannot decode
-		batch = append(batch, Msg{Seq: seq, Data: data, dec: &decoded{}})
+		batch = append(batch, Msg{Seq: seq, Data: data})
 	}
-	if events > 1 {
-		for i := from; i < len(batch); i++ {
-			batch[i].Batched = true
-		}
+	// One allocation holds what the message's events decode to, not one per event.
+	decs := make([]decoded, len(batch)-from)
+	for i := from; i < len(batch); i++ {
+		batch[i].dec = &decs[i-from]
+		batch[i].Batched = len(decs) > 1 && err == nil
 	}
 	return batch
 }
