@@ -6,6 +6,7 @@ package usage
 import (
 	"bytes"
 	"strings"
+	"unsafe"
 
 	"github.com/tidwall/gjson"
 )
@@ -97,45 +98,70 @@ func (c *Counter) ScanJSON(body []byte) {
 }
 
 func (c *Counter) scan(doc []byte) {
-	var m keyMemo
-	if v := first(doc, c.Format.In, &m); v > 0 {
+	if len(doc) == 0 {
+		return
+	}
+	// Read as a string without a copy: gjson's results then point into doc, and none
+	// outlives this call (only the counts are kept).
+	m := keyMemo{doc: unsafe.String(&doc[0], len(doc))}
+	if v := first(&m, c.Format.In); v > 0 {
 		c.In = v
 	}
-	if v := first(doc, c.Format.Out, &m); v > 0 {
+	if v := first(&m, c.Format.Out); v > 0 {
 		c.Out = v
 	}
 }
 
-// keyMemo remembers, for one document, which first keys hold an object.
+// keyMemo remembers, for one document, which first keys hold an object and, once looked
+// up, that object: "usage.prompt_tokens" then "usage.completion_tokens" walk the document
+// to "usage" once and the small usage object twice.
 type keyMemo struct {
+	doc  string
 	n    int
-	keys [8]string
-	has  [8]bool
+	keys [4]string // no format has more first keys than this; more are looked up each time
+	objs [4]string // the first member's raw value; "" where the key holds no object
 }
 
-func (m *keyMemo) holdsObject(doc []byte, key string) bool {
+// object returns the raw value of the document's top-level member key, looked up only
+// when the key holds an object somewhere in the document; ok is false otherwise.
+func (m *keyMemo) object(key string) (obj string, ok bool) {
 	for i := range m.n {
 		if m.keys[i] == key {
-			return m.has[i]
+			return m.objs[i], m.objs[i] != ""
 		}
 	}
-	h := keyHoldsObject(doc, key)
+	// Most stream chunks carry "usage":null or no usage at all: a few byte searches
+	// rule the key out before any JSON walk.
+	if keyHoldsObject(m.doc, key) {
+		obj = gjson.Get(m.doc, key).Raw
+		if obj == "" { // an object further in, not at the top: the path lookup finds it
+			obj = "null"
+		}
+	}
 	if m.n < len(m.keys) {
-		m.keys[m.n], m.has[m.n] = key, h
+		m.keys[m.n], m.objs[m.n] = key, obj
 		m.n++
 	}
-	return h
+	return obj, obj != ""
 }
 
-func first(doc []byte, paths []string, m *keyMemo) int64 {
+func first(m *keyMemo, paths []string) int64 {
 	for _, p := range paths {
-		// Most stream chunks carry "usage":null or no usage at all: a path is only
-		// looked up when its first key holds an object somewhere in the document, so
-		// such a chunk costs a few byte searches instead of a JSON walk per path.
-		if !m.holdsObject(doc, firstKey(p)) {
+		key, rest, nested := strings.Cut(p, ".")
+		obj, ok := m.object(key)
+		if !ok {
 			continue
 		}
-		if r := gjson.GetBytes(doc, p); r.Exists() {
+		var r gjson.Result
+		if nested && obj[0] == '{' {
+			r = gjson.Get(obj, rest)
+		}
+		if !r.Exists() {
+			// Not in the first member of that name (a repeated key, a key that holds
+			// null there and an object further on): the whole path, as gjson reads it.
+			r = gjson.Get(m.doc, p)
+		}
+		if r.Exists() {
 			if v := r.Int(); v > 0 {
 				return v
 			}
@@ -217,20 +243,12 @@ func (c *Counter) watchEnd(l []byte) {
 	}
 }
 
-// firstKey is the first key of a gjson path ("usage" of "usage.prompt_tokens").
-func firstKey(path string) string {
-	if i := strings.IndexByte(path, '.'); i >= 0 {
-		return path[:i]
-	}
-	return path
-}
-
 // keyHoldsObject reports whether "key" appears in doc followed by a colon and an object.
 // It may say yes for a match inside a string (the lookup then finds nothing), never no
 // where the key holds an object.
-func keyHoldsObject(doc []byte, key string) bool {
+func keyHoldsObject(doc, key string) bool {
 	for off := 0; off < len(doc); {
-		i := bytes.Index(doc[off:], []byte(key))
+		i := strings.Index(doc[off:], key)
 		if i < 0 {
 			return false
 		}
@@ -255,7 +273,7 @@ func keyHoldsObject(doc []byte, key string) bool {
 	return false
 }
 
-func skipSpace(b []byte, i int) int {
+func skipSpace(b string, i int) int {
 	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
 		i++
 	}

@@ -97,7 +97,7 @@ func TestKeyHoldsObject(t *testing.T) {
 		{``, "usage", false},
 	}
 	for _, tc := range cases {
-		if got := keyHoldsObject([]byte(tc.doc), tc.key); got != tc.want {
+		if got := keyHoldsObject(tc.doc, tc.key); got != tc.want {
 			t.Errorf("keyHoldsObject(%s, %s) = %v, want %v", tc.doc, tc.key, got, tc.want)
 		}
 	}
@@ -109,6 +109,12 @@ func FuzzScanAgreesWithGJSON(f *testing.F) {
 	f.Add([]byte(`{"usage":{"prompt_tokens":3,"completion_tokens":4}}`))
 	f.Add([]byte(`{"usage":null,"choices":[]}`))
 	f.Add([]byte(`{"response":{"usage":{"input_tokens":5,"output_tokens":6}}}`))
+	// The usage object is walked to once and read twice; a repeated key, or one that holds
+	// null first and an object later, is read the way gjson reads the whole path.
+	f.Add([]byte(`{"usage":{"x":1},"usage":{"prompt_tokens":3}}`))
+	f.Add([]byte(`{"usage":null,"usage":{"prompt_tokens":3,"completion_tokens":4}}`))
+	f.Add([]byte(`{"a":{"usage":{"prompt_tokens":2}},"usage":{"completion_tokens":3}}`))
+	f.Add([]byte(`{"a":{"usage":{"prompt_tokens":2}}}`))
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		if !gjson.ValidBytes(doc) {
 			return // gjson reads malformed JSON leniently ({"usage"{"prompt_tokens"1); providers send JSON
@@ -142,11 +148,17 @@ func BenchmarkStreamChunks(b *testing.B) {
 	}
 	sb.WriteString("data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"choices\":[],\"usage\":{\"prompt_tokens\":19,\"completion_tokens\":20,\"total_tokens\":39}}\n\ndata: [DONE]\n\n")
 	stream := []byte(sb.String())
+	benchCounts(b, func(c *Counter) { c.Write(stream) }, 19, 20)
+}
+
+// benchCounts feeds a fresh OpenAI counter once per iteration and checks its counts.
+func benchCounts(b *testing.B, feed func(c *Counter), in, out int64) {
 	b.ReportAllocs()
+	c := new(Counter) // one counter, reset each time: the figures are the counting's own
 	for b.Loop() {
-		c := Counter{Format: OpenAI}
-		c.Write(stream)
-		if c.In != 19 || c.Out != 20 {
+		*c = Counter{Format: OpenAI}
+		feed(c)
+		if c.In != in || c.Out != out {
 			b.Fatal(c.In, c.Out)
 		}
 	}
@@ -191,4 +203,11 @@ func TestCut(t *testing.T) {
 			}
 		}
 	}
+}
+
+// BenchmarkScanJSON: a whole OpenAI chat answer (the bench's 586-byte shape), usage last.
+func BenchmarkScanJSON(b *testing.B) {
+	body := []byte(`{"id":"chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT","object":"chat.completion","created":1741569952,"model":"gpt-4o-mini-2024-07-18","choices":[{"index":0,"message":{"role":"assistant","content":"The quick brown fox jumps over the lazy dog. The quick brown fox jumps over the lazy dog. The quick brown fox jumps over the lazy dog. The quick brown fox jumps over the lazy dog.","refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":19,"completion_tokens":10,"total_tokens":29,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}},"service_tier":"default","system_fingerprint":"fp_06737a9306"}`)
+	b.SetBytes(int64(len(body)))
+	benchCounts(b, func(c *Counter) { c.ScanJSON(body) }, 19, 10)
 }
