@@ -142,6 +142,19 @@ func ForwardRequestHeader(lowerKey string) bool {
 		lowerKey != "accept-encoding" && lowerKey != "cf-cache-ttl" && lowerKey != "cf-skip-cache"
 }
 
+// LowerHeaderName appends the ASCII lower case of header name k to dst: with dst a
+// stack array's slice, a per-request header loop compares names without allocating
+// (string(name) in a map index or a comparison does not allocate either).
+func LowerHeaderName(dst, k []byte) []byte {
+	for _, c := range k {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
+
 // VisitResponseHeaders calls f for every upstream header the client should get verbatim.
 func (x *Exchange) VisitResponseHeaders(f func(k, v []byte)) {
 	if x.Cached {
@@ -157,12 +170,13 @@ func (x *Exchange) VisitResponseHeaders(f func(k, v []byte)) {
 	if unified {
 		f([]byte("Content-Type"), []byte(x.RespCType))
 	}
+	var name [64]byte
 	for k, v := range x.upstream.Header.All() {
-		lk := strings.ToLower(string(k))
-		if unified && !keepUnifiedHeader(lk) {
+		lk := LowerHeaderName(name[:0], k)
+		if unified && !keepUnifiedHeader(string(lk)) {
 			continue
 		}
-		if !hopByHop[lk] {
+		if !hopByHop[string(lk)] {
 			f(k, v)
 		}
 	}

@@ -109,9 +109,9 @@ func (s *Server) parse(ctx *fasthttp.RequestCtx, path []byte) *engine.Request {
 		req.Fail = fail
 		return req
 	}
+	var name [64]byte
 	for k, v := range ctx.Request.Header.All() {
-		lk := strings.ToLower(string(k))
-		if engine.ForwardRequestHeader(lk) {
+		if engine.ForwardRequestHeader(string(engine.LowerHeaderName(name[:0], k))) {
 			req.Header = append(req.Header, engine.Header{Key: string(k), Value: string(v)})
 		}
 	}
