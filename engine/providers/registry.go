@@ -77,7 +77,13 @@ func hasDotSegment(p string) bool {
 		}
 		p = u
 	}
-	for _, seg := range strings.FieldsFunc(p, func(r rune) bool { return r == '/' || r == '\\' }) {
+	for p != "" { // segment by segment, without building a slice of them
+		seg := p
+		if i := strings.IndexAny(p, `/\`); i >= 0 {
+			seg, p = p[:i], p[i+1:]
+		} else {
+			p = ""
+		}
 		if seg == "." || seg == ".." {
 			return true
 		}
