@@ -182,6 +182,20 @@ func (x *Exchange) VisitResponseHeaders(f func(k, v []byte)) {
 	}
 }
 
+// urlError is the 400 for a target whose upstream URL could not be built. Apart from
+// call so that the success path does not allocate the errors.As target.
+func urlError(slug string, err error) *GatewayError {
+	var bad *providers.TargetError
+	switch {
+	case errors.As(err, &bad):
+		return Errorf(400, CodeBadRequest, bad.Error()+"; it must be an https URL on one of the provider's own hosts")
+	case errors.Is(err, providers.ErrDotSegment):
+		return Errorf(400, CodeBadRequest, "the path after /"+slug+" has a . or .. segment (percent-encoded or not), which would leave the provider's base path")
+	default:
+		return Errorf(400, CodeBadRequest, "the path after /"+slug+" does not match the provider's URL shape")
+	}
+}
+
 // call makes one upstream call to t and prepares the reply. It returns once the status
 // and headers are known (and the body too when it is small). timeout, when not zero,
 // bounds the wait for the answer's first byte.
@@ -200,17 +214,8 @@ func (f *Forwarder) call(x *Exchange, t *Target, timeout time.Duration) {
 	} else {
 		url, model, err = t.Provider.URL(req.AccountID, t.Rest)
 	}
-	var bad *providers.TargetError
-	if errors.As(err, &bad) {
-		x.Fail(Errorf(400, CodeBadRequest, bad.Error()+"; it must be an https URL on one of the provider's own hosts"))
-		return
-	}
-	if errors.Is(err, providers.ErrDotSegment) {
-		x.Fail(Errorf(400, CodeBadRequest, "the path after /"+t.Slug+" has a . or .. segment (percent-encoded or not), which would leave the provider's base path"))
-		return
-	}
 	if err != nil {
-		x.Fail(Errorf(400, CodeBadRequest, "the path after /"+t.Slug+" does not match the provider's URL shape"))
+		x.Fail(urlError(t.Slug, err))
 		return
 	}
 	if t.Model == "" {

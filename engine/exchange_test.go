@@ -1,12 +1,16 @@
-// headers_test.go: which client headers go to the provider and which provider headers come
-// back, whatever their case, with the request loops' allocation-free name lowering.
+// exchange_test.go: which client headers go to the provider and which provider headers come
+// back, whatever their case, with the request loops' allocation-free name lowering; and the
+// 400 for a provider URL that cannot be built.
 package engine
 
 import (
+	"errors"
+	"fmt"
 	"slices"
 	"testing"
 
 	"github.com/switchyard/switchyard/engine/compat"
+	"github.com/switchyard/switchyard/engine/providers"
 	"github.com/valyala/fasthttp"
 )
 
@@ -55,6 +59,24 @@ func TestResponseHeadersForTheClient(t *testing.T) {
 			if !slices.Contains(c.want, g) {
 				t.Errorf("%s: %s passed on (want only %v)", c.name, g, c.want)
 			}
+		}
+	}
+}
+
+// A target whose URL cannot be built is a 400 that says why.
+func TestURLError(t *testing.T) {
+	cases := []struct {
+		err  error
+		want string
+	}{
+		{&providers.TargetError{Header: "x-fal-target-url", Reason: "not https"}, "x-fal-target-url: not https; it must be an https URL on one of the provider's own hosts"},
+		{fmt.Errorf("map: %w", providers.ErrDotSegment), "the path after /openai has a . or .. segment (percent-encoded or not), which would leave the provider's base path"},
+		{errors.New("no deployment"), "the path after /openai does not match the provider's URL shape"},
+	}
+	for _, c := range cases {
+		e := urlError("openai", c.err)
+		if e.Status != 400 || e.Code != CodeBadRequest || e.Message != c.want {
+			t.Errorf("urlError(%v) = %d %d %q, want 400 %d %q", c.err, e.Status, e.Code, e.Message, CodeBadRequest, c.want)
 		}
 	}
 }
