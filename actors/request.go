@@ -277,19 +277,20 @@ func (a *requestActor) finishedEvent(x *engine.Exchange) events.RequestFinished 
 	if max := a.sys.opts.Forwarder.CaptureMax; len(reqBody) > max {
 		reqBody, reqTrunc = reqBody[:max], true
 	}
-	f.RequestPayload = a.payload(r.LogID+"/request", reqBody, r.BodySize, reqTrunc)
-	f.ResponsePayload = a.payload(r.LogID+"/response", x.RespBody, x.BytesOut, x.RespTrunc)
+	f.RequestPayload = a.payload(r.LogID, "/request", reqBody, r.BodySize, reqTrunc)
+	f.ResponsePayload = a.payload(r.LogID, "/response", x.RespBody, x.BytesOut, x.RespTrunc)
 	return f
 }
 
 // payload keeps a small body inline and puts a larger one in the object store.
-func (a *requestActor) payload(name string, body []byte, size int64, trunc bool) *events.Payload {
+func (a *requestActor) payload(logID, part string, body []byte, size int64, trunc bool) *events.Payload {
 	if len(body) == 0 {
 		return nil
 	}
 	if len(body) <= a.sys.opts.InlinePayload {
 		return events.InlinePayload(body, size, trunc)
 	}
+	name := logID + part // the object's name, built only for a body stored out of line
 	p := &events.Payload{Size: size, Truncated: trunc}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ type recorder struct {
 	mu     sync.Mutex
 	events []events.Envelope
 	sync   int
+	stored []string // name=body of each payload put in the object store
 }
 
 func (r *recorder) add(b []byte) {
@@ -48,7 +50,12 @@ func (r *recorder) Publish(_ context.Context, _ events.Type, _ string, b []byte)
 	r.mu.Unlock()
 	return 1, nil
 }
-func (r *recorder) PutPayload(context.Context, string, []byte) error { return nil }
+func (r *recorder) PutPayload(_ context.Context, name string, b []byte) error {
+	r.mu.Lock()
+	r.stored = append(r.stored, name+"="+string(b))
+	r.mu.Unlock()
+	return nil
+}
 
 func (r *recorder) finished(t *testing.T) events.RequestFinished {
 	t.Helper()
@@ -140,6 +147,38 @@ func TestRequestActorForwardsAndEmitsEvents(t *testing.T) {
 			t.Fatalf("durable mode must publish the finished event synchronously, got %d sync publishes", rec.sync)
 		}
 		s.Shutdown()
+	}
+}
+
+// Bodies over the inline limit go to the object store as <log id>/request and
+// <log id>/response, and the event refers to them; smaller ones stay in the event.
+func TestLargePayloadsStoredByName(t *testing.T) {
+	for _, inline := range []int{8, 32 << 10} {
+		rec := &recorder{}
+		s := New(Options{
+			Forwarder:     &engine.Forwarder{Client: upstream.New(upstream.Options{}), CaptureMax: 1 << 20, SmallBody: 64 << 10},
+			Events:        rec,
+			InlinePayload: inline,
+		})
+		answer := `{"id":"x","usage":{"prompt_tokens":3,"completion_tokens":4}}`
+		a, _ := providers.Lookup("openai")
+		x := s.Dispatch(request(&providers.Resolved{Adapter: a, Base: upstreamAnswering(t, answer)}))
+		relay(x)
+		if err := s.Wait(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		f := rec.finished(t)
+		s.Shutdown()
+		if inline == 8 {
+			want := []string{`01JTESTLOG/request={"model":"m"}`, "01JTESTLOG/response=" + answer}
+			if !slices.Equal(rec.stored, want) || f.RequestPayload.Ref != "01JTESTLOG/request" || f.ResponsePayload.Ref != "01JTESTLOG/response" {
+				t.Fatalf("stored %q, refs %q %q", rec.stored, f.RequestPayload.Ref, f.ResponsePayload.Ref)
+			}
+			continue
+		}
+		if len(rec.stored) != 0 || string(f.RequestPayload.Body()) != `{"model":"m"}` || string(f.ResponsePayload.Body()) != answer {
+			t.Fatalf("inline: stored %q, payloads %+v %+v", rec.stored, f.RequestPayload, f.ResponsePayload)
+		}
 	}
 }
 
