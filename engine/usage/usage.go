@@ -119,30 +119,28 @@ type keyMemo struct {
 	doc  string
 	n    int
 	keys [4]string // no format has more first keys than this; more are looked up each time
-	objs [4]string // the first member's raw value; "" where the key holds no object
+	has  [4]bool   // the key holds an object somewhere in the document
+	objs [4]string // the top-level member's raw value, when has
 }
 
-// object returns the raw value of the document's top-level member key, looked up only
-// when the key holds an object somewhere in the document; ok is false otherwise.
+// object reports whether key holds an object somewhere in the document (ok) and, if so,
+// the raw value of its top-level member ("" when there is none).
 func (m *keyMemo) object(key string) (obj string, ok bool) {
 	for i := range m.n {
 		if m.keys[i] == key {
-			return m.objs[i], m.objs[i] != ""
+			return m.objs[i], m.has[i]
 		}
 	}
 	// Most stream chunks carry "usage":null or no usage at all: a few byte searches
 	// rule the key out before any JSON walk.
-	if keyHoldsObject(m.doc, key) {
+	if ok = keyHoldsObject(m.doc, key); ok {
 		obj = gjson.Get(m.doc, key).Raw
-		if obj == "" { // an object further in, not at the top: the path lookup finds it
-			obj = "null"
-		}
 	}
 	if m.n < len(m.keys) {
-		m.keys[m.n], m.objs[m.n] = key, obj
+		m.keys[m.n], m.has[m.n], m.objs[m.n] = key, ok, obj
 		m.n++
 	}
-	return obj, obj != ""
+	return obj, ok
 }
 
 func first(m *keyMemo, paths []string) int64 {
@@ -153,7 +151,7 @@ func first(m *keyMemo, paths []string) int64 {
 			continue
 		}
 		var r gjson.Result
-		if nested && obj[0] == '{' {
+		if nested && strings.HasPrefix(obj, "{") {
 			r = gjson.Get(obj, rest)
 		}
 		if !r.Exists() {
