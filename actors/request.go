@@ -57,6 +57,7 @@ func New(o Options) *System {
 	}
 	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).With("lib", "protoactor")
 	s := &System{opts: o, sys: actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }))}
+	shrinkRegistry(s.sys)
 	// A request actor's messages run on the goroutine that sends them (the connection's),
 	// instead of a new goroutine per actor: no stack to grow and copy per request.
 	s.props = actor.PropsFromProducer(func() actor.Actor { return &requestActor{sys: s} },
