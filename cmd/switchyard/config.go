@@ -101,7 +101,7 @@ func settings(c *Config) []setting {
 		{"capture-max-kb", "how much of each body is kept for the log", "4096", num(&c.CaptureMaxKB), false},
 		{"upstream-idle-timeout", "longest silence accepted from an upstream (first byte and between chunks)", "5m", dur(&c.UpstreamIdleTimeout), false},
 		{"shutdown-timeout", "how long shutdown waits for in-flight requests", "30s", dur(&c.ShutdownTimeout), false},
-		{"memory-limit-mb", "soft memory limit for the Go runtime (GOMEMLIMIT, when set, wins); 0 turns it off", "192", num(&c.MemoryLimitMB), false},
+		{"memory-limit-mb", "soft memory limit for the Go runtime (GOMEMLIMIT, when set, wins); 0 turns it off", "128", num(&c.MemoryLimitMB), false},
 		{"debug-listen", "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); off when empty", "", str(&c.DebugListen), false},
 		{"metrics", "serve Prometheus metrics at /metrics", "true",
 			func(v string) error { b, err := strconv.ParseBool(v); c.Metrics = b; return err }, true},

@@ -58,3 +58,16 @@ func TestEnvName(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+// The default soft memory limit keeps a 256 MB container safe: with it, a c64 soak peaked
+// at 169-172 MB (VmHWM) against 227-229 MB at the old 192, at the same CPU per request
+// (docs/performance.md, "The PID registry and a 128 MB default").
+func TestMemoryLimitDefault(t *testing.T) {
+	c, err := loadConfig("serve", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MemoryLimitMB != 128 {
+		t.Fatalf("default memory limit %d MB, want 128", c.MemoryLimitMB)
+	}
+}
