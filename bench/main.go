@@ -24,6 +24,7 @@ type options struct {
 	memoryLimitMB int           // passed as --memory-limit-mb when >= 0
 	soak          time.Duration // soak mode when > 0
 	soakConc      int
+	soakStream    bool // the soak's requests are 20-chunk streams instead of json
 	observe       bool // every observability export on (observe.go)
 }
 
@@ -81,6 +82,7 @@ func parseOptions() (options, error) {
 	flag.IntVar(&o.memoryLimitMB, "memory-limit-mb", -1, "pass --memory-limit-mb to switchyard (0 turns its limit off; default: not passed)")
 	flag.DurationVar(&o.soak, "soak", 0, "soak mode: only bare-proxy and switchyard, json, for this long each, sampling RSS")
 	flag.IntVar(&o.soakConc, "soak-conc", 64, "concurrency of the soak")
+	flag.BoolVar(&o.soakStream, "soak-stream", false, "soak with streamed answers (-stream-chunks chunks each) instead of json")
 	flag.BoolVar(&o.observe, "observe", false, "turn every export on: OpenTelemetry to a collector in the bench, Logpush to a directory, /metrics scraped every 5 s")
 	flag.Parse()
 	if o.duration <= 0 || o.duration > time.Hour {

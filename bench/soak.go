@@ -1,4 +1,5 @@
-// soak.go is the -soak mode: bare-proxy, then switchyard, json at -soak-conc, each for
+// soak.go is the -soak mode: bare-proxy, then switchyard, json (or streams with
+// -soak-stream) at -soak-conc, each for
 // the whole soak as one cell while its RSS (VmRSS, and its file-backed and anonymous
 // parts) is sampled every 5 s. The report shows each curve, the peak (VmHWM), the peaks
 // of the second and the last minute (does memory keep growing?), and CPU per request
@@ -29,7 +30,7 @@ type soakRun struct {
 }
 
 func (b *bench) runSoak() error {
-	logf("soak: bare-proxy then switchyard, json at c=%d for %s each, RSS every %s", b.soakConc, b.soak, soakEvery)
+	logf("soak: bare-proxy then switchyard, %s at c=%d for %s each, RSS every %s", b.soakMode(), b.soakConc, b.soak, soakEvery)
 	bare, err := b.startBareProxy("bare-proxy", b.mock.url)
 	if err != nil {
 		return err
@@ -55,12 +56,24 @@ func (b *bench) soakProxy(name, base string, pid int) {
 		s, err := sampleRSS(pid, stop)
 		done <- soakRun{samples: s, sampleErr: err}
 	}()
-	r := b.measureFor(cell{target: name, mode: "json", conc: b.soakConc, url: base + proxyPrefix + "/chat/completions", body: b.jsonBody, pid: pid}, b.soak)
+	body := b.jsonBody
+	if b.soakStream {
+		body = b.streamBody
+	}
+	r := b.measureFor(cell{target: name, mode: b.soakMode(), conc: b.soakConc, url: base + proxyPrefix + "/chat/completions", body: body, pid: pid}, b.soak)
 	close(stop)
 	run := <-done
 	b.peakOf(name, pid)
 	run.res, run.hwm = r, b.peaks[len(b.peaks)-1]
 	b.soaks = append(b.soaks, run)
+}
+
+// soakMode is the cell mode of the soak's requests.
+func (b *bench) soakMode() string {
+	if b.soakStream {
+		return "stream"
+	}
+	return "json"
 }
 
 // sampleRSS reads pid's memory now, every soakEvery, and once more when stop closes.

@@ -14,7 +14,7 @@ import (
 
 func TestBenchRuns(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs the load harness (about 30 s)")
+		t.Skip("runs the load harness (about 45 s)")
 	}
 	for _, c := range []struct {
 		name string
@@ -25,6 +25,8 @@ func TestBenchRuns(t *testing.T) {
 			[]string{"| switchyard | json | 1 |", "| switchyard | stream | 1 |", "| sy-route | json |", "| sy-socket | ws |", "(lost: 0)", "replay:"}},
 		{"soak", []string{"-soak", "5s", "-soak-conc", "4"},
 			[]string{"Soak, bare-proxy", "Soak, switchyard", "(lost: 0)"}},
+		{"soak of streams", []string{"-soak", "3s", "-soak-conc", "2", "-soak-stream"},
+			[]string{"| switchyard | stream | 2 |", "Soak, switchyard", "(lost: 0)"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
