@@ -80,7 +80,7 @@ func parseOptions() (options, error) {
 	flag.StringVar(&o.gatewayBin, "gateway-bin", "", "switchyard binary to test (default: go build ./cmd/switchyard)")
 	flag.StringVar(&gwArgs, "gateway-args", "", "extra space-separated arguments of `switchyard serve`, e.g. --durable-events")
 	flag.IntVar(&o.memoryLimitMB, "memory-limit-mb", -1, "pass --memory-limit-mb to switchyard (0 turns its limit off; default: not passed)")
-	flag.DurationVar(&o.soak, "soak", 0, "soak mode: only bare-proxy and switchyard, json, for this long each, sampling RSS")
+	flag.DurationVar(&o.soak, "soak", 0, "soak mode: only bare-proxy and switchyard, json (streams with -soak-stream), for this long each, sampling RSS")
 	flag.IntVar(&o.soakConc, "soak-conc", 64, "concurrency of the soak")
 	flag.BoolVar(&o.soakStream, "soak-stream", false, "soak with streamed answers (-stream-chunks chunks each) instead of json")
 	flag.BoolVar(&o.observe, "observe", false, "turn every export on: OpenTelemetry to a collector in the bench, Logpush to a directory, /metrics scraped every 5 s")

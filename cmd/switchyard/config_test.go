@@ -59,9 +59,9 @@ func TestEnvName(t *testing.T) {
 	}
 }
 
-// The default soft memory limit keeps a 256 MB container safe: with it, a c64 soak peaked
-// at 169-172 MB (VmHWM) against 227-229 MB at the old 192, at the same CPU per request
-// (docs/performance.md, "The PID registry and a 128 MB default").
+// The default soft memory limit keeps a 256 MB container safe: with it, 40 s soaks at c64
+// peaked at 169-172 MB (VmHWM) against 227-229 MB at the old 192, at the same CPU per
+// request (docs/performance.md, "A smaller PID registry and a 128 MB default memory limit").
 func TestMemoryLimitDefault(t *testing.T) {
 	c, err := loadConfig("serve", nil)
 	if err != nil {
