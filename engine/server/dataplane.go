@@ -285,27 +285,102 @@ var errAnswerCut = errors.New("the upstream answer was cut short; the response i
 
 var relayWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4<<10) }}
 
-// relayBody is the body fasthttp sends for a streamed answer: what Exchange.Relay writes,
-// through a pipe (each flush reaches the client as a chunk). It ends with errAnswerCut
-// instead of EOF when the answer was cut upstream.
-func relayBody(x *engine.Exchange) io.Reader {
-	pr, pw := io.Pipe()
-	go func() {
-		w := relayWriters.Get().(*bufio.Writer)
-		w.Reset(pw)
-		x.RelayGuarded(w)
-		_ = w.Flush()
-		w.Reset(nil)
-		relayWriters.Put(w)
-		// Done before the pipe ends: with --durable-events Done waits for the event's
-		// acknowledgement, and the client must not see the end of the answer (fasthttp's
-		// chunked terminator, written at EOF) before it.
-		x.Done()
-		if x.Cut() {
-			pw.CloseWithError(errAnswerCut)
-		} else {
-			pw.Close()
+// relayStream is the body fasthttp sends for a streamed answer. fasthttp frames what
+// WriteTo writes as chunks, on the connection's goroutine: each flush of Exchange.Relay
+// is one chunk on the wire, with no goroutine or pipe between the upstream and the client.
+// Read serves a caller that reads the body instead: Relay then runs in a goroutine behind
+// a pipe. Either way Done is called before the body ends, and the body ends with
+// errAnswerCut instead of EOF when the answer was cut upstream.
+type relayStream struct {
+	x       *engine.Exchange
+	started bool
+	pr      *io.PipeReader // when the body is read rather than written
+}
+
+func relayBody(x *engine.Exchange) *relayStream { return &relayStream{x: x} }
+
+// SupportsBodyWriteTo lets fasthttp call WriteTo in place of Read (fasthttp.BodyWriterTo).
+func (r *relayStream) SupportsBodyWriteTo() bool { return true }
+
+// WriteTo relays the answer to w.
+func (r *relayStream) WriteTo(w io.Writer) (int64, error) {
+	if r.started {
+		return 0, errors.New("server: streamed answer relayed twice")
+	}
+	r.started = true
+	cw := &countWriter{w: w}
+	relay(r.x, cw)
+	// Done before the body ends: with --durable-events Done waits for the event's
+	// acknowledgement, and the client must not see the end of the answer (fasthttp's
+	// chunked terminator, written when WriteTo returns nil) before it.
+	r.x.Done()
+	switch {
+	case r.x.ClientErr != nil:
+		return cw.n, r.x.ClientErr
+	case r.x.Cut():
+		return cw.n, errAnswerCut
+	}
+	return cw.n, nil
+}
+
+// Read reads the answer through a pipe from Relay running in a goroutine.
+func (r *relayStream) Read(p []byte) (int, error) {
+	if r.pr == nil {
+		if r.started {
+			return 0, io.EOF
 		}
-	}()
-	return pr
+		r.started = true
+		pr, pw := io.Pipe()
+		r.pr = pr
+		go func() {
+			relay(r.x, pw)
+			r.x.Done() // before the pipe ends, as in WriteTo
+			if r.x.Cut() {
+				pw.CloseWithError(errAnswerCut)
+			} else {
+				pw.Close()
+			}
+		}()
+	}
+	return r.pr.Read(p)
+}
+
+// errNotSent is the client error of an answer whose body was never sent: fasthttp could
+// not write the response's head (the client had gone) and closed the body unread.
+var errNotSent = errors.New("the client went away before the answer's body was sent")
+
+// Close is called by fasthttp once it is done with the body, sent or not. An answer
+// never relayed is still finished (its upstream released, its log written).
+func (r *relayStream) Close() error {
+	if r.pr != nil {
+		return r.pr.Close()
+	}
+	if !r.started {
+		r.started = true
+		r.x.ClientErr = errNotSent
+		r.x.Done()
+	}
+	return nil
+}
+
+// relay runs Exchange.RelayGuarded into w through a pooled buffered writer.
+func relay(x *engine.Exchange, w io.Writer) {
+	bw := relayWriters.Get().(*bufio.Writer)
+	bw.Reset(w)
+	x.RelayGuarded(bw)
+	_ = bw.Flush()
+	bw.Reset(nil)
+	relayWriters.Put(bw)
+}
+
+// countWriter counts the bytes written through it.
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
