@@ -26,6 +26,7 @@ type options struct {
 	soakConc      int
 	soakStream    bool // the soak's requests are 20-chunk streams instead of json
 	observe       bool // every observability export on (observe.go)
+	latency       bool // only the added-latency cells (json and first chunk at c=1, json-20ms)
 }
 
 const (
@@ -84,7 +85,11 @@ func parseOptions() (options, error) {
 	flag.IntVar(&o.soakConc, "soak-conc", 64, "concurrency of the soak")
 	flag.BoolVar(&o.soakStream, "soak-stream", false, "soak with streamed answers (-stream-chunks chunks each) instead of json")
 	flag.BoolVar(&o.observe, "observe", false, "turn every export on: OpenTelemetry to a collector in the bench, Logpush to a directory, /metrics scraped every 5 s")
+	flag.BoolVar(&o.latency, "latency", false, "only the added-latency cells: json and streams at c=1 and json-20ms at c=64 (no other cells, disk or replay)")
 	flag.Parse()
+	if o.latency {
+		concs = "1"
+	}
 	if o.duration <= 0 || o.duration > time.Hour {
 		return o, fmt.Errorf("-duration must be in (0, 1h]")
 	}
@@ -193,24 +198,36 @@ func (b *bench) runCells() error {
 		return err
 	}
 	b.proxyCells("switchyard", sy.url, sy.pid)
-	if err := b.switchyardCells(sy); err != nil {
-		return err
+	if !b.latency {
+		if err := b.switchyardCells(sy); err != nil {
+			return err
+		}
 	}
 	b.peakOf("switchyard", sy.pid)
 	b.checkLogs(sy, "logs")
-	b.afterStop(sy)
+	if b.latency {
+		if err := sy.stopGracefully(); err != nil {
+			b.note("stop: %v", err)
+		}
+	} else {
+		b.afterStop(sy)
+	}
 
 	return b.delayCells()
 }
 
 // proxyCells measures what both proxies serve: json at each -conc, and streams at c=1
-// (the first chunk's added latency) and at streamConc (the CPU per stream).
+// (the first chunk's added latency) and at streamConc (the CPU per stream; not with -latency).
 func (b *bench) proxyCells(target, base string, pid int) {
 	url := base + proxyPrefix + "/chat/completions"
 	for _, c := range b.concs {
 		b.measure(cell{target: target, mode: "json", conc: c, url: url, body: b.jsonBody, pid: pid})
 	}
-	for _, c := range []int{1, streamConc} {
+	streams := []int{1, streamConc}
+	if b.latency {
+		streams = streams[:1]
+	}
+	for _, c := range streams {
 		b.measure(cell{target: target, mode: "stream", conc: c, url: url, body: b.streamBody, pid: pid})
 	}
 }

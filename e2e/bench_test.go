@@ -20,13 +20,17 @@ func TestBenchRuns(t *testing.T) {
 		name string
 		args []string
 		want []string
+		not  []string // what the report must not have
 	}{
 		{"cells", []string{"-duration", "200ms", "-conc", "1"},
-			[]string{"| switchyard | json | 1 |", "| switchyard | stream | 1 |", "| sy-route | json |", "| sy-socket | ws |", "(lost: 0)", "replay:"}},
+			[]string{"| switchyard | json | 1 |", "| switchyard | stream | 1 |", "| sy-route | json |", "| sy-socket | ws |", "(lost: 0)", "replay:"}, nil},
+		{"latency cells only", []string{"-duration", "200ms", "-latency"},
+			[]string{"| switchyard | json | 1 |", "| switchyard | stream | 1 |", "| switchyard | json-20ms | 64 |", "switchyard adds", "(lost: 0)"},
+			[]string{"| sy-route |", "| switchyard | json | 16 |", "| switchyard | stream | 16 |", "replay:"}},
 		{"soak", []string{"-soak", "5s", "-soak-conc", "4"},
-			[]string{"Soak, bare-proxy", "Soak, switchyard", "(lost: 0)"}},
+			[]string{"Soak, bare-proxy", "Soak, switchyard", "(lost: 0)"}, nil},
 		{"soak of streams", []string{"-soak", "3s", "-soak-conc", "2", "-soak-stream"},
-			[]string{"| switchyard | stream | 2 |", "Soak, switchyard", "(lost: 0)"}},
+			[]string{"| switchyard | stream | 2 |", "Soak, switchyard", "(lost: 0)"}, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -39,6 +43,11 @@ func TestBenchRuns(t *testing.T) {
 			for _, w := range c.want {
 				if !strings.Contains(string(out), w) {
 					t.Errorf("the report has no %q:\n%s", w, out)
+				}
+			}
+			for _, w := range c.not {
+				if strings.Contains(string(out), w) {
+					t.Errorf("the report has %q:\n%s", w, out)
 				}
 			}
 		})
