@@ -121,6 +121,10 @@ type Logs struct {
 	// restart may redo part of a message committed before a crash, so its records are
 	// checked for before they are counted.
 	resumed bool
+	// counts: each gateway's number of records as last committed (by count key), so a
+	// batch reads a count from the store only the first time its gateway is seen. Only
+	// Apply writes counts, under post.mu.
+	counts map[string]int64
 	// Limits gives each gateway's log limit; set it before the first Apply. Nil means
 	// DefaultLogLimit with StrategyStopInserting for every gateway.
 	Limits LogLimits
@@ -138,7 +142,7 @@ func NewLogs(s *Store) (*Logs, error) {
 		return nil, err
 	}
 	l := &Logs{s: s, prog: newProgress(seq), post: newPostings(min(pseq, seq), flushes),
-		prunable: map[string]struct{}{}, resumed: true}
+		prunable: map[string]struct{}{}, resumed: true, counts: map[string]int64{}}
 	if err := l.upgrade(); err != nil {
 		return nil, fmt.Errorf("upgrade logs indexes: %w", err)
 	}
@@ -216,7 +220,7 @@ type applier struct {
 	done      uint64
 	ops, size int
 	// counts: each gateway's number of records as this batch has left it (by count key),
-	// read from the store once per batch instead of once per record.
+	// not yet committed; Logs.counts has them once committed.
 	counts map[string]int64
 	// slab: room the batch's encoded records are cut from, so a record costs no buffer
 	// of its own (the transaction keeps the values until it commits).
@@ -227,6 +231,9 @@ type applier struct {
 func (a *applier) count(acct, gw string) (int64, error) {
 	k := countKey(acct, gw)
 	if n, ok := a.counts[string(k)]; ok {
+		return n, nil
+	}
+	if n, ok := a.l.counts[string(k)]; ok {
 		return n, nil
 	}
 	n, err := getCount(a.txn, acct, gw)
@@ -275,8 +282,20 @@ func (a *applier) encode(rec *LogRecord) ([]byte, error) {
 	return a.slab[start:len(a.slab):len(a.slab)], nil
 }
 
-func (a *applier) flush() error {
+// commit commits the transaction; the counts it wrote become the committed ones.
+func (a *applier) commit() error {
 	if err := a.txn.Commit(); err != nil {
+		return err
+	}
+	for k, n := range a.counts {
+		a.l.counts[k] = n
+	}
+	clear(a.counts)
+	return nil
+}
+
+func (a *applier) flush() error {
+	if err := a.commit(); err != nil {
 		return err
 	}
 	a.l.prog.set(a.done)
@@ -374,7 +393,7 @@ func (l *Logs) Apply(batch []events.Msg) error {
 			return err
 		}
 	}
-	if err := a.txn.Commit(); err != nil {
+	if err := a.commit(); err != nil {
 		return err
 	}
 	l.prog.set(a.done)
