@@ -73,8 +73,7 @@ func Open(o Options) (*Store, error) {
 	}
 	s := &Store{db: db, stop: make(chan struct{})}
 	if !o.InMemory {
-		s.wg.Add(1)
-		go s.maintain(o.Dir)
+		s.maintain(o.Dir)
 	}
 	return s, nil
 }
@@ -93,33 +92,60 @@ const (
 	trimGrowth = 8 << 20
 )
 
+// valueLogGCEvery is how often the value log is collected.
+const valueLogGCEvery = 5 * time.Minute
+
 // maintain reclaims value-log space (without it the log only grows) and keeps the mapped
 // files' pages out of the resident set.
 func (s *Store) maintain(dir string) {
-	defer s.wg.Done()
-	gc := time.NewTicker(5 * time.Minute)
-	defer gc.Stop()
-	check := time.NewTicker(trimCheck)
-	defer check.Stop()
 	lastTrim := time.Now()
 	base, _ := fileResident() // file-backed resident bytes right after the last trim
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-gc.C:
+	housekeeping{
+		gcEvery:    valueLogGCEvery,
+		checkEvery: trimCheck,
+		collect: func() {
 			for s.db.RunValueLogGC(0.5) == nil {
 			}
-		case now := <-check.C:
+		},
+		check: func(now time.Time) {
 			cur, ok := fileResident()
 			if !trimDue(now.Sub(lastTrim), cur-base, ok) {
-				continue
+				return
 			}
 			trimMappings(dir)
 			lastTrim = now
 			base, _ = fileResident()
+		},
+	}.run(s.stop, &s.wg)
+}
+
+// housekeeping is the store's two background loops. Each has its own goroutine: a
+// value-log collection rewrites a whole value-log file through its mapping, which is when
+// the mapped pages most need trimming.
+type housekeeping struct {
+	gcEvery, checkEvery time.Duration
+	collect             func()          // collects the value log
+	check               func(time.Time) // trims the mappings when due
+}
+
+// run starts both loops; they end when stop is closed (wg counts them).
+func (h housekeeping) run(stop <-chan struct{}, wg *sync.WaitGroup) {
+	loop := func(every time.Duration, f func(time.Time)) {
+		defer wg.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case now := <-t.C:
+				f(now)
+			}
 		}
 	}
+	wg.Add(2)
+	go loop(h.gcEvery, func(time.Time) { h.collect() })
+	go loop(h.checkEvery, h.check)
 }
 
 // trimDue: the mappings are trimmed every trimEvery, or sooner once the file-backed
