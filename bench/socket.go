@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fasthttp/websocket"
@@ -24,12 +25,14 @@ func socketCell(c cell, d time.Duration) result {
 	s := &socketClient{conn: conn, waiting: map[string]chan bool{}}
 	go s.read()
 	return runWorkers(c, d, func(from, to time.Time, t *tally) {
-		for n := 0; ; n++ {
+		for {
 			start := time.Now()
 			if !start.Before(to) {
 				return
 			}
-			ok, err := s.do(strconv.FormatInt(start.UnixNano(), 36)+"-"+strconv.Itoa(n), c.body)
+			// Ids from one counter: two workers starting in the same nanosecond once sent
+			// the same id, and one of them waited for an answer routed to the other.
+			ok, err := s.do("bench-"+strconv.FormatUint(s.ids.Add(1), 36), c.body)
 			if err != nil {
 				t.errs++
 				if t.firstErr == "" {
@@ -58,6 +61,7 @@ type socketClient struct {
 	mu      sync.Mutex
 	waiting map[string]chan bool
 	err     error
+	ids     atomic.Uint64 // the last eventId sent
 }
 
 func (s *socketClient) do(id string, query []byte) (bool, error) {
