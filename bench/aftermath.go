@@ -47,6 +47,13 @@ func (b *bench) afterStop(g *gateway) {
 	}
 	b.diskUsage(g)
 	b.replayRate(g)
+	if b.keepData != "" {
+		if err := os.Rename(g.dataDir, b.keepData); err != nil {
+			b.note("keep data: %v", err)
+		} else {
+			b.note("data directory kept in %s", b.keepData)
+		}
+	}
 }
 
 // diskUsage reports the sizes of the data dir's nats and badger subdirectories, and per

@@ -24,9 +24,10 @@ type options struct {
 	memoryLimitMB int           // passed as --memory-limit-mb when >= 0
 	soak          time.Duration // soak mode when > 0
 	soakConc      int
-	soakStream    bool // the soak's requests are 20-chunk streams instead of json
-	observe       bool // every observability export on (observe.go)
-	latency       bool // only the added-latency cells (json and first chunk at c=1, json-20ms)
+	soakStream    bool   // the soak's requests are 20-chunk streams instead of json
+	observe       bool   // every observability export on (observe.go)
+	latency       bool   // only the added-latency cells (json and first chunk at c=1, json-20ms)
+	keepData      string // where switchyard's data directory is moved after the run (to profile a replay)
 }
 
 const (
@@ -86,7 +87,13 @@ func parseOptions() (options, error) {
 	flag.BoolVar(&o.soakStream, "soak-stream", false, "soak with streamed answers (-stream-chunks chunks each) instead of json")
 	flag.BoolVar(&o.observe, "observe", false, "turn every export on: OpenTelemetry to a collector in the bench, Logpush to a directory, /metrics scraped every 5 s")
 	flag.BoolVar(&o.latency, "latency", false, "only the added-latency cells: json and streams at c=1 and json-20ms at c=64 (no other cells, disk or replay)")
+	flag.StringVar(&o.keepData, "keep-data", "", "move switchyard's data directory (event log and store) here after the run, e.g. to profile `switchyard replay` on it; must not exist")
 	flag.Parse()
+	if o.keepData != "" {
+		if _, err := os.Stat(o.keepData); err == nil {
+			return o, fmt.Errorf("-keep-data: %s already exists", o.keepData)
+		}
+	}
 	if o.latency {
 		concs = "1"
 	}

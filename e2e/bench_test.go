@@ -6,7 +6,9 @@ package e2e
 
 import (
 	"context"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +18,7 @@ func TestBenchRuns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the load harness (about 45 s)")
 	}
+	kept := filepath.Join(t.TempDir(), "kept")
 	for _, c := range []struct {
 		name string
 		args []string
@@ -27,8 +30,8 @@ func TestBenchRuns(t *testing.T) {
 		{"latency cells only", []string{"-duration", "200ms", "-latency"},
 			[]string{"| switchyard | json | 1 |", "| switchyard | stream | 1 |", "| switchyard | json-20ms | 64 |", "switchyard adds", "(lost: 0)"},
 			[]string{"| sy-route |", "| switchyard | json | 16 |", "| switchyard | stream | 16 |", "replay:"}},
-		{"soak", []string{"-soak", "5s", "-soak-conc", "4"},
-			[]string{"Soak, bare-proxy", "Soak, switchyard", "(lost: 0)"}, nil},
+		{"soak", []string{"-soak", "5s", "-soak-conc", "4", "-keep-data", kept},
+			[]string{"Soak, bare-proxy", "Soak, switchyard", "(lost: 0)", "data directory kept in " + kept}, nil},
 		{"soak of streams", []string{"-soak", "3s", "-soak-conc", "2", "-soak-stream"},
 			[]string{"| switchyard | stream | 2 |", "Soak, switchyard", "(lost: 0)"}, nil},
 	} {
@@ -43,6 +46,13 @@ func TestBenchRuns(t *testing.T) {
 			for _, w := range c.want {
 				if !strings.Contains(string(out), w) {
 					t.Errorf("the report has no %q:\n%s", w, out)
+				}
+			}
+			if c.name == "soak" { // -keep-data: the event log and the store, to replay again
+				for _, sub := range []string{"nats", "badger"} {
+					if _, err := os.Stat(filepath.Join(kept, sub)); err != nil {
+						t.Errorf("-keep-data: %v", err)
+					}
 				}
 			}
 			for _, w := range c.not {
