@@ -537,9 +537,10 @@ func (b *Bus) readRange(ctx context.Context, from, to uint64) ([]storedMsg, erro
 
 // Replay reads the requests stream from the first event up to the last one present when
 // it starts, in order, with an ordered (ephemeral) consumer, calling h with batches. A
-// reading goroutine fetches, splits and decodes the next batch (see Msg.Predecode) while
-// h applies the one before, so a replay uses two cores.
-func (b *Bus) Replay(ctx context.Context, h BatchHandler) (uint64, error) {
+// reading goroutine fetches, splits and decodes the next batch (see Msg.Predecode), and
+// runs each of ahead on it, while h applies the one before, so a replay uses two cores.
+// ahead must only prepare (Msg.SetAhead): it runs before h has applied earlier batches.
+func (b *Bus) Replay(ctx context.Context, h BatchHandler, ahead ...func(batch []Msg)) (uint64, error) {
 	last, err := b.LastSeq(ctx)
 	if err != nil || last == 0 {
 		return 0, err
@@ -598,6 +599,9 @@ func (b *Bus) Replay(ctx context.Context, h BatchHandler) (uint64, error) {
 					}
 					return
 				}
+			}
+			for _, prepare := range ahead {
+				prepare(batch)
 			}
 			select {
 			case ready <- read{batch: batch, seq: seq}:

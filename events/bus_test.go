@@ -700,3 +700,34 @@ func TestRetentionDropsOldRequestEvents(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// Replay runs its ahead functions on each batch before the handler gets it: what they keep
+// with an event (Msg.SetAhead) is there when the handler applies it.
+func TestReplayPreparesAhead(t *testing.T) {
+	bus := startBus(t, t.TempDir())
+	sent := publishAsync(t, bus, 1, 5000)
+	var mu sync.Mutex
+	prepared, unprepared := 0, 0
+	_, err := bus.Replay(ctxT(t), func(batch []events.Msg) error {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, m := range batch {
+			if seq, ok := m.Ahead().(uint64); ok && seq == m.Seq {
+				prepared++
+			} else {
+				unprepared++
+			}
+		}
+		return nil
+	}, func(batch []events.Msg) {
+		for _, m := range batch {
+			m.SetAhead(m.Seq)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if prepared != len(sent) || unprepared != 0 {
+		t.Fatalf("%d events prepared, %d not, of %d", prepared, unprepared, len(sent))
+	}
+}

@@ -19,6 +19,7 @@ type decoded struct {
 	finDone bool
 	fin     RequestFinished
 	finErr  error
+	ahead   any // what a projection prepared ahead of applying the event (SetAhead)
 }
 
 // Expand appends the events of the message stored at seq to batch, each as a Msg with
@@ -68,6 +69,22 @@ func (m Msg) Finished() (RequestFinished, error) {
 		m.dec.fin, m.dec.finErr, m.dec.finDone = f, err, true
 	}
 	return f, err
+}
+
+// Ahead is what a projection prepared for this event ahead of applying it (SetAhead), or
+// nil. One projection uses it: the logs, for their records (storage.Logs.Prepare).
+func (m Msg) Ahead() any {
+	if m.dec == nil {
+		return nil
+	}
+	return m.dec.ahead
+}
+
+// SetAhead keeps v with the event (for a Msg made by Expand; otherwise it is dropped).
+func (m Msg) SetAhead(v any) {
+	if m.dec != nil {
+		m.dec.ahead = v
+	}
 }
 
 // Predecode decodes now what a projection would decode later (the envelope, and a

@@ -266,20 +266,58 @@ const slabSize = 16 << 10
 
 // encode encodes a record into the batch's slab.
 func (a *applier) encode(rec *LogRecord) ([]byte, error) {
+	var v []byte
+	var err error
+	v, a.slab, err = encodeInSlab(a.slab, rec)
+	return v, err
+}
+
+// encodeInSlab encodes a record into room cut from slab (a new slab when it is full) and
+// returns the encoding and the slab.
+func encodeInSlab(slab []byte, rec *LogRecord) (v, rest []byte, err error) {
 	plain, err := json.Marshal(rec)
 	if err != nil {
-		return nil, err
+		return nil, slab, err
 	}
 	need := maxEncodedRecord(len(plain))
 	if need < 0 {
-		return nil, fmt.Errorf("storage: log record of %d bytes is too large", len(plain))
+		return nil, slab, fmt.Errorf("storage: log record of %d bytes is too large", len(plain))
 	}
-	if cap(a.slab)-len(a.slab) < need {
-		a.slab = make([]byte, 0, max(slabSize, need))
+	if cap(slab)-len(slab) < need {
+		slab = make([]byte, 0, max(slabSize, need))
 	}
-	start := len(a.slab)
-	a.slab = appendRecord(a.slab, plain)
-	return a.slab[start:len(a.slab):len(a.slab)], nil
+	start := len(slab)
+	slab = appendRecord(slab, plain)
+	return slab[start:len(slab):len(slab)], slab, nil
+}
+
+// prepared is a request.finished event's record and its encoding, made by Prepare.
+type prepared struct {
+	rec LogRecord
+	enc []byte
+}
+
+// Prepare makes the record of each request.finished event of batch, and its encoding,
+// and keeps them with the event (Msg.SetAhead) for Apply. It reads and writes nothing of
+// the projection, so another goroutine can run it on the next batch while Apply writes
+// this one (switchyard replay does). Apply makes what Prepare did not.
+func (l *Logs) Prepare(batch []events.Msg) {
+	var slab []byte
+	for _, m := range batch {
+		if env, err := m.Envelope(); err != nil || env.Type != events.TypeRequestFinished {
+			continue
+		}
+		f, err := m.Finished()
+		if err != nil || f.GatewayID == "" || f.LogID == "" || f.NoLog {
+			continue
+		}
+		p := &prepared{rec: RecordFromEvent(f)}
+		p.rec.EventSeq = m.Seq
+		if p.enc, slab, err = encodeInSlab(slab, &p.rec); err != nil {
+			continue // Apply encodes it again and reports the error
+		}
+		m.SetAhead(p)
+	}
 }
 
 // commit commits the transaction; the counts it wrote become the committed ones.
@@ -413,15 +451,22 @@ func (l *Logs) apply(a *applier, m events.Msg, rec, post bool) error {
 		if err != nil || f.GatewayID == "" || f.LogID == "" {
 			return nil
 		}
-		r := RecordFromEvent(f)
-		r.EventSeq = m.Seq
+		var r *LogRecord
+		var enc []byte // the record's encoding, when Prepare made it
+		if p, ok := m.Ahead().(*prepared); ok {
+			r, enc = &p.rec, p.enc
+		} else {
+			r = new(LogRecord)
+			*r = RecordFromEvent(f)
+			r.EventSeq = m.Seq
+		}
 		if post && !f.NoLog {
-			l.post.add(&r)
+			l.post.add(r)
 		}
 		if !rec {
 			return nil
 		}
-		return l.insert(a, f, &r, l.resumed || !m.Batched)
+		return l.insert(a, f, r, enc, l.resumed || !m.Batched)
 	case events.TypeLogFeedback:
 		var fb events.LogFeedback
 		if env.Version != events.VersionLogFeedback || json.Unmarshal(env.Data, &fb) != nil {
@@ -460,7 +505,7 @@ func (l *Logs) limit(acct, gw string) (int64, string) {
 // is not counted twice; it is skipped for batched events, which are stored once (see
 // events.Msg.Batched) and applied once (the checkpoint commits with them), except in the
 // first batch after a restart.
-func (l *Logs) insert(a *applier, f events.RequestFinished, rec *LogRecord, verify bool) error {
+func (l *Logs) insert(a *applier, f events.RequestFinished, rec *LogRecord, enc []byte, verify bool) error {
 	if f.KeyID != "" {
 		at := f.StartedAt.Add(time.Duration(f.DurationMs * float64(time.Millisecond))).UTC()
 		if err := a.set(keyUsedKey(f.KeyID), []byte(at.Format(time.RFC3339Nano))); err != nil {
@@ -482,7 +527,7 @@ func (l *Logs) insert(a *applier, f events.RequestFinished, rec *LogRecord, veri
 	if found {
 		// The same event stored twice: keep what feedback has added since.
 		rec.Feedback, rec.Score, rec.Metadata = old.Feedback, old.Score, old.Metadata
-		if err := l.put(a, rec); err != nil {
+		if err := l.put(a, rec, nil); err != nil {
 			return err
 		}
 	} else {
@@ -496,7 +541,7 @@ func (l *Logs) insert(a *applier, f events.RequestFinished, rec *LogRecord, veri
 		if err := a.setCount(f.AccountID, f.GatewayID, n+1); err != nil {
 			return err
 		}
-		if err := l.put(a, rec); err != nil {
+		if err := l.put(a, rec, enc); err != nil {
 			return err
 		}
 	}
@@ -506,13 +551,16 @@ func (l *Logs) insert(a *applier, f events.RequestFinished, rec *LogRecord, veri
 	return nil
 }
 
-// put writes a record and its facts (its posting lists are added by the caller).
-func (l *Logs) put(a *applier, rec *LogRecord) error {
-	b, err := a.encode(rec)
-	if err != nil {
-		return err
+// put writes a record and its facts (its posting lists are added by the caller); enc is
+// the record's encoding, or nil to encode it here.
+func (l *Logs) put(a *applier, rec *LogRecord, enc []byte) error {
+	if enc == nil {
+		var err error
+		if enc, err = a.encode(rec); err != nil {
+			return err
+		}
 	}
-	if err := a.set(recordKey(rec.AccountID, rec.GatewayID, rec.ID), b); err != nil {
+	if err := a.set(recordKey(rec.AccountID, rec.GatewayID, rec.ID), enc); err != nil {
 		return err
 	}
 	return a.set([]byte(factsPrefix(rec.AccountID, rec.GatewayID)+rec.ID), encodeFacts(rec))
@@ -670,7 +718,7 @@ func (l *Logs) feedback(a *applier, fb events.LogFeedback) error {
 		}
 		rec.Metadata = string(b)
 	}
-	return l.put(a, &rec)
+	return l.put(a, &rec, nil)
 }
 
 // deleteMatching applies DELETE .../logs: the gateway's records matching the filters, at

@@ -1159,6 +1159,7 @@ func TestReplayDeterministic(t *testing.T) {
 	seq := uint64(0)
 	next := func() uint64 { seq++; return seq }
 	var ids []string
+	var fins []events.Msg
 	for i := 0; i < 300; i++ {
 		at := t0.Add(time.Duration(i) * time.Second)
 		f := finished(newID(at, rng), "acct", "gw", []string{"openai", "anthropic", "groq"}[i%3], "m", i%4 != 0, at)
@@ -1166,7 +1167,8 @@ func TestReplayDeterministic(t *testing.T) {
 			f.Metadata = events.Metadata{"team": fmt.Sprint(i % 5)}
 		}
 		ids = append(ids, f.LogID)
-		log = append(log, msgOf(t, next(), f))
+		fins = append(fins, msgOf(t, next(), f))
+		log = append(log, fins[i])
 		if i%10 == 9 {
 			fb := i % 3
 			log = append(log, eventMsg(t, next(), events.TypeLogFeedback, 1, events.LogFeedback{AccountID: "acct", GatewayID: "gw",
@@ -1176,18 +1178,35 @@ func TestReplayDeterministic(t *testing.T) {
 			log = append(log, eventMsg(t, next(), events.TypeLogsDeleted, 1, events.LogsDeleted{AccountID: "acct", GatewayID: "gw",
 				Filters: []events.LogFilter{lf("success", "eq", "false"), lf("metadata.key", "eq", "team")}, Limit: 7}))
 		}
+		if i%37 == 36 { // feedback on a record, then its event stored twice: one record, feedback kept
+			fb := 1
+			log = append(log, eventMsg(t, next(), events.TypeLogFeedback, 1, events.LogFeedback{AccountID: "acct", GatewayID: "gw",
+				LogID: ids[i-5], Feedback: &fb, Metadata: events.Metadata{"dup": "yes"}}))
+			log = append(log, events.Msg{Seq: next(), Data: fins[i-5].Data})
+		}
 	}
 	limits := func(string, string) (int64, string) { return 200, storage.StrategyDeleteOldest }
-	run := func(batchSize int) []storage.LogRecord {
+	// prepare: records made ahead by Logs.Prepare, as switchyard replay does.
+	run := func(batchSize int, prepare bool) []storage.LogRecord {
 		_, l := openLogs(t)
 		l.Limits = limits
 		for i := 0; i < len(log); i += batchSize {
-			apply(t, l, log[i:min(i+batchSize, len(log))]...)
+			var batch []events.Msg
+			for _, m := range log[i:min(i+batchSize, len(log))] {
+				batch = events.Expand(batch, m.Seq, m.Data)
+			}
+			if prepare {
+				l.Prepare(batch)
+				if batch[0].Ahead() == nil && strings.Contains(string(batch[0].Data), string(events.TypeRequestFinished)) {
+					t.Fatal("Prepare left a request.finished event unprepared")
+				}
+			}
+			apply(t, l, batch...)
 		}
 		return dump(t, l)
 	}
-	a, b := run(1), run(64)
-	if len(a) == 0 || len(a) > 200 || !reflect.DeepEqual(a, b) {
-		t.Fatalf("replays differ or exceed the limit: %d vs %d records", len(a), len(b))
+	a, b, c := run(1, false), run(64, false), run(64, true)
+	if len(a) == 0 || len(a) > 200 || !reflect.DeepEqual(a, b) || !reflect.DeepEqual(a, c) {
+		t.Fatalf("replays differ or exceed the limit: %d vs %d vs %d (prepared) records", len(a), len(b), len(c))
 	}
 }

@@ -693,7 +693,9 @@ func replay(args []string) error {
 	defer cfg.stop()
 	proj.logs.Limits = logLimits(cfg.service)
 	started, applied := time.Now(), 0
-	last, err := lg.bus.Replay(ctx, func(b []events.Msg) error { applied += len(b); return proj.apply(b) })
+	// The logs' records are made and encoded on the reading goroutine, while the batch
+	// before is applied and written.
+	last, err := lg.bus.Replay(ctx, func(b []events.Msg) error { applied += len(b); return proj.apply(b) }, proj.logs.Prepare)
 	if err != nil {
 		return err
 	}
