@@ -30,8 +30,8 @@ func socketCell(c cell, d time.Duration) result {
 			if !start.Before(to) {
 				return
 			}
-			// Ids from one counter: two workers starting in the same nanosecond once sent
-			// the same id, and one of them waited for an answer routed to the other.
+			// Ids from one counter: ids made of the start time and a per-worker index can
+			// repeat across workers, and a worker then waits for an answer routed to another.
 			ok, err := s.do("bench-"+strconv.FormatUint(s.ids.Add(1), 36), c.body)
 			if err != nil {
 				t.errs++

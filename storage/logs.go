@@ -456,9 +456,9 @@ func (l *Logs) apply(a *applier, m events.Msg, rec, post bool) error {
 		if p, ok := m.Ahead().(*prepared); ok {
 			r, enc = &p.rec, p.enc
 		} else {
-			r = new(LogRecord)
-			*r = RecordFromEvent(f)
-			r.EventSeq = m.Seq
+			rec := RecordFromEvent(f)
+			rec.EventSeq = m.Seq
+			r = &rec
 		}
 		if post && !f.NoLog {
 			l.post.add(r)

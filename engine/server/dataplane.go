@@ -309,18 +309,8 @@ func (r *relayStream) WriteTo(w io.Writer) (int64, error) {
 	}
 	r.started = true
 	cw := &countWriter{w: w}
-	relay(r.x, cw)
-	// Done before the body ends: with --durable-events Done waits for the event's
-	// acknowledgement, and the client must not see the end of the answer (fasthttp's
-	// chunked terminator, written when WriteTo returns nil) before it.
-	r.x.Done()
-	switch {
-	case r.x.ClientErr != nil:
-		return cw.n, r.x.ClientErr
-	case r.x.Cut():
-		return cw.n, errAnswerCut
-	}
-	return cw.n, nil
+	err := r.send(cw)
+	return cw.n, err
 }
 
 // Read reads the answer through a pipe from Relay running in a goroutine.
@@ -332,17 +322,31 @@ func (r *relayStream) Read(p []byte) (int, error) {
 		r.started = true
 		pr, pw := io.Pipe()
 		r.pr = pr
-		go func() {
-			relay(r.x, pw)
-			r.x.Done() // before the pipe ends, as in WriteTo
-			if r.x.Cut() {
-				pw.CloseWithError(errAnswerCut)
-			} else {
-				pw.Close()
-			}
-		}()
+		go func() { pw.CloseWithError(r.send(pw)) }()
 	}
 	return r.pr.Read(p)
+}
+
+// send relays the answer to w through a pooled buffered writer and finishes the exchange.
+// It returns how the body ends: nil, the client's error, or errAnswerCut.
+func (r *relayStream) send(w io.Writer) error {
+	bw := relayWriters.Get().(*bufio.Writer)
+	bw.Reset(w)
+	r.x.RelayGuarded(bw)
+	_ = bw.Flush()
+	bw.Reset(nil)
+	relayWriters.Put(bw)
+	// Done before the body ends: with --durable-events Done waits for the event's
+	// acknowledgement, and the client must not see the end of the answer (fasthttp's
+	// chunked terminator, written once the body ends cleanly) before it.
+	r.x.Done()
+	switch {
+	case r.x.ClientErr != nil:
+		return r.x.ClientErr
+	case r.x.Cut():
+		return errAnswerCut
+	}
+	return nil
 }
 
 // errNotSent is the client error of an answer whose body was never sent: fasthttp could
@@ -361,16 +365,6 @@ func (r *relayStream) Close() error {
 		r.x.Done()
 	}
 	return nil
-}
-
-// relay runs Exchange.RelayGuarded into w through a pooled buffered writer.
-func relay(x *engine.Exchange, w io.Writer) {
-	bw := relayWriters.Get().(*bufio.Writer)
-	bw.Reset(w)
-	x.RelayGuarded(bw)
-	_ = bw.Flush()
-	bw.Reset(nil)
-	relayWriters.Put(bw)
 }
 
 // countWriter counts the bytes written through it.
