@@ -257,6 +257,7 @@ func (a *requestActor) finishedEvent(x *engine.Exchange) events.RequestFinished 
 		RequestCType: r.CType, ResponseCType: x.RespCType,
 		KeyID: r.KeyID, KeyAlias: r.KeyAlias,
 		Step: x.Step, Cached: x.Cached, Metadata: r.Metadata, NoLog: r.NoLog,
+		BodiesLast: true,
 	}
 	f.Cost, f.CustomCost = x.Cost()
 	if rt := x.Route; rt != nil {

@@ -169,6 +169,9 @@ func TestLargePayloadsStoredByName(t *testing.T) {
 		}
 		f := rec.finished(t)
 		s.Shutdown()
+		if !f.BodiesLast { // so projections stop reading before the bodies (events.Msg.Finished)
+			t.Fatal("the request.finished event does not say its bodies come last")
+		}
 		if inline == 8 {
 			want := []string{`01JTESTLOG/request={"model":"m"}`, "01JTESTLOG/response=" + answer}
 			if !slices.Equal(rec.stored, want) || f.RequestPayload.Ref != "01JTESTLOG/request" || f.ResponsePayload.Ref != "01JTESTLOG/response" {

@@ -9,7 +9,8 @@ import (
 	json "github.com/goccy/go-json"
 )
 
-// FuzzDecodeEncoded: the fast envelope reader never disagrees with the JSON decoder.
+// FuzzDecodeEncoded: the fast envelope reader never disagrees with the JSON decoder on an
+// envelope whose data is JSON (it leaves the data to the typed decoders to check).
 func FuzzDecodeEncoded(f *testing.F) {
 	at := time.Date(2026, 12, 4, 10, 0, 0, 123, time.UTC)
 	for _, id := range []string{"01J.request.finished", "a\"b", "ctl\x01", ""} {
@@ -20,7 +21,7 @@ func FuzzDecodeEncoded(f *testing.F) {
 	f.Add([]byte(`{"type":"x","v":1,"id":"i","time":"2026-12-04T10:00:00Z","data":{"a":1}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		fast, ok := decodeEncoded(b)
-		if !ok {
+		if !ok || !json.Valid(fast.Data) {
 			return
 		}
 		var full Envelope
@@ -80,5 +81,66 @@ func TestEncodeData(t *testing.T) {
 	buf.WriteString("before")
 	if err := AppendEncoded(&buf, json.NewEncoder(&buf), TypeRequestFinished, 1, "x", at, func() {}); err == nil || buf.String() != "before" {
 		t.Fatalf("err %v, buffer %q", err, buf.String())
+	}
+}
+
+// TestBodiesAt: the bodiless reader stops at the first payload only in an event that says
+// its bodies come last, and finds it past strings holding quotes, braces and the names.
+func TestBodiesAt(t *testing.T) {
+	cases := []struct {
+		name, data string
+		want       int // -1: read whole
+	}{
+		{"marked", `{"log_id":"L","bodies_last":true,"request_payload":{"json":{"a":1}}}`, 32},
+		{"marked, response only", `{"bodies_last":true,"response_payload":{"size":1}}`, 19},
+		{"strings with quotes and braces before", `{"e":"x\"}{\\","m":{"request_payload":"\"request_payload\":"},"bodies_last":true,"request_payload":{}}`, 80},
+		{"unmarked (written before bodies_last)", `{"log_id":"L","request_payload":{"size":1},"cost":1}`, -1},
+		{"marked false", `{"bodies_last":false,"request_payload":{}}`, -1},
+		{"marker after the bodies", `{"request_payload":{},"bodies_last":true}`, -1},
+		{"marked, no bodies", `{"log_id":"L","bodies_last":true}`, -1},
+		{"unterminated string", `{"bodies_last":true,"x":"abc`, -1},
+		{"empty", ``, -1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cut, ok := bodiesAt([]byte(c.data))
+			if !ok {
+				cut = -1
+			}
+			if cut != c.want {
+				t.Fatalf("bodiesAt = %d, want %d", cut, c.want)
+			}
+		})
+	}
+}
+
+// TestFinishedOldLayout: events written before bodies_last, with the bodies between other
+// members, still read whole without their bodies; a new one stops before its bodies and
+// reads the same.
+func TestFinishedOldLayout(t *testing.T) {
+	old := `{"type":"request.finished","v":1,"id":"L.request.finished","time":"2026-12-04T10:00:00Z","data":` +
+		`{"log_id":"L","gateway_id":"g","status":200,"request_payload":{"json":{"q":"}"},"size":9},` +
+		`"response_payload":{"inline":"bm90IGpzb24=","size":8},"attempts":[{"step":0,"status":200}],"cost":0.5,"metadata":{"team":"a"},"trace_id":"t"}}`
+	f, err := (Msg{Data: []byte(old)}).Finished()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Cost == nil || *f.Cost != 0.5 || len(f.Attempts) != 1 || f.Metadata["team"] != "a" || f.TraceID != "t" || f.RequestPayload != nil {
+		t.Fatalf("old layout read as %+v", f)
+	}
+	f.BodiesLast = true
+	f.RequestPayload = InlinePayload([]byte(`{"q":"}"}`), 9, false)
+	b, err := Encode(TypeRequestFinished, VersionRequestFinished, "L.request.finished", time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, _ := Decode(b)
+	if _, ok := bodiesAt(e.Data); !ok {
+		t.Fatalf("Encode does not write the bodies last: %s", b)
+	}
+	g, err := (Msg{Data: b}).Finished()
+	f.RequestPayload = nil
+	if err != nil || !reflect.DeepEqual(f, g) {
+		t.Fatalf("new layout read as %+v (%v), want %+v", g, err, f)
 	}
 }

@@ -6,6 +6,7 @@ package events
 import (
 	"bytes"
 	"fmt"
+	"sync"
 
 	json "github.com/goccy/go-json"
 )
@@ -155,10 +156,77 @@ func decodeFinishedNoBodies(e Envelope) (RequestFinished, error) {
 	}
 	switch e.Version {
 	case 1:
+		if cut, ok := bodiesAt(e.Data); ok {
+			return decodeHead(e.Data[:cut])
+		}
 		var f finishedNoBodies
 		err := json.Unmarshal(e.Data, &f)
 		return f.RequestFinished, err
 	default:
 		return RequestFinished{}, fmt.Errorf("%s: unknown version %d", e.Type, e.Version)
 	}
+}
+
+// bodiesAt is where the bodies of a request.finished event's data begin (the comma before
+// the first payload member) when the event says they come last (bodies_last, written
+// before them); ok is false for an event that does not say so, or has no bodies. It reads
+// only up to the bodies, a string at a time: a raw quote only ever opens or closes one.
+func bodiesAt(data []byte) (cut int, ok bool) {
+	marked, depth := false, 0
+	for i := 0; i < len(data); i++ {
+		switch data[i] {
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+		case '"':
+			end := stringEnd(data, i)
+			if end < 0 {
+				return 0, false
+			}
+			if depth == 1 && end+1 < len(data) && data[end+1] == ':' { // a member's name
+				switch string(data[i+1 : end]) {
+				case "bodies_last":
+					marked = bytes.HasPrefix(data[end+2:], []byte("true"))
+				case "request_payload", "response_payload":
+					return i - 1, marked && data[i-1] == ','
+				}
+			}
+			i = end
+		}
+	}
+	return 0, false
+}
+
+// stringEnd is the index of the quote that closes the JSON string opened at data[open],
+// or -1.
+func stringEnd(data []byte, open int) int {
+	for j := open + 1; ; j++ {
+		k := bytes.IndexByte(data[j:], '"')
+		if k < 0 {
+			return -1
+		}
+		j += k
+		escapes := 0
+		for p := j - 1; p > open && data[p] == '\\'; p-- {
+			escapes++
+		}
+		if escapes%2 == 0 {
+			return j
+		}
+	}
+}
+
+// headBufs holds the buffers decodeHead closes a head into.
+var headBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// decodeHead decodes the members of a request.finished before its bodies (head is the
+// data up to them, without its closing brace).
+func decodeHead(head []byte) (RequestFinished, error) {
+	bp := headBufs.Get().(*[]byte)
+	defer headBufs.Put(bp)
+	*bp = append(append((*bp)[:0], head...), '}') // the decoder copies its input: the buffer can be reused
+	var f RequestFinished
+	err := json.Unmarshal(*bp, &f)
+	return f, err
 }
