@@ -80,8 +80,9 @@ func idSecond(id string) uint64 {
 // postings is the part of the posting lists not yet written, and where they stand.
 type postings struct {
 	mu sync.Mutex
-	// pending: posting prefix + second (8 bytes) -> ids, in arrival order.
-	pending map[string][]string
+	// pending: posting prefix + second (8 bytes) -> ids, in arrival order. A list is
+	// held by pointer, so adding to a waiting one neither writes the map nor makes its key.
+	pending map[string]*[]string
 	ids     int
 	key     []byte // addOne's buffer
 	// through is the last message whose ids are all in pending or written; stored the
@@ -92,7 +93,7 @@ type postings struct {
 }
 
 func newPostings(stored, flushes uint64) *postings {
-	return &postings{pending: map[string][]string{}, through: stored, stored: stored, flushes: flushes, lastFlush: time.Now()}
+	return &postings{pending: map[string]*[]string{}, through: stored, stored: stored, flushes: flushes, lastFlush: time.Now()}
 }
 
 // add lists id under each value of rec (in its account and gateway).
@@ -121,9 +122,9 @@ func (p *postings) addOne(acct, gw, field, value, id string, sec uint64) {
 	b = binary.BigEndian.AppendUint64(b, sec)
 	p.key = b
 	if ids, ok := p.pending[string(b)]; ok {
-		p.pending[string(b)] = append(ids, id)
+		*ids = append(*ids, id)
 	} else {
-		p.pending[string(b)] = []string{id}
+		p.pending[string(b)] = &[]string{id}
 	}
 	p.ids++
 }
@@ -183,8 +184,10 @@ func (p *postings) flush(a *applier) error {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		ids := p.pending[k]
-		slices.Sort(ids)
+		ids := *p.pending[k]
+		if !slices.IsSorted(ids) { // they mostly come in order: ids are made in time order
+			slices.Sort(ids)
+		}
 		ids = slices.Compact(ids)
 		size := 0
 		for _, id := range ids {
