@@ -114,8 +114,15 @@ func (a *Analytics) Apply(batch []events.Msg) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	done := a.Applied()
-	txn := a.s.db.NewTransaction(false) // reads the buckets touched for the first time
-	defer func() { txn.Discard() }()
+	// txn reads the buckets touched for the first time, opened by the first: a new
+	// transaction waits for every write before it, and most batches touch only buckets
+	// already in memory.
+	var txn *badger.Txn
+	defer func() {
+		if txn != nil {
+			txn.Discard()
+		}
+	}()
 	var keys []string
 	cur := done
 	for _, m := range batch {
@@ -127,8 +134,10 @@ func (a *Analytics) Apply(batch []events.Msg) error {
 				if err := a.flushLocked(cur); err != nil {
 					return err
 				}
-				txn.Discard()
-				txn = a.s.db.NewTransaction(false)
+				if txn != nil {
+					txn.Discard()
+					txn = nil
+				}
 			}
 			cur = m.Seq
 		}
@@ -141,6 +150,9 @@ func (a *Analytics) Apply(batch []events.Msg) error {
 		for _, k := range keys {
 			b := a.dirty[k]
 			if b == nil {
+				if txn == nil {
+					txn = a.s.db.NewTransaction(false)
+				}
 				var err error
 				if b, err = readRollup(txn, []byte(k)); err != nil {
 					return fmt.Errorf("apply seq %d: %w", m.Seq, err)

@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -40,10 +41,19 @@ const counterMargin = time.Minute
 // the marker makes the second copy add nothing.
 const counterDupWindow = time.Hour
 
+// counterCheckpointEvery: a batch without limiter events writes nothing, so the stored
+// checkpoint trails the position by up to this much (a restart re-reads those events and
+// finds nothing to count in them); Flush writes it at once.
+const counterCheckpointEvery = time.Second
+
 // Counters is the limiter counters projection over a Store.
 type Counters struct {
 	s    *Store
 	prog *progress
+	mu   sync.Mutex // Apply and Flush
+	// stored is the checkpoint last written, at lastWrite.
+	stored    uint64
+	lastWrite time.Time
 }
 
 // NewCounters opens the projection, reading its checkpoint.
@@ -52,7 +62,26 @@ func NewCounters(s *Store) (*Counters, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Counters{s: s, prog: newProgress(seq)}, nil
+	return &Counters{s: s, prog: newProgress(seq), stored: seq, lastWrite: time.Now()}, nil
+}
+
+// Flush writes the checkpoint of the last event applied, if a batch without limiter
+// events has moved it. Shutdown and replay flush at the end.
+func (c *Counters) Flush() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.writeCheckpoint(c.Applied())
+}
+
+func (c *Counters) writeCheckpoint(seq uint64) error {
+	if seq == c.stored {
+		return nil
+	}
+	if err := c.s.SetCheckpoint(CountersProjection, seq); err != nil {
+		return fmt.Errorf("counters checkpoint: %w", err)
+	}
+	c.stored, c.lastWrite = seq, time.Now()
+	return nil
 }
 
 // Applied is the last stream sequence applied.
@@ -64,8 +93,12 @@ func (c *Counters) WaitFor(ctx context.Context, seq uint64) error { return c.pro
 // Apply adds a batch of events to the buckets, with the checkpoint of the last in the
 // same transaction. Events at or below the checkpoint are skipped, and so is an event
 // whose id was applied before. Should Badger find the transaction too big, the batch is
-// applied in smaller chunks, each with its own checkpoint.
+// applied in smaller chunks, each with its own checkpoint. A chunk without limiter events
+// (most of them: request.finished alone) opens no transaction; only its position moves,
+// written about once a second (counterCheckpointEvery).
 func (c *Counters) Apply(batch []events.Msg) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	size := len(batch)
 	for len(batch) > 0 {
 		n := events.Whole(batch, size) // a chunk never ends inside a stored message
@@ -90,8 +123,12 @@ type counterBucket struct {
 
 func (c *Counters) applyChunk(batch []events.Msg) error {
 	done := c.Applied()
-	txn := c.s.db.NewTransaction(true)
-	defer txn.Discard()
+	var txn *badger.Txn // opened by the first limiter event
+	defer func() {
+		if txn != nil {
+			txn.Discard()
+		}
+	}()
 	dirty := map[string]*counterBucket{}
 	now := time.Now()
 	last := done
@@ -107,6 +144,9 @@ func (c *Counters) applyChunk(batch []events.Msg) error {
 		expires := u.BucketEnd().Add(time.Duration(u.IntervalSeconds)*time.Second + counterMargin)
 		if !expires.After(now) {
 			continue // the bucket can no longer count in any window
+		}
+		if txn == nil {
+			txn = c.s.db.NewTransaction(true)
 		}
 		dup, err := counterSeenBefore(txn, u.EventID)
 		if err != nil {
@@ -134,6 +174,13 @@ func (c *Counters) applyChunk(batch []events.Msg) error {
 	if last == done {
 		return nil
 	}
+	if txn == nil {
+		c.prog.set(last)
+		if time.Since(c.lastWrite) >= counterCheckpointEvery {
+			return c.writeCheckpoint(last)
+		}
+		return nil
+	}
 	for k, b := range dirty {
 		e := badger.NewEntry([]byte(k), binary.AppendVarint(nil, b.units))
 		e.ExpiresAt = b.expiresAt
@@ -147,6 +194,7 @@ func (c *Counters) applyChunk(batch []events.Msg) error {
 	if err := txn.Commit(); err != nil {
 		return err
 	}
+	c.stored, c.lastWrite = last, now
 	c.prog.set(last)
 	return nil
 }

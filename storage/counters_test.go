@@ -297,3 +297,49 @@ func BenchmarkCountersApply(b *testing.B) {
 		}
 	}
 }
+
+// TestCountersCheckpointWithoutLimiterEvents: a batch with no limiter event writes
+// nothing (the checkpoint waits for the next write, a second, or Flush), the position
+// still moves, and a restart from the older checkpoint counts nothing twice.
+func TestCountersCheckpointWithoutLimiterEvents(t *testing.T) {
+	s, c := openCounters(t)
+	now := time.Now().UTC().Truncate(time.Minute)
+	if err := c.Apply([]events.Msg{usageMsg(t, 1, usage("lim", false, false, 60, 0, now, 2, "e1"))}); err != nil {
+		t.Fatal(err)
+	}
+	finished, err := events.Encode(events.TypeRequestFinished, events.VersionRequestFinished, "L.request.finished", now,
+		events.RequestFinished{LogID: "L", AccountID: "a", GatewayID: "g"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Apply([]events.Msg{{Seq: 2, Data: finished}, {Seq: 3, Data: finished}}); err != nil {
+		t.Fatal(err)
+	}
+	stored := func() uint64 {
+		seq, err := s.Checkpoint(CountersProjection)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return seq
+	}
+	if c.Applied() != 3 || stored() != 1 {
+		t.Fatalf("applied %d, stored %d; want 3 and 1 (nothing written for request events)", c.Applied(), stored())
+	}
+	again, err := NewCounters(s) // a restart before the checkpoint was written
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := again.Apply([]events.Msg{{Seq: 2, Data: finished}, {Seq: 3, Data: finished}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := buckets(t, again, "lim", time.Time{}); len(got) != 1 || got[0].Units != 2 {
+		t.Fatalf("after the restart: %v", got)
+	}
+	if err := again.Flush(); err != nil || stored() != 3 {
+		t.Fatalf("flush: %v, stored %d, want 3", err, stored())
+	}
+	again.lastWrite = time.Now().Add(-counterCheckpointEvery) // a second later, the next batch writes it
+	if err := again.Apply([]events.Msg{{Seq: 4, Data: finished}}); err != nil || stored() != 4 {
+		t.Fatalf("apply: %v, stored %d, want 4", err, stored())
+	}
+}

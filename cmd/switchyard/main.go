@@ -551,6 +551,9 @@ func runServer(c *Config, onStarted func(url, adminToken, tokenAt string)) error
 	if err := analytics.Flush(); err != nil {
 		log.Warn("analytics flush", "err", err)
 	}
+	if err := counters.Flush(); err != nil {
+		log.Warn("counters flush", "err", err)
+	}
 	log.Info("stopped cleanly")
 	return nil
 }
@@ -700,6 +703,9 @@ func replay(args []string) error {
 		return err
 	}
 	if err := proj.analytics.Flush(); err != nil {
+		return err
+	}
+	if err := proj.counters.Flush(); err != nil {
 		return err
 	}
 	took := time.Since(started)
