@@ -224,8 +224,12 @@ var headBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b
 // data up to them, without its closing brace).
 func decodeHead(head []byte) (RequestFinished, error) {
 	bp := headBufs.Get().(*[]byte)
-	defer headBufs.Put(bp)
 	*bp = append(append((*bp)[:0], head...), '}') // the decoder copies its input: the buffer can be reused
+	defer func() {
+		if cap(*bp) <= 64<<10 { // an odd huge head (a long error message) is not kept
+			headBufs.Put(bp)
+		}
+	}()
 	var f RequestFinished
 	err := json.Unmarshal(*bp, &f)
 	return f, err
