@@ -125,6 +125,14 @@ type Logs struct {
 	// batch reads a count from the store only the first time its gateway is seen. Only
 	// Apply writes counts, under post.mu.
 	counts map[string]int64
+	// submitted is the last sequence whose records are committed or being committed:
+	// Apply hands its transaction to Badger (CommitWith) and returns, so the next batch is
+	// made while this one is written; prog moves once the write has landed. inflight ends
+	// with that commit's error; commitErr keeps the first error (the projection cannot go
+	// on from a lost write: every Apply after it fails). All three under post.mu.
+	submitted uint64
+	inflight  chan error
+	commitErr error
 	// Limits gives each gateway's log limit; set it before the first Apply. Nil means
 	// DefaultLogLimit with StrategyStopInserting for every gateway.
 	Limits LogLimits
@@ -142,7 +150,7 @@ func NewLogs(s *Store) (*Logs, error) {
 		return nil, err
 	}
 	l := &Logs{s: s, prog: newProgress(seq), post: newPostings(min(pseq, seq), flushes),
-		prunable: map[string]struct{}{}, resumed: true, counts: map[string]int64{}}
+		prunable: map[string]struct{}{}, resumed: true, counts: map[string]int64{}, submitted: seq}
 	if err := l.upgrade(); err != nil {
 		return nil, fmt.Errorf("upgrade logs indexes: %w", err)
 	}
@@ -150,16 +158,35 @@ func NewLogs(s *Store) (*Logs, error) {
 }
 
 // Applied is the last stream sequence applied to the records and the posting lists (in
-// memory or written); the consumer resumes after it.
+// memory, written, or being written: WaitFor waits for the write); the consumer resumes
+// after it.
 func (l *Logs) Applied() uint64 {
 	l.post.mu.Lock()
-	through := l.post.through
-	l.post.mu.Unlock()
-	return min(l.records(), through)
+	defer l.post.mu.Unlock()
+	return min(l.submitted, l.post.through)
 }
 
-// records is the last stream sequence applied to the records.
+// records is the last stream sequence whose records are written.
 func (l *Logs) records() uint64 { seq, _ := l.prog.get(); return seq }
+
+// Settle waits for the last batch's write to land and returns its error, if any. Call it
+// before closing the store (shutdown, the end of a replay).
+func (l *Logs) Settle() error {
+	l.post.mu.Lock()
+	defer l.post.mu.Unlock()
+	return l.settle()
+}
+
+// settle: Settle, under post.mu.
+func (l *Logs) settle() error {
+	if l.inflight != nil {
+		if err := <-l.inflight; err != nil && l.commitErr == nil {
+			l.commitErr = fmt.Errorf("logs: commit: %w", err)
+		}
+		l.inflight = nil
+	}
+	return l.commitErr
+}
 
 // WaitFor blocks until the projection has applied seq (read your writes).
 func (l *Logs) WaitFor(ctx context.Context, seq uint64) error { return l.prog.wait(ctx, seq) }
@@ -213,18 +240,56 @@ func u64(n uint64) []byte {
 }
 
 // applier is the write transaction of a batch. Bulk deletes commit it part way (flush);
-// the checkpoint in it is always that of the last event fully applied.
+// the checkpoint in it is always that of the last event fully applied. The transaction
+// is opened only when a read needs it or the batch commits (tx): opening one waits for
+// every commit before it, so until then writes wait in pend, and the batch is made while
+// the one before is being written.
 type applier struct {
 	l         *Logs
 	txn       *badger.Txn
+	pend      []pendingWrite
 	done      uint64
 	ops, size int
+	txnOps    int // writes in txn itself
 	// counts: each gateway's number of records as this batch has left it (by count key),
 	// not yet committed; Logs.counts has them once committed.
 	counts map[string]int64
 	// slab: room the batch's encoded records are cut from, so a record costs no buffer
 	// of its own (the transaction keeps the values until it commits).
 	slab []byte
+}
+
+// pendingWrite is a write made before the batch's transaction was opened.
+type pendingWrite struct {
+	k, v []byte
+	del  bool
+}
+
+// tx is the batch's transaction, opened (after the last batch's commit has landed) with
+// the writes waiting in pend.
+func (a *applier) tx() (*badger.Txn, error) {
+	if a.txn != nil {
+		return a.txn, nil
+	}
+	if err := a.l.settle(); err != nil {
+		return nil, err
+	}
+	a.txn, a.txnOps = a.l.s.db.NewTransaction(true), 0
+	pend := a.pend
+	a.pend = nil
+	for _, w := range pend {
+		if err := a.writeTxn(w.k, w.v, w.del); err != nil {
+			return nil, err
+		}
+	}
+	return a.txn, nil
+}
+
+// discard drops the transaction, if one is open.
+func (a *applier) discard() {
+	if a.txn != nil {
+		a.txn.Discard()
+	}
 }
 
 // count is a gateway's number of records, as written so far in this batch.
@@ -236,7 +301,11 @@ func (a *applier) count(acct, gw string) (int64, error) {
 	if n, ok := a.l.counts[string(k)]; ok {
 		return n, nil
 	}
-	n, err := getCount(a.txn, acct, gw)
+	txn, err := a.tx()
+	if err != nil {
+		return 0, err
+	}
+	n, err := getCount(txn, acct, gw)
 	if err != nil {
 		return 0, err
 	}
@@ -320,16 +389,50 @@ func (l *Logs) Prepare(batch []events.Msg) {
 	}
 }
 
-// commit commits the transaction; the counts it wrote become the committed ones.
+// commit commits the transaction and waits for the write; the counts it wrote become the
+// committed ones.
 func (a *applier) commit() error {
-	if err := a.txn.Commit(); err != nil {
+	txn, err := a.tx()
+	if err != nil {
 		return err
 	}
+	a.txn = nil
+	if err := txn.Commit(); err != nil {
+		return err
+	}
+	a.committed()
+	return nil
+}
+
+// submit hands the transaction to Badger and returns before the write lands (the next
+// batch's tx waits for it); the records' checkpoint moves when it has.
+func (a *applier) submit() error {
+	txn, err := a.tx()
+	if err != nil {
+		return err
+	}
+	a.txn = nil
+	landed := make(chan error, 1)
+	prog, seq := a.l.prog, a.done
+	txn.CommitWith(func(err error) {
+		if err == nil {
+			prog.set(seq)
+		}
+		landed <- err
+	})
+	a.l.inflight = landed
+	a.committed()
+	return nil
+}
+
+// committed: the transaction is committed (or on its way); its counts and checkpoint are
+// the projection's.
+func (a *applier) committed() {
 	for k, n := range a.counts {
 		a.l.counts[k] = n
 	}
 	clear(a.counts)
-	return nil
+	a.l.submitted = max(a.l.submitted, a.done)
 }
 
 func (a *applier) flush() error {
@@ -337,7 +440,6 @@ func (a *applier) flush() error {
 		return err
 	}
 	a.l.prog.set(a.done)
-	a.txn = a.l.s.db.NewTransaction(true)
 	a.ops, a.size = 0, 0
 	return nil
 }
@@ -346,22 +448,36 @@ func (a *applier) flush() error {
 func (a *applier) roomy() bool { return a.ops < 2000 && a.size < 512<<10 }
 
 func (a *applier) write(k, v []byte, del bool) error {
+	if a.txn == nil {
+		a.pend = append(a.pend, pendingWrite{k, v, del})
+	} else if err := a.writeTxn(k, v, del); err != nil {
+		return err
+	}
+	a.ops++
+	a.size += len(k) + len(v)
+	return nil
+}
+
+// writeTxn writes into the transaction, committing it part way when Badger finds it full.
+func (a *applier) writeTxn(k, v []byte, del bool) error {
 	for {
-		var err error
-		if del {
-			err = a.txn.Delete(k)
-		} else {
-			err = a.txn.Set(k, v)
+		txn, err := a.tx()
+		if err != nil {
+			return err
 		}
-		if errors.Is(err, badger.ErrTxnTooBig) && a.ops > 0 {
+		if del {
+			err = txn.Delete(k)
+		} else {
+			err = txn.Set(k, v)
+		}
+		if errors.Is(err, badger.ErrTxnTooBig) && a.txnOps > 0 {
 			if err := a.flush(); err != nil {
 				return err
 			}
 			continue
 		}
 		if err == nil {
-			a.ops++
-			a.size += len(k) + len(v)
+			a.txnOps++
 		}
 		return err
 	}
@@ -383,10 +499,13 @@ func (l *Logs) Apply(batch []events.Msg) error {
 	}
 	l.post.mu.Lock()
 	defer l.post.mu.Unlock()
-	recDone, postDone := l.records(), l.post.through
+	if l.commitErr != nil {
+		return l.commitErr
+	}
+	recDone, postDone := l.submitted, l.post.through
 	done := min(recDone, postDone)
-	a := &applier{l: l, txn: l.s.db.NewTransaction(true), done: recDone}
-	defer func() { a.txn.Discard() }()
+	a := &applier{l: l, done: recDone}
+	defer a.discard()
 	// whole marks the message being applied as complete.
 	whole := func(seq uint64) error {
 		if seq > recDone {
@@ -431,10 +550,9 @@ func (l *Logs) Apply(batch []events.Msg) error {
 			return err
 		}
 	}
-	if err := a.commit(); err != nil {
+	if err := a.submit(); err != nil {
 		return err
 	}
-	l.prog.set(a.done)
 	l.resumed = false
 	return nil
 }
@@ -519,7 +637,11 @@ func (l *Logs) insert(a *applier, f events.RequestFinished, rec *LogRecord, enc 
 	found := false
 	if verify {
 		var err error
-		if old, found, err = getRecord(a.txn, recordKey(f.AccountID, f.GatewayID, f.LogID)); err != nil {
+		txn, err := a.tx()
+		if err != nil {
+			return err
+		}
+		if old, found, err = getRecord(txn, recordKey(f.AccountID, f.GatewayID, f.LogID)); err != nil {
 			return err
 		}
 	}
@@ -627,7 +749,11 @@ func (l *Logs) trimOldest(a *applier, acct, gw string, max int64) error {
 		var recs []LogRecord
 		opts := badger.DefaultIteratorOptions
 		opts.Prefix = []byte(recordPrefix(acct, gw))
-		it := a.txn.NewIterator(opts)
+		txn, err := a.tx()
+		if err != nil {
+			return err
+		}
+		it := txn.NewIterator(opts)
 		for it.Rewind(); it.Valid() && int64(len(recs)) < min(n-max, deleteChunk); it.Next() {
 			var r LogRecord
 			if err := it.Item().Value(func(v []byte) error { return decodeRecord(v, &r) }); err != nil {
@@ -673,7 +799,11 @@ func (l *Logs) prune(a *applier, cutoff uint64) error {
 		opts := badger.DefaultIteratorOptions
 		opts.PrefetchValues = false
 		opts.Prefix = []byte(k)
-		it := a.txn.NewIterator(opts)
+		txn, err := a.tx()
+		if err != nil {
+			return err
+		}
+		it := txn.NewIterator(opts)
 		for it.Rewind(); it.Valid(); it.Next() {
 			keys = append(keys, it.Item().KeyCopy(nil))
 		}
@@ -690,7 +820,11 @@ func (l *Logs) prune(a *applier, cutoff uint64) error {
 // feedback applies PATCH .../logs/{id}: feedback, score, metadata merged in. Feedback on
 // a record that is not there (deleted since) changes nothing.
 func (l *Logs) feedback(a *applier, fb events.LogFeedback) error {
-	old, found, err := getRecord(a.txn, recordKey(fb.AccountID, fb.GatewayID, fb.LogID))
+	txn, err := a.tx()
+	if err != nil {
+		return err
+	}
+	old, found, err := getRecord(txn, recordKey(fb.AccountID, fb.GatewayID, fb.LogID))
 	if err != nil || !found {
 		return err
 	}
@@ -730,7 +864,11 @@ func (l *Logs) deleteMatching(a *applier, seq uint64, d events.LogsDeleted) erro
 		return nil // a filter this version cannot run (the API refuses them): nothing matches
 	}
 	deleted := 0
-	if it, err := a.txn.Get(deleteProgressKey); err == nil {
+	txn, err := a.tx()
+	if err != nil {
+		return err
+	}
+	if it, err := txn.Get(deleteProgressKey); err == nil {
 		_ = it.Value(func(v []byte) error {
 			if len(v) == 16 && binary.BigEndian.Uint64(v[:8]) == seq {
 				deleted = int(binary.BigEndian.Uint64(v[8:]))
@@ -762,7 +900,11 @@ func (l *Logs) deleteMatching(a *applier, seq uint64, d events.LogsDeleted) erro
 			return err
 		}
 		for _, id := range ids {
-			rec, found, err := getRecord(a.txn, recordKey(d.AccountID, d.GatewayID, id))
+			txn, err := a.tx()
+			if err != nil {
+				return err
+			}
+			rec, found, err := getRecord(txn, recordKey(d.AccountID, d.GatewayID, id))
 			if err != nil {
 				return err
 			}
@@ -813,8 +955,8 @@ func (l *Logs) upgrade() error {
 		return err
 	}
 	counts := map[string]int64{}
-	a := &applier{l: l, txn: l.s.db.NewTransaction(true), done: l.records()}
-	defer func() { a.txn.Discard() }()
+	a := &applier{l: l, done: l.records()}
+	defer a.discard()
 	after := []byte("r" + sep)
 	for {
 		var recs []LogRecord
@@ -869,7 +1011,7 @@ func (l *Logs) upgrade() error {
 	if err := a.set(layoutKey, u64(layoutVersion)); err != nil {
 		return err
 	}
-	if err := a.txn.Commit(); err != nil {
+	if err := a.commit(); err != nil {
 		return err
 	}
 	if version == 2 {
@@ -1029,12 +1171,12 @@ func (l *Logs) flushPostings() error {
 	if l.post.ids == 0 {
 		return nil
 	}
-	a := &applier{l: l, txn: l.s.db.NewTransaction(true), done: l.records()}
-	defer func() { a.txn.Discard() }()
+	a := &applier{l: l, done: l.submitted}
+	defer a.discard()
 	if err := l.post.flush(a); err != nil {
 		return err
 	}
-	return a.txn.Commit()
+	return a.commit()
 }
 
 // ulidBounds turns a time range into the smallest and largest ULID strings inside it.

@@ -1,7 +1,10 @@
 package storage
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -148,5 +151,52 @@ func TestDiskStoreRecordsInValueLog(t *testing.T) {
 	}
 	if _, total, _ := l.List(LogQuery{AccountID: "acc", GatewayID: "gw"}); total != 300 {
 		t.Errorf("total %d after reopen, want 300", total)
+	}
+}
+
+// Apply hands its batch to Badger and returns: the records' checkpoint (WaitFor) moves
+// once the write lands, Settle waits for it, and a failed write stops the projection:
+// every Apply after it fails rather than build on records that are not there.
+func TestApplyCommitsAsynchronously(t *testing.T) {
+	s, err := Open(Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	l, err := NewLogs(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Apply(events.Expand(nil, 1, batchMessage(t, "01A", "01B"))); err != nil {
+		t.Fatal(err)
+	}
+	if l.Applied() != 1 {
+		t.Fatalf("applied %d, want 1", l.Applied())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := l.WaitFor(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Settle(); err != nil || l.records() != 1 {
+		t.Fatalf("settle: %v, records' checkpoint %d", err, l.records())
+	}
+	if _, total, err := l.List(LogQuery{AccountID: "acc", GatewayID: "gw"}); err != nil || total != 2 {
+		t.Fatalf("total %d (%v), want 2", total, err)
+	}
+
+	failed := make(chan error, 1) // what a commit that failed leaves
+	failed <- errors.New("disk full")
+	l.post.mu.Lock()
+	l.inflight = failed
+	l.post.mu.Unlock()
+	for i := range 2 {
+		err := l.Apply(events.Expand(nil, uint64(2+i), batchMessage(t, fmt.Sprintf("01C%d", i))))
+		if err == nil || !strings.Contains(err.Error(), "disk full") {
+			t.Fatalf("apply %d after a failed write: %v", i, err)
+		}
+	}
+	if err := l.Settle(); err == nil {
+		t.Fatal("Settle reports no error after a failed write")
 	}
 }

@@ -542,6 +542,9 @@ func runServer(c *Config, onStarted func(url, adminToken, tokenAt string)) error
 	}
 	stopConsume()
 	<-consumed
+	if err := logs.Settle(); err != nil {
+		log.Warn("logs projection", "err", err)
+	}
 	if last, err := lg.bus.LastSeq(sctx); err == nil {
 		otelWait(sctx, last)
 		logpushWait(sctx, last)
@@ -700,6 +703,9 @@ func replay(args []string) error {
 	// before is applied and written.
 	last, err := lg.bus.Replay(ctx, func(b []events.Msg) error { applied += len(b); return proj.apply(b) }, proj.logs.Prepare)
 	if err != nil {
+		return err
+	}
+	if err := proj.logs.Settle(); err != nil {
 		return err
 	}
 	if err := proj.analytics.Flush(); err != nil {
