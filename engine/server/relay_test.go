@@ -6,7 +6,6 @@ package server
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -198,19 +197,31 @@ func TestRelayCutUpstreamBreaksTheAnswer(t *testing.T) {
 func TestRelayClientGoneFinishesExchange(t *testing.T) {
 	release := make(chan struct{})
 	url, done, _ := relayGateway(t, release)
-	// A client whose connection resets when it leaves, so the gateway's next write fails.
-	resetting := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-		if tc, ok := c.(*net.TCPConn); ok {
-			_ = tc.SetLinger(0)
-		}
-		return c, err
-	}}}
-	resp := postChatWith(t, resetting, url, "hold")
-	if _, err := bufio.NewReader(resp.Body).ReadString('\n'); err != nil {
+	// A raw client, so its connection is closed (reset: linger 0) by this goroutine before
+	// the upstream goes on; an http.Client closes it later, from its own reading goroutine,
+	// and the rest of the answer can be written before that.
+	host := strings.TrimPrefix(url[:strings.Index(url, "/v1/")], "http://")
+	c, err := net.Dial("tcp", host)
+	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close() // the client leaves mid-answer
+	if err := c.(*net.TCPConn).SetLinger(0); err != nil {
+		t.Fatal(err)
+	}
+	body := `{"model":"hold","stream":true,"messages":[{"role":"user","content":"hi"}]}`
+	fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nAuthorization: Bearer sk-test\r\nContent-Length: %d\r\n\r\n%s",
+		url[strings.Index(url, "/v1/"):], host, len(body), body)
+	r := bufio.NewReader(c)
+	for { // up to the first event of the answer
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(line, "data: ") {
+			break
+		}
+	}
+	c.Close() // the client leaves mid-answer
 	close(release)
 	x := finished(t, done)
 	if x.ClientErr == nil || x.Success() {
