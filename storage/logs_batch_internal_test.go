@@ -158,15 +158,7 @@ func TestDiskStoreRecordsInValueLog(t *testing.T) {
 // once the write lands, Settle waits for it, and a failed write stops the projection:
 // every Apply after it fails rather than build on records that are not there.
 func TestApplyCommitsAsynchronously(t *testing.T) {
-	s, err := Open(Options{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	l, err := NewLogs(s)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, l := openInternal(t)
 	if err := l.Apply(events.Expand(nil, 1, batchMessage(t, "01A", "01B"))); err != nil {
 		t.Fatal(err)
 	}
