@@ -33,15 +33,7 @@ func batchMessage(t *testing.T, ids ...string) []byte {
 // A crash after a commit part way through a batched message makes the next start apply
 // that message again: its records are found, not counted twice.
 func TestRestartRedoesAPartlyCommittedMessageOnce(t *testing.T) {
-	s, err := Open(Options{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	l, err := NewLogs(s)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, l := openInternal(t)
 	msg := events.Expand(nil, 7, batchMessage(t, "01A", "01B", "01C"))
 	if !msg[0].Batched {
 		t.Fatal("a message of three events is not marked batched")
@@ -85,15 +77,7 @@ func BenchmarkLogsApplyBatched(b *testing.B) {
 	// 8 events per batch is the consumer at c16 on this bench; 64 under heavier load.
 	for _, per := range []int{8, 64} {
 		b.Run(fmt.Sprintf("per-batch-%d", per), func(b *testing.B) {
-			s, err := Open(Options{InMemory: true})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer s.Close()
-			l, err := NewLogs(s)
-			if err != nil {
-				b.Fatal(err)
-			}
+			_, l := openInternal(b)
 			t := &testing.T{}
 			seq := uint64(0)
 			b.ReportAllocs()

@@ -46,16 +46,16 @@ func finishedAt(t *testing.T, seq uint64, id, gw, provider string, success bool,
 	return events.Msg{Seq: seq, Data: b}
 }
 
-func openInternal(t *testing.T) (*Store, *Logs) {
-	t.Helper()
+func openInternal(tb testing.TB) (*Store, *Logs) {
+	tb.Helper()
 	s, err := Open(Options{InMemory: true})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() { s.Close() })
+	tb.Cleanup(func() { s.Close() })
 	l, err := NewLogs(s)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return s, l
 }
