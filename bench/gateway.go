@@ -5,6 +5,7 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -44,12 +45,14 @@ func (b *bench) startGateway(name, upstream string) (*gateway, error) {
 	if err := c.waitReady(c.url+"/readyz", time.Minute); err != nil {
 		return nil, err
 	}
-	var extra map[string]any
+	extra := map[string]any{}
 	if b.obs != nil {
-		extra = b.obs.settings()
+		maps.Copy(extra, b.obs.settings())
 		go b.obs.scrape(c.url)
 	}
-	if err := createGateway(c.url, extra); err != nil { // data-plane gateways must exist
+	maps.Copy(extra, b.settings) // -gateway-settings win
+	// Data-plane gateways must exist.
+	if err := createGateway(c.url, extra); err != nil {
 		return nil, err
 	}
 	return &gateway{child: c, pid: c.cmd.Process.Pid, dataDir: dataDir}, nil

@@ -6,6 +6,7 @@
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -24,10 +25,12 @@ type options struct {
 	memoryLimitMB int           // passed as --memory-limit-mb when >= 0
 	soak          time.Duration // soak mode when > 0
 	soakConc      int
-	soakStream    bool   // the soak's requests are 20-chunk streams instead of json
-	observe       bool   // every observability export on (observe.go)
-	latency       bool   // only the added-latency cells (json and first chunk at c=1, json-20ms)
-	keepData      string // where switchyard's data directory is moved after the run (to profile a replay)
+	soakStream    bool           // the soak's requests are 20-chunk streams instead of json
+	observe       bool           // every observability export on (observe.go)
+	latency       bool           // only the added-latency cells (json and first chunk at c=1, json-20ms)
+	keepData      string         // where switchyard's data directory is moved after the run (to profile a replay)
+	headers       [][2]string    // -header: sent with every request of every cell
+	settings      map[string]any // -gateway-settings: merged into the bench gateway's settings
 }
 
 const (
@@ -74,7 +77,7 @@ func main() {
 
 func parseOptions() (options, error) {
 	var o options
-	var concs, gwArgs string
+	var concs, gwArgs, settings string
 	flag.DurationVar(&o.duration, "duration", 5*time.Second, "measured time per cell (after a 0.5s warm-up)")
 	flag.StringVar(&concs, "conc", "1,16,64", "comma-separated concurrencies of the json cells")
 	flag.IntVar(&o.bodyBytes, "body-bytes", 600, "size of the chat request body")
@@ -88,7 +91,21 @@ func parseOptions() (options, error) {
 	flag.BoolVar(&o.observe, "observe", false, "turn every export on: OpenTelemetry to a collector in the bench, Logpush to a directory, /metrics scraped every 5 s")
 	flag.BoolVar(&o.latency, "latency", false, "only the added-latency cells: json and streams at c=1 and json-20ms at c=64 (no other cells, disk or replay)")
 	flag.StringVar(&o.keepData, "keep-data", "", "move switchyard's data directory (event log and store) here after the run, e.g. to profile `switchyard replay` on it; must not exist")
+	flag.Func("header", "`Name: value` sent with every request, e.g. \"cf-aig-collect-log-payload: false\" (repeatable)", func(v string) error {
+		name, value, ok := strings.Cut(v, ":")
+		if name = strings.TrimSpace(name); !ok || name == "" || strings.ContainsAny(name, " \t") {
+			return fmt.Errorf("want Name: value, got %q", v)
+		}
+		o.headers = append(o.headers, [2]string{name, strings.TrimSpace(value)})
+		return nil
+	})
+	flag.StringVar(&settings, "gateway-settings", "", "JSON object of settings the bench gateway is created with, e.g. '{\"collect_logs\":false}'")
 	flag.Parse()
+	if settings != "" {
+		if err := json.Unmarshal([]byte(settings), &o.settings); err != nil || o.settings == nil {
+			return o, fmt.Errorf("-gateway-settings: want a JSON object: %q", settings)
+		}
+	}
 	if o.keepData != "" {
 		if _, err := os.Stat(o.keepData); err == nil {
 			return o, fmt.Errorf("-keep-data: %s already exists", o.keepData)
@@ -151,6 +168,9 @@ func run() error {
 		len(b.jsonBody), len(b.streamBody), len(chatCompletion), o.chunks, per, warmup)
 	if len(o.gatewayArgs) > 0 || o.memoryLimitMB >= 0 {
 		logf("switchyard serve %s", strings.Join(b.serveArgs(), " "))
+	}
+	if o.settings != nil || len(o.headers) > 0 {
+		logf("gateway settings %v, request headers %v", o.settings, o.headers)
 	}
 
 	if b.mock, err = b.startMock("mock", 0); err != nil {
@@ -313,6 +333,7 @@ func (b *bench) measure(c cell) result {
 }
 
 func (b *bench) measureFor(c cell, d time.Duration) result {
+	c.header = append(c.header[:len(c.header):len(c.header)], b.headers...)
 	r := runCell(c, d)
 	b.results = append(b.results, r)
 	line := fmt.Sprintf("%-12s %-9s c=%-3d %8.0f rps", c.target, c.mode, c.conc, r.rps())

@@ -34,6 +34,11 @@ func TestBenchRuns(t *testing.T) {
 			[]string{"Soak, bare-proxy", "Soak, switchyard", "(lost: 0)", "data directory kept in " + kept}, nil},
 		{"soak of streams", []string{"-soak", "3s", "-soak-conc", "2", "-soak-stream"},
 			[]string{"| switchyard | stream | 2 |", "Soak, switchyard", "(lost: 0)"}, nil},
+		// The settings and the header reach the gateway: logs off by either, none kept.
+		{"soak with logs off", []string{"-soak", "2s", "-soak-conc", "2", "-gateway-settings", `{"collect_logs":false}`},
+			[]string{"Soak, switchyard", " 0 records for ", "0 expected"}, []string{"(lost:"}},
+		{"soak with a header", []string{"-soak", "2s", "-soak-conc", "2", "-header", "cf-aig-collect-log: false"},
+			[]string{"Soak, switchyard", " 0 records for ", "0 expected"}, []string{"(lost:"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
