@@ -1,9 +1,7 @@
 // cluster_bench_test.go measures what a cluster costs the event log: request events
 // published through the batcher (a millisecond's events per message) on one server and on
 // a three-server cluster with three replicas, and the compare-and-set write a shared limit
-// window takes per admitted request. The README's "Running a cluster" quotes them. It also
-// measures the publish path on its own: as fast as one loop can, and at a gateway's pace
-// (the CPU time per event, docs/performance.md).
+// window takes per admitted request. The README's "Running a cluster" quotes them.
 package events_test
 
 import (
@@ -11,10 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -111,44 +106,4 @@ func BenchmarkPublishEventAsync(b *testing.B) {
 		}
 	}
 	flushAndReport(b, bus, start)
-}
-
-// BenchmarkPublishPaced publishes request.finished events from 16 goroutines at about
-// 10,000 events/s in all, the way a busy gateway does (not as fast as one loop can), and
-// reports the process's CPU time per event: the batcher, the client and the embedded
-// server that stores them, and what waking the batcher costs.
-func BenchmarkPublishPaced(b *testing.B) {
-	bus := singleServerBus(b)
-	f := events.RequestFinished{LogID: "01KB00000000000000000000BE", AccountID: "acc1", GatewayID: "gw1", Provider: "openai",
-		Model: "gpt-4o-mini", Method: "POST", Path: "/chat/completions", Status: 200, Success: true, StartedAt: t0, TokensIn: 12}
-	const publishers, gap = 16, 1600 * time.Microsecond
-	b.ReportAllocs()
-	b.ResetTimer()
-	start, cpu0 := time.Now(), processCPU(b)
-	var wg sync.WaitGroup
-	for p := range publishers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := p; i < b.N; i += publishers {
-				if err := bus.PublishEventAsync(events.TypeRequestFinished, events.VersionRequestFinished, strconv.Itoa(i), t0, &f); err != nil {
-					b.Error(err)
-					return
-				}
-				time.Sleep(gap)
-			}
-		}()
-	}
-	wg.Wait()
-	flushAndReport(b, bus, start)
-	b.ReportMetric(float64(processCPU(b)-cpu0)/float64(time.Microsecond)/float64(b.N), "cpu-µs/event")
-}
-
-// processCPU is the user and system CPU time this process has used.
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
