@@ -285,6 +285,15 @@ func (a *applier) tx() (*badger.Txn, error) {
 	return a.txn, nil
 }
 
+// record reads a record as this batch has left it.
+func (a *applier) record(key []byte) (LogRecord, bool, error) {
+	txn, err := a.tx()
+	if err != nil {
+		return LogRecord{}, false, err
+	}
+	return getRecord(txn, key)
+}
+
 // discard drops the transaction, if one is open.
 func (a *applier) discard() {
 	if a.txn != nil {
@@ -637,11 +646,7 @@ func (l *Logs) insert(a *applier, f events.RequestFinished, rec *LogRecord, enc 
 	found := false
 	if verify {
 		var err error
-		txn, err := a.tx()
-		if err != nil {
-			return err
-		}
-		if old, found, err = getRecord(txn, recordKey(f.AccountID, f.GatewayID, f.LogID)); err != nil {
+		if old, found, err = a.record(recordKey(f.AccountID, f.GatewayID, f.LogID)); err != nil {
 			return err
 		}
 	}
@@ -820,11 +825,7 @@ func (l *Logs) prune(a *applier, cutoff uint64) error {
 // feedback applies PATCH .../logs/{id}: feedback, score, metadata merged in. Feedback on
 // a record that is not there (deleted since) changes nothing.
 func (l *Logs) feedback(a *applier, fb events.LogFeedback) error {
-	txn, err := a.tx()
-	if err != nil {
-		return err
-	}
-	old, found, err := getRecord(txn, recordKey(fb.AccountID, fb.GatewayID, fb.LogID))
+	old, found, err := a.record(recordKey(fb.AccountID, fb.GatewayID, fb.LogID))
 	if err != nil || !found {
 		return err
 	}
@@ -900,11 +901,7 @@ func (l *Logs) deleteMatching(a *applier, seq uint64, d events.LogsDeleted) erro
 			return err
 		}
 		for _, id := range ids {
-			txn, err := a.tx()
-			if err != nil {
-				return err
-			}
-			rec, found, err := getRecord(txn, recordKey(d.AccountID, d.GatewayID, id))
+			rec, found, err := a.record(recordKey(d.AccountID, d.GatewayID, id))
 			if err != nil {
 				return err
 			}
