@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cloudflare/cloudflare-go/v7"
+	"github.com/cloudflare/cloudflare-go/v7/ai_gateway"
+	"github.com/cloudflare/cloudflare-go/v7/shared"
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/responses"
@@ -62,6 +65,17 @@ func TestOpenAIChat(t *testing.T) {
 	if l.Provider != "openai" || l.Model != "gpt-4o-mini" || !l.Success || l.StatusCode != 200 ||
 		l.TokensIn != mock.PromptTokens || l.TokensOut != mock.CompletionTokens || l.Path != "/openai/chat/completions" {
 		t.Fatalf("log record wrong: %s", l.JSON.RawJSON())
+	}
+	// The hosted client finds the record by the event id the response carried.
+	page, err := g.API().AIGateway.Logs.List(ctx, gateway, ai_gateway.LogListParams{AccountID: cloudflare.F(account),
+		Filters: cloudflare.F([]ai_gateway.LogListParamsFilter{{Key: cloudflare.F(ai_gateway.LogListParamsFiltersKeyEventID),
+			Operator: cloudflare.F(ai_gateway.LogListParamsFiltersOperatorEq),
+			Value:    cloudflare.F([]ai_gateway.LogListParamsFiltersValueUnion{shared.UnionString(hdr.Get("cf-aig-event-id"))})}})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Result) != 1 || page.Result[0].ID != hdr.Get("cf-aig-log-id") {
+		t.Fatalf("logs with event_id %s: %+v", hdr.Get("cf-aig-event-id"), page.Result)
 	}
 }
 

@@ -71,7 +71,7 @@ func tokens(p *int64) int64 {
 // recorded, so filtering on them is refused rather than ignored.
 var filterFields = map[string]filterField{
 	"id":                    {kind: kindString, str: func(r *LogRecord) string { return r.ID }},
-	"event_id":              {kind: kindString, index: "event", str: func(r *LogRecord) string { return r.EventID }},
+	"event_id":              {kind: kindString, str: func(r *LogRecord) string { return r.EventID }}, // eq: eventLogIDs
 	"provider":              {kind: kindString, index: "provider", str: func(r *LogRecord) string { return r.Provider }},
 	"model":                 {kind: kindString, index: "model", str: func(r *LogRecord) string { return r.Model }},
 	"model_type":            {kind: kindString, str: func(r *LogRecord) string { return r.ModelType }},
@@ -137,6 +137,9 @@ type logPlan struct {
 	acct, gw string
 	lo, hi   string   // ULID bounds, inclusive
 	ids      []string // id eq: the only candidates (nil: not restricted)
+	// events are the values of each event_id eq filter: walk turns each into the ids of
+	// its records (eventLogIDs) and restricts ids to them.
+	events   [][]string
 	streams  [][]string
 	residual []cond
 	// metaChecks are the metadata equalities the posting lists answer; they are also
@@ -256,6 +259,8 @@ func compileLogPlan(q LogQuery) (*logPlan, error) {
 		switch {
 		case f.Key == "id" && f.Operator == OpEq:
 			p.restrictIDs(c.strs)
+		case f.Key == "event_id" && f.Operator == OpEq:
+			p.events = append(p.events, c.strs)
 		case field.kind == kindMetaKey && f.Operator == OpEq && metaKeyEq == nil:
 			// PATCH can change metadata: the lists are checked on the facts as well
 			// once it has in the gateway (see walk).
@@ -529,6 +534,20 @@ func walk(txn *badger.Txn, p *logPlan, asc bool, yield func(id string) bool) err
 	if p.empty {
 		return nil
 	}
+	if len(p.events) > 0 {
+		q := *p
+		q.ids, q.events = slices.Clone(p.ids), nil
+		for _, evs := range p.events {
+			ids, err := eventLogIDs(txn, p.acct, p.gw, evs)
+			if err != nil {
+				return err
+			}
+			if q.restrictIDs(ids); q.empty {
+				return nil
+			}
+		}
+		p = &q
+	}
 	lo, hi := p.lo, p.hi
 	// Posting lists keep the ids of deleted records. DELETE_OLDEST deletes the oldest:
 	// the walk starts at the oldest record. A delete by filter may leave any: then each
@@ -683,6 +702,42 @@ func walk(txn *badger.Txn, p *logPlan, asc bool, yield func(id string) bool) err
 		scanIndex(txn, recordPrefix(p.acct, p.gw), asc, lo, hi, false, -1, func(id string, _ *badger.Item) bool { return visit(id, nil) })
 	}
 	return failed
+}
+
+// eventLogIDs is the ids of a gateway's records made for any of the event ids (those
+// deleted since included: walk checks each id). A record whose log id and event id are of
+// one millisecond, as the gateway makes them, is among the facts of that millisecond; any
+// other is listed under its event id (postingValues).
+func eventLogIDs(txn *badger.Txn, acct, gw string, evs []string) ([]string, error) {
+	var ids []string
+	var failed error
+	facts := factsPrefix(acct, gw)
+	lists := make([]string, 0, len(evs))
+	for _, ev := range evs {
+		lists = append(lists, postingPrefix(acct, gw, "event", ev))
+		ms, ok := ulidMillisecond(ev)
+		if !ok {
+			continue
+		}
+		scanIndex(txn, facts, true, ulidAt(ms, 0), ulidAt(ms, 0xff), true, -1, func(id string, item *badger.Item) bool {
+			failed = item.Value(func(v []byte) error {
+				var r LogRecord
+				if decodeFacts(v, &r) && r.EventID == ev {
+					ids = append(ids, id)
+				}
+				return nil
+			})
+			return failed == nil
+		})
+		if failed != nil {
+			return nil, failed
+		}
+	}
+	mergePostings(txn, lists, true, strings.Repeat("0", 26), strings.Repeat("Z", 26), func(id string) bool {
+		ids = append(ids, id)
+		return true
+	})
+	return ids, nil
 }
 
 // scanIndex walks the keys under prefix whose id suffix is in [lo, hi], in order, at most

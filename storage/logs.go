@@ -1106,7 +1106,7 @@ func (l *Logs) ListPage(q LogQuery) (LogPage, error) {
 	if err != nil {
 		return LogPage{}, err
 	}
-	if len(p.streams) > 0 {
+	if len(p.streams) > 0 || len(p.events) > 0 {
 		if err := l.flushPostings(); err != nil {
 			return LogPage{}, err
 		}

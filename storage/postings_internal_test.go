@@ -301,3 +301,90 @@ func TestStaleListEntriesAreNotReturned(t *testing.T) {
 		t.Errorf("feedback 0: %d, 1: %d; want 19 and 1", none, up)
 	}
 }
+
+// A record whose event id is a ULID of its log id's millisecond (as the gateway makes
+// them) gets no posting list of its own, and an event_id filter still finds it, next to
+// records of the same millisecond; records whose ids were made apart (older versions, an
+// event id that is not a ULID) are listed under their event id and found through it.
+func TestEventIDFilterFindsRecordsWithoutAListPerEvent(t *testing.T) {
+	s, l := openInternal(t)
+	rng := rand.New(rand.NewSource(3))
+	start := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	ulidAtTime := func(at time.Time) string { return ulid.MustNew(ulid.Timestamp(at), rng).String() }
+	type req struct{ log, ev string }
+	var reqs []req
+	var batch []events.Msg
+	add := func(r req, at time.Time) {
+		reqs = append(reqs, r)
+		m := finishedAt(t, uint64(len(batch)+1), r.log, "gw", "openai", true, at)
+		f, err := m.Finished()
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.EventID = r.ev
+		b, err := events.Encode(events.TypeRequestFinished, events.VersionRequestFinished, r.log+".request.finished", at, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		batch = append(batch, events.Msg{Seq: m.Seq, Data: b})
+	}
+	for i := 0; i < 300; i++ { // three to a millisecond, ids of one millisecond
+		at := start.Add(time.Duration(i/3) * time.Millisecond)
+		add(req{ulidAtTime(at), ulidAtTime(at)}, at)
+	}
+	apart := start.Add(time.Second)
+	add(req{ulidAtTime(apart), ulidAtTime(apart.Add(time.Millisecond))}, apart) // 300: the next millisecond
+	add(req{ulidAtTime(apart), ulidAtTime(apart.Add(-time.Hour))}, apart)       // 301: far apart
+	add(req{ulidAtTime(apart), "evt-not-a-ulid"}, apart)                        // 302
+	if err := l.Apply(batch); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.flushPostings(); err != nil {
+		t.Fatal(err)
+	}
+	evLists := postingPrefix("acc", "gw", "event", "")
+	evLists = evLists[:len(evLists)-len(sep)] // every event's lists
+	if n := keysUnder(t, s, evLists)[evLists]; n != 3 {
+		t.Errorf("%d event posting lists, want 3 (only the records whose ids were made apart)", n)
+	}
+	ids := func(fs ...events.LogFilter) []string {
+		t.Helper()
+		recs, _, err := l.List(LogQuery{AccountID: "acc", GatewayID: "gw", Filters: fs, PerPage: 50, Ascending: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range recs {
+			out = append(out, r.ID)
+		}
+		return out
+	}
+	ev := func(vals ...string) events.LogFilter {
+		return events.LogFilter{Key: "event_id", Operator: OpEq, Values: vals}
+	}
+	for _, c := range []struct {
+		name string
+		fs   []events.LogFilter
+		want []int
+	}{
+		{"same millisecond, first of three", []events.LogFilter{ev(reqs[30].ev)}, []int{30}},
+		{"same millisecond, last of three", []events.LogFilter{ev(reqs[32].ev)}, []int{32}},
+		{"ids a millisecond apart", []events.LogFilter{ev(reqs[300].ev)}, []int{300}},
+		{"ids an hour apart", []events.LogFilter{ev(reqs[301].ev)}, []int{301}},
+		{"event id not a ULID", []events.LogFilter{ev("evt-not-a-ulid")}, []int{302}},
+		{"either of three", []events.LogFilter{ev(reqs[5].ev, reqs[301].ev, reqs[200].ev)}, []int{5, 200, 301}},
+		{"a log id is not an event id", []events.LogFilter{ev(reqs[7].log)}, nil},
+		{"unknown ULID", []events.LogFilter{ev(ulidAtTime(start.Add(time.Minute)))}, nil},
+		{"and the id", []events.LogFilter{ev(reqs[5].ev, reqs[6].ev), {Key: "id", Operator: OpEq, Values: []string{reqs[6].log}}}, []int{6}},
+		{"two event filters must both hold", []events.LogFilter{ev(reqs[5].ev, reqs[6].ev), ev(reqs[6].ev, reqs[8].ev)}, []int{6}},
+		{"and another provider", []events.LogFilter{ev(reqs[5].ev), {Key: "provider", Operator: OpEq, Values: []string{"anthropic"}}}, nil},
+	} {
+		var want []string
+		for _, i := range c.want {
+			want = append(want, reqs[i].log)
+		}
+		if got := ids(c.fs...); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s: ids %v, want %v", c.name, got, want)
+		}
+	}
+}

@@ -59,9 +59,10 @@ func (s *Server) parse(ctx *fasthttp.RequestCtx, path []byte) *engine.Request {
 		return nil
 	}
 	now := time.Now()
+	logID, eventID := newIDs(now)
 	req := &engine.Request{
-		LogID:      ulid.Make().String(),
-		EventID:    ulid.Make().String(),
+		LogID:      logID,
+		EventID:    eventID,
 		AccountID:  parts[0],
 		GatewayID:  parts[1],
 		Method:     string(ctx.Method()),
@@ -231,6 +232,14 @@ func refuseLargeBody(ctx *fasthttp.RequestCtx) *engine.GatewayError {
 func (s *Server) reject(ctx *fasthttp.RequestCtx, e *engine.GatewayError) {
 	setIDs(ctx, ulid.Make().String(), ulid.Make().String(), 0)
 	writeError(ctx, e)
+}
+
+// newIDs makes a request's log id and event id, both ULIDs of now's millisecond: the logs
+// projection finds a record by its event id among the records of that millisecond, with
+// no index entry of its own (storage/postings.go).
+func newIDs(now time.Time) (logID, eventID string) {
+	ms, entropy := ulid.Timestamp(now), ulid.DefaultEntropy()
+	return ulid.MustNew(ms, entropy).String(), ulid.MustNew(ms, entropy).String()
 }
 
 // setIDs puts the cf-aig-log-id, cf-aig-event-id and cf-aig-step headers every

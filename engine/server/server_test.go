@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/oklog/ulid/v2"
 	"github.com/switchyard/switchyard/engine"
 	"github.com/switchyard/switchyard/engine/providers"
 	"github.com/switchyard/switchyard/storage/config"
@@ -90,6 +91,13 @@ func TestDataPlaneParse(t *testing.T) {
 				if len(ctx.Response.Header.Peek(h)) == 0 {
 					t.Fatalf("%s missing", h)
 				}
+			}
+			// The logs find a record by its event id among the records of its log id's
+			// millisecond (storage.eventLogIDs).
+			lid, err1 := ulid.ParseStrict(d.got.LogID)
+			eid, err2 := ulid.ParseStrict(d.got.EventID)
+			if err1 != nil || err2 != nil || lid == eid || lid.Time() != eid.Time() {
+				t.Fatalf("log id %s, event id %s: want two ULIDs of one millisecond", d.got.LogID, d.got.EventID)
 			}
 		})
 	}

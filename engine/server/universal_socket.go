@@ -23,7 +23,6 @@ import (
 
 	"github.com/fasthttp/websocket"
 	json "github.com/goccy/go-json"
-	"github.com/oklog/ulid/v2"
 	"github.com/switchyard/switchyard/engine"
 	"github.com/switchyard/switchyard/engine/cache"
 	"github.com/switchyard/switchyard/storage/config"
@@ -186,7 +185,8 @@ func (k *socket) handle(data []byte) {
 // (so it is logged, retried and evented the same way) and sends the answer.
 func (k *socket) run(eventID string, raw []byte) {
 	now := time.Now()
-	req := &engine.Request{LogID: ulid.Make().String(), EventID: ulid.Make().String(), AccountID: k.acct, GatewayID: k.gw,
+	logID, evID := newIDs(now)
+	req := &engine.Request{LogID: logID, EventID: evID, AccountID: k.acct, GatewayID: k.gw,
 		Method: fasthttp.MethodPost, Body: raw, BodySize: int64(len(raw)), CType: "application/json", ReceivedAt: now}
 	snap := k.s.opts.Config.Projection().Current()
 	g := snap.Gateway(k.acct, k.gw)
