@@ -3,7 +3,7 @@
 // action, metadata key, value and pair; the event id only when it is not of the log id's
 // millisecond), the ids of its records grouped by the second of the id, gathered in
 // memory and written about once a second as one Badger key per value and second. A
-// request thus adds no index key of its own (it used to add eight).
+// request thus adds no index key of its own (it used to add seven).
 //
 // A posting list may hold more than its value's records: a record deleted or given other
 // feedback since keeps its old entries. Every id a walk takes from a posting list is
