@@ -35,7 +35,7 @@ func keysUnder(t *testing.T, s *Store, prefixes ...string) map[string]int {
 }
 
 // finishedAt is a request.finished event of gateway gw at time at, as one message.
-func finishedAt(t *testing.T, seq uint64, id, gw, provider string, success bool, at time.Time) events.Msg {
+func finishedAt(t testing.TB, seq uint64, id, gw, provider string, success bool, at time.Time) events.Msg {
 	t.Helper()
 	f := events.RequestFinished{LogID: id, AccountID: "acc", GatewayID: gw, Provider: provider, Model: "m",
 		Status: 200, Success: success, StartedAt: at, EventID: "ev-" + id}
