@@ -327,8 +327,11 @@ func upstreamError(slug string, err error) *GatewayError {
 	}
 }
 
-func capture(dst, p []byte, max int, trunc *bool) []byte {
-	room := max - len(dst)
+// capture appends p to dst, the body kept for the log, up to limit bytes (*trunc is set when
+// some is cut). A body captured piece by piece grows by doubling: append grows a slice past
+// 256 bytes by about a quarter, which copied a 4 KB stream's body about three times over.
+func capture(dst, p []byte, limit int, trunc *bool) []byte {
+	room := limit - len(dst)
 	if room <= 0 {
 		if len(p) > 0 {
 			*trunc = true
@@ -339,8 +342,17 @@ func capture(dst, p []byte, max int, trunc *bool) []byte {
 		*trunc = true
 		p = p[:room]
 	}
+	if need := len(dst) + len(p); need > cap(dst) && cap(dst) > 0 {
+		grown := make([]byte, len(dst), min(limit, max(need, 2*cap(dst))))
+		copy(grown, dst)
+		dst = grown
+	}
 	return append(dst, p...)
 }
+
+// streamCaptureStart is the room a streamed body's capture starts with: a 20-event chat
+// stream is about 4 KB.
+const streamCaptureStart = 8 << 10
 
 var relayBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
@@ -350,6 +362,9 @@ func (x *Exchange) Relay(w *bufio.Writer) {
 	bp := relayBufs.Get().(*[]byte)
 	defer relayBufs.Put(bp)
 	buf := *bp
+	if x.RespBody == nil && x.captureMax > 0 {
+		x.RespBody = make([]byte, 0, min(x.captureMax, streamCaptureStart))
+	}
 	for {
 		n, rerr := x.stream.Read(buf)
 		if n > 0 {

@@ -1,9 +1,10 @@
 // exchange_test.go: which client headers go to the provider and which provider headers come
 // back, whatever their case, with the request loops' allocation-free name lowering; and the
-// 400 for a provider URL that cannot be built.
+// 400 for a provider URL that cannot be built; a captured body's truncation and growth.
 package engine
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"slices"
@@ -78,5 +79,51 @@ func TestURLError(t *testing.T) {
 		if e.Status != 400 || e.Code != CodeBadRequest || e.Message != c.want {
 			t.Errorf("urlError(%v) = %d %d %q, want 400 %d %q", c.err, e.Status, e.Code, e.Message, CodeBadRequest, c.want)
 		}
+	}
+}
+
+// A body captured chunk by chunk keeps its first limit bytes, says when it was cut, and
+// grows by doubling from the room it started with (a 20-chunk stream: no copy at all).
+func TestCaptureChunks(t *testing.T) {
+	chunk := bytes.Repeat([]byte("data: {\"choices\":[]}\n\n"), 8) // 176 bytes
+	n := len(chunk)
+	cases := []struct {
+		name         string
+		start, limit int
+		chunks       int
+		wantLen      int
+		wantTrunc    bool
+		maxGrowths   int
+	}{
+		{"stream within its start room", streamCaptureStart, 4 << 20, 20, 20 * n, false, 0},
+		{"long stream, doubling", streamCaptureStart, 4 << 20, 2000, 2000 * n, false, 6},
+		{"cut at the limit mid-chunk", streamCaptureStart, 1000, 20, 1000, true, 0},
+		{"cut at a limit above the start room", 256, 5000, 40, 5000, true, 5},
+		{"one-shot capture from nothing", 0, 4 << 20, 1, n, false, 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var dst []byte
+			if c.start > 0 {
+				dst = make([]byte, 0, min(c.limit, c.start))
+			}
+			trunc, growths, lastCap := false, 0, cap(dst)
+			for range c.chunks {
+				dst = capture(dst, chunk, c.limit, &trunc)
+				if cap(dst) != lastCap {
+					growths, lastCap = growths+1, cap(dst)
+				}
+				if cap(dst) > c.limit {
+					t.Fatalf("capacity %d over the limit %d", cap(dst), c.limit)
+				}
+			}
+			if len(dst) != c.wantLen || trunc != c.wantTrunc || growths > c.maxGrowths {
+				t.Fatalf("len %d trunc %v after %d growths; want len %d trunc %v, at most %d growths",
+					len(dst), trunc, growths, c.wantLen, c.wantTrunc, c.maxGrowths)
+			}
+			if !bytes.Equal(dst, bytes.Repeat(chunk, c.chunks)[:c.wantLen]) {
+				t.Fatal("captured bytes differ from what was sent")
+			}
+		})
 	}
 }

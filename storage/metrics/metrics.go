@@ -27,12 +27,37 @@ type Metrics struct {
 	upstreamErrors, attempts, guardrails  *prometheus.CounterVec
 	duration, ttfb                        *prometheus.HistogramVec
 	gateways, providers, models           *bounded
+
+	// series caches, per label set seen, the counters every request touches, so a request
+	// is counted without hashing its labels six times over.
+	mu     sync.Mutex // held by Apply, for series
+	series map[seriesKey]*seriesSet
+}
+
+// maxSeries bounds the series cache; it is emptied when full (the counters stay).
+const maxSeries = 4096
+
+// seriesKey is a request's labels as the event has them, before bounding.
+type seriesKey struct {
+	account, gateway, provider, model string
+	class                             int // status / 100, or 0 for "error"
+	cache                             string
+}
+
+// seriesSet is the bounded label values of a seriesKey and the children of the per-request
+// metrics, each made on first use (a series never touched is not exported).
+type seriesSet struct {
+	gw, provider, model      string
+	requests                 prometheus.Counter
+	tokensIn, tokensOut, usd prometheus.Counter
+	duration, ttfb           prometheus.Observer
 }
 
 // New registers every metric, the Go runtime's and the process's included. lag, read when
 // scraped, is how many events of the log the projections have not applied yet.
 func New(lag func() float64) *Metrics {
-	m := &Metrics{reg: prometheus.NewRegistry(), gateways: newBounded(), providers: newBounded(), models: newBounded()}
+	m := &Metrics{reg: prometheus.NewRegistry(), gateways: newBounded(), providers: newBounded(), models: newBounded(),
+		series: map[seriesKey]*seriesSet{}}
 	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
 		c := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "switchyard", Name: name, Help: help}, labels)
 		m.reg.MustRegister(c)
@@ -112,6 +137,8 @@ func (m *Metrics) Handler() http.Handler {
 
 // Apply counts the request.finished events of a batch; other events are skipped.
 func (m *Metrics) Apply(batch []events.Msg) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	for _, msg := range batch {
 		if env, err := msg.Envelope(); err != nil || env.Type != events.TypeRequestFinished {
 			continue
@@ -125,8 +152,6 @@ func (m *Metrics) Apply(batch []events.Msg) {
 }
 
 func (m *Metrics) count(f *events.RequestFinished) {
-	gw := m.gateways.value(f.AccountID + "/" + f.GatewayID)
-	provider, model := m.providers.value(f.Provider), m.models.value(f.Model)
 	cache := "none"
 	switch {
 	case f.Cached:
@@ -134,19 +159,48 @@ func (m *Metrics) count(f *events.RequestFinished) {
 	case f.Status != 0 && f.ErrorCode == 0:
 		cache = "miss"
 	}
-	m.requests.WithLabelValues(gw, provider, model, statusClass(f), cache).Inc()
+	class := 0
+	if f.Status >= 100 && f.Status <= 599 {
+		class = f.Status / 100
+	}
+	key := seriesKey{f.AccountID, f.GatewayID, f.Provider, f.Model, class, cache}
+	s := m.series[key]
+	if s == nil {
+		if len(m.series) >= maxSeries {
+			clear(m.series)
+		}
+		s = &seriesSet{gw: m.gateways.value(f.AccountID + "/" + f.GatewayID),
+			provider: m.providers.value(f.Provider), model: m.models.value(f.Model)}
+		s.requests = m.requests.WithLabelValues(s.gw, s.provider, s.model, statusClass(f), cache)
+		s.duration = m.duration.WithLabelValues(s.gw, s.provider)
+		m.series[key] = s
+	}
+	gw, provider, model := s.gw, s.provider, s.model
+	s.requests.Inc()
 	if f.TokensIn > 0 {
-		m.tokens.WithLabelValues(gw, provider, model, "in").Add(float64(f.TokensIn))
+		if s.tokensIn == nil {
+			s.tokensIn = m.tokens.WithLabelValues(gw, provider, model, "in")
+		}
+		s.tokensIn.Add(float64(f.TokensIn))
 	}
 	if f.TokensOut > 0 {
-		m.tokens.WithLabelValues(gw, provider, model, "out").Add(float64(f.TokensOut))
+		if s.tokensOut == nil {
+			s.tokensOut = m.tokens.WithLabelValues(gw, provider, model, "out")
+		}
+		s.tokensOut.Add(float64(f.TokensOut))
 	}
 	if f.Cost != nil && *f.Cost > 0 {
-		m.cost.WithLabelValues(gw, provider, model).Add(*f.Cost)
+		if s.usd == nil {
+			s.usd = m.cost.WithLabelValues(gw, provider, model)
+		}
+		s.usd.Add(*f.Cost)
 	}
-	m.duration.WithLabelValues(gw, provider).Observe(f.DurationMs / 1000)
+	s.duration.Observe(f.DurationMs / 1000)
 	if f.TTFBMs > 0 {
-		m.ttfb.WithLabelValues(gw, provider).Observe(f.TTFBMs / 1000)
+		if s.ttfb == nil {
+			s.ttfb = m.ttfb.WithLabelValues(gw, provider)
+		}
+		s.ttfb.Observe(f.TTFBMs / 1000)
 	}
 	if r := refusal(f.ErrorCode); r != "" {
 		m.refusals.WithLabelValues(gw, r).Inc()

@@ -147,3 +147,53 @@ func BenchmarkRequestLog(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(batch)), "ns/line")
 }
+
+// BenchmarkMetricsApply is the cost of counting one request.finished event (events already
+// decoded), a few label sets as a busy gateway sees them.
+func BenchmarkMetricsApply(b *testing.B) {
+	t := &testing.T{}
+	var batch []events.Msg
+	cost := 0.0001
+	for i := range 64 {
+		f := events.RequestFinished{LogID: "01JF8Z3K5V7W9X1Y2Z3A4B5C" + string(rune('A'+i%26)) + "D", AccountID: "acct", GatewayID: "gw",
+			Provider: "openai", Model: []string{"gpt-4o-mini", "gpt-4o"}[i%2], Method: "POST", Path: "/openai/chat/completions",
+			StartedAt: time.Now(), Status: 200, Success: true, DurationMs: 3.2, TTFBMs: 1.1, TokensIn: 118, TokensOut: 12, Cost: &cost}
+		batch = events.Expand(batch, uint64(i+1), msg(t, f).Data)
+	}
+	for _, m := range batch {
+		m.Predecode()
+	}
+	m := New(nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		m.Apply(batch)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(batch)), "ns/event")
+}
+
+// Counting a request of a label set already seen allocates nothing: its counters are
+// cached, not looked up by their labels for every request. The counts stay exact.
+func TestCountingASeenLabelSetAllocatesNothing(t *testing.T) {
+	cost := 0.25
+	f := events.RequestFinished{LogID: "01A", AccountID: "a", GatewayID: "g", Provider: "openai", Model: "gpt-4o-mini",
+		StartedAt: time.Now(), Status: 200, Success: true, DurationMs: 20, TTFBMs: 5, TokensIn: 10, TokensOut: 3, Cost: &cost}
+	batch := events.Expand(nil, 1, msg(t, f).Data)
+	batch[0].Predecode()
+	m := New(nil)
+	m.Apply(batch)
+	if n := testing.AllocsPerRun(100, func() { m.Apply(batch) }); n != 0 {
+		t.Fatalf("%.1f allocations per counted request, want 0", n)
+	}
+	out := scrape(t, m)
+	for _, want := range []string{
+		`switchyard_requests_total{cache="miss",gateway="a/g",model="gpt-4o-mini",provider="openai",status="2xx"} 102`,
+		`switchyard_tokens_total{direction="in",gateway="a/g",model="gpt-4o-mini",provider="openai"} 1020`,
+		`switchyard_tokens_total{direction="out",gateway="a/g",model="gpt-4o-mini",provider="openai"} 306`,
+		`switchyard_cost_usd_total{gateway="a/g",model="gpt-4o-mini",provider="openai"} 25.5`,
+		`switchyard_request_ttfb_seconds_count{gateway="a/g",provider="openai"} 102`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("scrape lacks %s", want)
+		}
+	}
+}
