@@ -352,10 +352,32 @@ const compressedMagic = "\x00s2"
 // string as \n, so a raw newline only ever separates events), S2-compressed after
 // compressedMagic. A compressed message that does not decode is an error.
 func Split(data []byte, fn func(event []byte)) error {
+	return splitInto(nil, data, fn)
+}
+
+// splitInto is Split decompressing into the free room of *dst (appending to it; a new
+// array when it has too little room, as the events already split still point into the
+// old one); a nil dst allocates.
+func splitInto(dst *[]byte, data []byte, fn func(event []byte)) error {
 	if len(data) >= len(compressedMagic) && string(data[:len(compressedMagic)]) == compressedMagic {
-		plain, err := s2.Decode(nil, data[len(compressedMagic):])
+		src := data[len(compressedMagic):]
+		var room []byte
+		if dst != nil {
+			n, err := s2.DecodedLen(src)
+			if err != nil {
+				return fmt.Errorf("events: compressed batch: %w", err)
+			}
+			if len(*dst)+n > cap(*dst) {
+				*dst = make([]byte, 0, max(2*cap(*dst), n))
+			}
+			room = (*dst)[len(*dst) : len(*dst)+n : len(*dst)+n]
+		}
+		plain, err := s2.Decode(room, src)
 		if err != nil {
 			return fmt.Errorf("events: compressed batch: %w", err)
+		}
+		if dst != nil {
+			*dst = (*dst)[:len(*dst)+len(plain)]
 		}
 		data = plain
 	}

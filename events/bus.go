@@ -296,6 +296,9 @@ type Msg struct {
 }
 
 // BatchHandler applies a batch of events in stream order. An error stops the consumer.
+// The batch, and every event's Data, are only valid until it returns: the consumer reuses
+// their memory for the next batch (Arena), so nothing of them may be kept, e.g. by a write
+// finished later; what a handler decodes from them (strings, bodies) is its own.
 type BatchHandler func(batch []Msg) error
 
 // Consume runs a durable consumer called name over the requests stream, starting after
@@ -395,10 +398,11 @@ func (b *Bus) consumeOnce(ctx context.Context, name string, pos *uint64, h Batch
 	}
 	defer cc.Stop()
 	batch := make([]Msg, 0, consumeBatchMax)
+	var arena Arena // the batch's memory, reused once h has returned
 	next := after + 1 // the stream sequence the next message must have
 	add := func(m jetstream.Msg) error {
 		var err error
-		batch, next, err = b.appendInOrder(ctx, batch, next, m)
+		batch, next, err = b.appendInOrder(ctx, &arena, batch, next, m)
 		return err
 	}
 	gather := time.NewTimer(time.Hour)
@@ -432,6 +436,7 @@ func (b *Bus) consumeOnce(ctx context.Context, name string, pos *uint64, h Batch
 			delivered = true
 		}
 		batch = batch[:0]
+		arena.Reset()
 		last := first
 		if err := add(first); err != nil {
 			return err
@@ -479,7 +484,7 @@ func (b *Bus) consumeOnce(ctx context.Context, name string, pos *uint64, h Batch
 // stream was created: a node's consumer skipped one message and its three events never
 // reached that node's logs. Sequences the stream no longer has (aged out by retention)
 // are skipped.
-func (b *Bus) appendInOrder(ctx context.Context, batch []Msg, next uint64, m jetstream.Msg) ([]Msg, uint64, error) {
+func (b *Bus) appendInOrder(ctx context.Context, arena *Arena, batch []Msg, next uint64, m jetstream.Msg) ([]Msg, uint64, error) {
 	md, err := m.Metadata()
 	if err != nil { // not a stream message: nothing to apply, and the gap check catches a loss
 		return batch, next, nil
@@ -497,10 +502,10 @@ func (b *Bus) appendInOrder(ctx context.Context, batch []Msg, next uint64, m jet
 			b.log.Warn("consumer skipped messages; read them from the stream", "from", next, "to", seq-1, "read", len(missing))
 		}
 		for _, sm := range missing {
-			batch = Expand(batch, sm.seq, sm.data)
+			batch = arena.Expand(batch, sm.seq, sm.data)
 		}
 	}
-	return Expand(batch, seq, m.Data()), seq + 1, nil
+	return arena.Expand(batch, seq, m.Data()), seq + 1, nil
 }
 
 // storedMsg is one message read from the stream by sequence.

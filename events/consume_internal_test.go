@@ -67,16 +67,16 @@ func TestAppendInOrderFillsGaps(t *testing.T) {
 	}
 
 	// Sequence 1 arrives, then 5: 2 and 4 are read from the stream, 3 is left out.
-	batch, next, err := bus.appendInOrder(ctx, nil, 1, deliveredMsg{seq: 1, data: stored[1]})
+	batch, next, err := bus.appendInOrder(ctx, nil, nil, 1, deliveredMsg{seq: 1, data: stored[1]})
 	if err != nil || next != 2 {
 		t.Fatalf("first message: next %d, err %v", next, err)
 	}
-	batch, next, err = bus.appendInOrder(ctx, batch, next, deliveredMsg{seq: 5, data: stored[5]})
+	batch, next, err = bus.appendInOrder(ctx, nil, batch, next, deliveredMsg{seq: 5, data: stored[5]})
 	if err != nil || next != 6 {
 		t.Fatalf("message after a gap: next %d, err %v", next, err)
 	}
 	// Sequence 4 delivered again: already in the batch.
-	batch, next, err = bus.appendInOrder(ctx, batch, next, deliveredMsg{seq: 4, data: stored[4]})
+	batch, next, err = bus.appendInOrder(ctx, nil, batch, next, deliveredMsg{seq: 4, data: stored[4]})
 	if err != nil || next != 6 {
 		t.Fatalf("message delivered twice: next %d, err %v", next, err)
 	}

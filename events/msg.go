@@ -26,20 +26,60 @@ type decoded struct {
 // Expand appends the events of the message stored at seq to batch, each as a Msg with
 // that sequence.
 func Expand(batch []Msg, seq uint64, data []byte) []Msg {
+	return (*Arena)(nil).Expand(batch, seq, data)
+}
+
+// Arena holds what the events of one batch are made of: the decompressed messages and
+// what the events decode to. A consumer expands every message of a batch into its arena and
+// Resets it before the next batch, so a batch costs no new memory once the arena has grown
+// to a batch's size. After Reset, the Msgs of the batch before must no longer be read.
+type Arena struct {
+	plain []byte    // decompressed messages, end to end
+	decs  []decoded // what the events decode to
+}
+
+// Reset makes the arena's memory free for the next batch.
+func (a *Arena) Reset() {
+	a.plain = a.plain[:0]
+	a.decs = a.decs[:0]
+}
+
+// Expand is the package's Expand, in the arena's memory (a nil arena allocates).
+func (a *Arena) Expand(batch []Msg, seq uint64, data []byte) []Msg {
 	from := len(batch)
-	err := Split(data, func(ev []byte) {
+	var dst *[]byte
+	if a != nil {
+		dst = &a.plain
+	}
+	err := splitInto(dst, data, func(ev []byte) {
 		batch = append(batch, Msg{Seq: seq, Data: ev})
 	})
 	if err != nil { // handed on as it is: projections skip what they cannot decode
 		batch = append(batch, Msg{Seq: seq, Data: data})
 	}
-	// One allocation holds what the message's events decode to, not one per event.
-	decs := make([]decoded, len(batch)-from)
+	// One allocation (or none, from the arena) holds what the message's events decode to.
+	decs := a.decoded(len(batch) - from)
 	for i := from; i < len(batch); i++ {
 		batch[i].dec = &decs[i-from]
 		batch[i].Batched = len(decs) > 1 && err == nil
 	}
 	return batch
+}
+
+// decoded returns n zeroed decoded values, cut from the arena when it has room. A full
+// arena is replaced, not grown in place: the Msgs already expanded point into the old one.
+func (a *Arena) decoded(n int) []decoded {
+	if a == nil {
+		return make([]decoded, n)
+	}
+	if len(a.decs)+n > cap(a.decs) {
+		a.decs = make([]decoded, 0, max(2*cap(a.decs), n, 64))
+	}
+	start := len(a.decs)
+	a.decs = a.decs[:start+n]
+	d := a.decs[start : start+n : start+n]
+	clear(d)
+	return d
 }
 
 // Envelope decodes the event's envelope (once, for a Msg made by Expand).

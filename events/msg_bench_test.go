@@ -36,7 +36,7 @@ func benchFinished(i int) RequestFinished {
 
 // benchMessage is one stored message of n request.finished events, as the batcher
 // writes it (newline-separated envelopes, S2-compressed).
-func benchMessage(b *testing.B, n int) []byte {
+func benchMessage(b testing.TB, n int) []byte {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	for i := range n {
@@ -60,6 +60,26 @@ func BenchmarkReadFinished(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i += 16 {
 		batch = Expand(batch[:0], 1, data)
+		for _, m := range batch {
+			m.Predecode()
+			if f, err := m.Finished(); err != nil || f.TokensIn != 118 {
+				b.Fatalf("%+v %v", f, err)
+			}
+		}
+	}
+}
+
+// BenchmarkReadFinishedArena is BenchmarkReadFinished as the consumer reads: into an
+// Arena reused from batch to batch.
+func BenchmarkReadFinishedArena(b *testing.B) {
+	data := benchMessage(b, 16)
+	batch := make([]Msg, 0, 16)
+	var a Arena
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i += 16 {
+		a.Reset()
+		batch = a.Expand(batch[:0], 1, data)
 		for _, m := range batch {
 			m.Predecode()
 			if f, err := m.Finished(); err != nil || f.TokensIn != 118 {

@@ -1,0 +1,91 @@
+// arena_internal_test.go: a consumer's Arena holds a batch's decompressed messages and
+// decoded events; reused batch after batch it costs no new memory, and it never mixes one
+// batch's events with the next.
+package events
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/klauspost/compress/s2"
+)
+
+// readLogIDs reads every event of batch the way the projections do and returns their
+// log ids.
+func readLogIDs(t *testing.T, batch []Msg) []string {
+	t.Helper()
+	var ids []string
+	for _, m := range batch {
+		f, err := m.Finished()
+		if err != nil {
+			t.Fatalf("seq %d: %v", m.Seq, err)
+		}
+		ids = append(ids, f.LogID)
+	}
+	return ids
+}
+
+func wantLogIDs(from, n int) []string {
+	var ids []string
+	for i := range n {
+		ids = append(ids, fmt.Sprintf("01KBX%021d", from+i))
+	}
+	return ids
+}
+
+func TestArenaReusedBatchAfterBatch(t *testing.T) {
+	small, large := benchMessage(t, 4), benchMessage(t, 64)
+	var a Arena
+	var batch []Msg
+
+	// A batch whose second message does not fit the room the first left: the arena takes
+	// new memory, and the first message's events still read as they were.
+	batch = a.Expand(batch, 1, small)
+	batch = a.Expand(batch, 2, large)
+	got := readLogIDs(t, batch)
+	if want := append(wantLogIDs(0, 4), wantLogIDs(0, 64)...); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("first batch read %v", got)
+	}
+
+	// The next batch reuses the memory: what the events decode to is theirs, not the
+	// cached decode of the event that sat there before.
+	a.Reset()
+	other := benchMessageFrom(t, 1000, 4)
+	batch = a.Expand(batch[:0], 3, other)
+	if got := readLogIDs(t, batch); fmt.Sprint(got) != fmt.Sprint(wantLogIDs(1000, 4)) {
+		t.Fatalf("second batch read %v, want the new events", got)
+	}
+
+	// Once grown to a batch's size, a batch costs no new memory.
+	for range 3 {
+		a.Reset()
+		batch = a.Expand(batch[:0], 1, small)
+		batch = a.Expand(batch, 2, large)
+	}
+	allocs := testing.AllocsPerRun(50, func() {
+		a.Reset()
+		batch = a.Expand(batch[:0], 1, small)
+		batch = a.Expand(batch, 2, large)
+	})
+	if allocs != 0 {
+		t.Errorf("%.1f allocations to expand a batch into a warm arena, want 0", allocs)
+	}
+	if len(batch) != 68 || !batch[0].Batched {
+		t.Fatalf("%d events, batched %v", len(batch), batch[0].Batched)
+	}
+}
+
+// benchMessageFrom is benchMessage with log ids counted from first (stored compressed).
+func benchMessageFrom(t *testing.T, first, n int) []byte {
+	t.Helper()
+	msg := benchMessage(t, first+n)
+	var evs [][]byte
+	if err := Split(msg, func(ev []byte) { evs = append(evs, ev) }); err != nil {
+		t.Fatal(err)
+	}
+	joined := evs[first]
+	for _, ev := range evs[first+1:] {
+		joined = append(append(append([]byte(nil), joined...), '\n'), ev...)
+	}
+	return append([]byte(compressedMagic), s2.Encode(nil, joined)...)
+}
