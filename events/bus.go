@@ -398,7 +398,7 @@ func (b *Bus) consumeOnce(ctx context.Context, name string, pos *uint64, h Batch
 	}
 	defer cc.Stop()
 	batch := make([]Msg, 0, consumeBatchMax)
-	var arena Arena // the batch's memory, reused once h has returned
+	var arena Arena   // the batch's memory, reused once h has returned
 	next := after + 1 // the stream sequence the next message must have
 	add := func(m jetstream.Msg) error {
 		var err error
