@@ -380,7 +380,11 @@ func runServer(c *Config, onStarted func(url, adminToken, tokenAt string)) error
 		lg.bus.DropConsumer(ctx, old+node)
 	}
 	if c.RequestLog {
-		proj.observers = append(proj.observers, metrics.RequestLog(func(w io.Writer) slog.Handler { return newHandler(resolveLogFormat(c.LogFormat), w) }, os.Stderr, started))
+		var lines func(io.Writer) slog.Handler // nil: logfmt, written by the request log itself
+		if format := resolveLogFormat(c.LogFormat); format != "text" {
+			lines = func(w io.Writer) slog.Handler { return newHandler(format, w) }
+		}
+		proj.observers = append(proj.observers, metrics.RequestLog(lines, os.Stderr, started))
 	}
 	// lag is how many events in the log the projections have not applied yet.
 	lag := func(ctx context.Context) (uint64, error) {

@@ -113,11 +113,16 @@ func TestRequestLogLines(t *testing.T) {
 	failed := fine
 	failed.LogID, failed.Status, failed.ErrorCode, failed.ErrorMessage = "01B", 502, 2010, "upstream openai unreachable"
 	var w bytes.Buffer
-	RequestLog(func(w io.Writer) slog.Handler { return slog.NewTextHandler(w, nil) }, &w, start)([]events.Msg{msg(t, old), msg(t, fine), msg(t, failed)})
-	lines := strings.Split(strings.TrimSpace(w.String()), "\n")
-	if len(lines) != 2 || !strings.Contains(lines[0], `level=INFO msg=request method=POST path=/v1/a/g/openai/chat/completions gateway=g provider=openai model=gpt-4o-mini status=200 duration_ms=12 log_id=01A`) ||
-		!strings.Contains(lines[1], "level=WARN") || !strings.Contains(lines[1], "error_code=2010") {
-		t.Fatalf("lines:\n%s", w.String())
+	// slog's TextHandler, and the request log's own logfmt (nil handler), write the same lines
+	for _, text := range []func(io.Writer) slog.Handler{func(w io.Writer) slog.Handler { return slog.NewTextHandler(w, nil) }, nil} {
+		w.Reset()
+		RequestLog(text, &w, start)([]events.Msg{msg(t, old), msg(t, fine), msg(t, failed)})
+		lines := strings.Split(strings.TrimSpace(w.String()), "\n")
+		if len(lines) != 2 || !strings.HasPrefix(lines[0], "time=") ||
+			!strings.Contains(lines[0], ` level=INFO msg=request method=POST path=/v1/a/g/openai/chat/completions gateway=g provider=openai model=gpt-4o-mini status=200 duration_ms=12 log_id=01A`) ||
+			!strings.Contains(lines[1], "level=WARN") || !strings.HasSuffix(lines[1], ` error_code=2010 error="upstream openai unreachable"`) {
+			t.Fatalf("lines:\n%s", w.String())
+		}
 	}
 	w.Reset()
 	RequestLog(func(w io.Writer) slog.Handler { return slog.NewJSONHandler(w, nil) }, &w, start)([]events.Msg{msg(t, fine)})
@@ -127,7 +132,8 @@ func TestRequestLogLines(t *testing.T) {
 }
 
 // BenchmarkRequestLog is the cost of one request line (events already decoded, as the
-// projections consumer hands them over), text format.
+// projections consumer hands them over), logfmt through slog's TextHandler and written by
+// the request log itself (the default when stderr is not a terminal).
 func BenchmarkRequestLog(b *testing.B) {
 	t := &testing.T{}
 	var batch []events.Msg
@@ -140,12 +146,19 @@ func BenchmarkRequestLog(b *testing.B) {
 	for _, m := range batch {
 		m.Predecode()
 	}
-	h := RequestLog(func(w io.Writer) slog.Handler { return slog.NewTextHandler(w, nil) }, io.Discard, time.Time{})
-	b.ReportAllocs()
-	for b.Loop() {
-		h(batch)
+	for _, c := range []struct {
+		name string
+		h    func(io.Writer) slog.Handler
+	}{{"slog", func(w io.Writer) slog.Handler { return slog.NewTextHandler(w, nil) }}, {"own", nil}} {
+		b.Run(c.name, func(b *testing.B) {
+			h := RequestLog(c.h, io.Discard, time.Time{})
+			b.ReportAllocs()
+			for b.Loop() {
+				h(batch)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(batch)), "ns/line")
+		})
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(batch)), "ns/line")
 }
 
 // BenchmarkMetricsApply is the cost of counting one request.finished event (events already
