@@ -112,39 +112,73 @@ func (c *Counter) scan(doc []byte) {
 	}
 }
 
-// keyMemo remembers, for one document, which first keys hold an object and, once looked
-// up, that object: "usage.prompt_tokens" then "usage.completion_tokens" walk the document
-// to "usage" once and the small usage object twice.
+// keyMemo remembers, for one document, which keys hold an object and, once looked up,
+// the first key's object: "usage.prompt_tokens" then "usage.completion_tokens" walk the
+// document to "usage" once and the small usage object twice.
 type keyMemo struct {
 	doc  string
 	n    int
-	keys [4]string // no format has more first keys than this; more are looked up each time
-	has  [4]bool   // the key holds an object somewhere in the document
-	objs [4]string // the top-level member's raw value, when has
+	keys [8]string // no format has more keys on its paths than this; more are looked up each time
+	has  [8]bool   // the key holds an object somewhere in the document
+	got  [8]bool   // objs looked up
+	objs [8]string // the top-level member's raw value, when has
+}
+
+// slot is key's entry, made when there is room (-1 when there is none), and whether key
+// holds an object somewhere in the document.
+func (m *keyMemo) slot(key string) (int, bool) {
+	for i := range m.n {
+		if m.keys[i] == key {
+			return i, m.has[i]
+		}
+	}
+	// Most stream chunks carry "usage":null or no usage at all: a few byte searches
+	// rule the key out before any JSON walk.
+	ok := keyHoldsObject(m.doc, key)
+	if m.n == len(m.keys) {
+		return -1, ok
+	}
+	m.keys[m.n], m.has[m.n] = key, ok
+	m.n++
+	return m.n - 1, ok
 }
 
 // object reports whether key holds an object somewhere in the document (ok) and, if so,
 // the raw value of its top-level member ("" when there is none).
 func (m *keyMemo) object(key string) (obj string, ok bool) {
-	for i := range m.n {
-		if m.keys[i] == key {
-			return m.objs[i], m.has[i]
+	i, ok := m.slot(key)
+	switch {
+	case !ok:
+		return "", false
+	case i < 0:
+		return gjson.Get(m.doc, key).Raw, true
+	case !m.got[i]:
+		m.objs[i], m.got[i] = gjson.Get(m.doc, key).Raw, true
+	}
+	return m.objs[i], true
+}
+
+// mayHold reports whether every member p names on the way to its value (all but the
+// last) holds an object somewhere in the document: when one holds none, p is not there.
+// The innermost is looked at first, so "response.usage.input_tokens" is ruled out by
+// "usage" alone (already looked up for "usage.prompt_tokens"), without a walk of the
+// document for "response".
+func (m *keyMemo) mayHold(p string) bool {
+	for end := strings.LastIndexByte(p, '.'); end > 0; {
+		start := strings.LastIndexByte(p[:end], '.') + 1
+		if _, ok := m.slot(p[start:end]); !ok {
+			return false
 		}
+		end = start - 1
 	}
-	// Most stream chunks carry "usage":null or no usage at all: a few byte searches
-	// rule the key out before any JSON walk.
-	if ok = keyHoldsObject(m.doc, key); ok {
-		obj = gjson.Get(m.doc, key).Raw
-	}
-	if m.n < len(m.keys) {
-		m.keys[m.n], m.has[m.n], m.objs[m.n] = key, ok, obj
-		m.n++
-	}
-	return obj, ok
+	return true
 }
 
 func first(m *keyMemo, paths []string) int64 {
 	for _, p := range paths {
+		if !m.mayHold(p) {
+			continue
+		}
 		key, rest, nested := strings.Cut(p, ".")
 		obj, ok := m.object(key)
 		if !ok {

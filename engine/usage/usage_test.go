@@ -103,8 +103,8 @@ func TestKeyHoldsObject(t *testing.T) {
 	}
 }
 
-// FuzzScanAgreesWithGJSON: skipping paths whose first key holds no object never changes
-// the counts a plain lookup of every path finds.
+// FuzzScanAgreesWithGJSON: skipping paths with a key on the way (first, or nested) that
+// holds no object never changes the counts a plain lookup of every path finds.
 func FuzzScanAgreesWithGJSON(f *testing.F) {
 	f.Add([]byte(`{"usage":{"prompt_tokens":3,"completion_tokens":4}}`))
 	f.Add([]byte(`{"usage":null,"choices":[]}`))
@@ -115,6 +115,9 @@ func FuzzScanAgreesWithGJSON(f *testing.F) {
 	f.Add([]byte(`{"usage":null,"usage":{"prompt_tokens":3,"completion_tokens":4}}`))
 	f.Add([]byte(`{"a":{"usage":{"prompt_tokens":2}},"usage":{"completion_tokens":3}}`))
 	f.Add([]byte(`{"a":{"usage":{"prompt_tokens":2}}}`))
+	f.Add([]byte(`{"response":{"usage":null},"usage":null}`))
+	f.Add([]byte(`{"meta":{"billed_units":{"input_tokens":3,"output_tokens":4}},"usage":null}`))
+	f.Add([]byte(`{"delta":{"usage":{"billed_units":{"input_tokens":7}}}}`))
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		if !gjson.ValidBytes(doc) {
 			return // gjson reads malformed JSON leniently ({"usage"{"prompt_tokens"1); providers send JSON
