@@ -72,8 +72,13 @@ func TestMetricsAndRequestLog(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	// One line per request on stderr, with the log id and never the key.
+	// One line per request on stderr, with the log id and never the key. Lines are written
+	// together, at most 100 ms after their requests' events are applied.
 	logs := g.stderr.String()
+	for strings.Count(logs, "msg=request ") < 3 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		logs = g.stderr.String()
+	}
 	if n := strings.Count(logs, "msg=request "); n != 3 || !strings.Contains(logs, "path=/v1/"+account+"/"+gateway+"/openai/chat/completions") ||
 		!strings.Contains(logs, "status=500") || strings.Contains(logs, "sk-test-key") {
 		t.Fatalf("%d request lines in:\n%s", n, logs)

@@ -384,7 +384,9 @@ func runServer(c *Config, onStarted func(url, adminToken, tokenAt string)) error
 		if format := resolveLogFormat(c.LogFormat); format != "text" {
 			lines = func(w io.Writer) slog.Handler { return newHandler(format, w) }
 		}
-		proj.observers = append(proj.observers, metrics.RequestLog(lines, os.Stderr, started))
+		reqLog := metrics.NewRequestLog(lines, os.Stderr, started)
+		defer reqLog.Flush() // the lines of the last 100 ms
+		proj.observers = append(proj.observers, reqLog.Apply)
 	}
 	// lag is how many events in the log the projections have not applied yet.
 	lag := func(ctx context.Context) (uint64, error) {

@@ -4,10 +4,13 @@ package metrics
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -116,7 +119,9 @@ func TestRequestLogLines(t *testing.T) {
 	// slog's TextHandler, and the request log's own logfmt (nil handler), write the same lines
 	for _, text := range []func(io.Writer) slog.Handler{func(w io.Writer) slog.Handler { return slog.NewTextHandler(w, nil) }, nil} {
 		w.Reset()
-		RequestLog(text, &w, start)([]events.Msg{msg(t, old), msg(t, fine), msg(t, failed)})
+		rl := NewRequestLog(text, &w, start)
+		rl.Apply([]events.Msg{msg(t, old), msg(t, fine), msg(t, failed)})
+		rl.Flush()
 		lines := strings.Split(strings.TrimSpace(w.String()), "\n")
 		if len(lines) != 2 || !strings.HasPrefix(lines[0], "time=") ||
 			!strings.Contains(lines[0], ` level=INFO msg=request method=POST path=/v1/a/g/openai/chat/completions gateway=g provider=openai model=gpt-4o-mini status=200 duration_ms=12 log_id=01A`) ||
@@ -125,7 +130,9 @@ func TestRequestLogLines(t *testing.T) {
 		}
 	}
 	w.Reset()
-	RequestLog(func(w io.Writer) slog.Handler { return slog.NewJSONHandler(w, nil) }, &w, start)([]events.Msg{msg(t, fine)})
+	rl := NewRequestLog(func(w io.Writer) slog.Handler { return slog.NewJSONHandler(w, nil) }, &w, start)
+	rl.Apply([]events.Msg{msg(t, fine)})
+	rl.Flush()
 	if !strings.HasPrefix(w.String(), `{"time":`) || !strings.Contains(w.String(), `"log_id":"01A"`) {
 		t.Fatalf("json line: %s", w.String())
 	}
@@ -151,11 +158,12 @@ func BenchmarkRequestLog(b *testing.B) {
 		h    func(io.Writer) slog.Handler
 	}{{"slog", func(w io.Writer) slog.Handler { return slog.NewTextHandler(w, nil) }}, {"own", nil}} {
 		b.Run(c.name, func(b *testing.B) {
-			h := RequestLog(c.h, io.Discard, time.Time{})
+			rl := NewRequestLog(c.h, io.Discard, time.Time{})
 			b.ReportAllocs()
 			for b.Loop() {
-				h(batch)
+				rl.Apply(batch)
 			}
+			rl.Flush()
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(batch)), "ns/line")
 		})
 	}
@@ -208,5 +216,62 @@ func TestCountingASeenLabelSetAllocatesNothing(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("scrape lacks %s", want)
 		}
+	}
+}
+
+// countingWriter records each write it gets.
+type countingWriter struct {
+	mu     sync.Mutex
+	writes []string
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.writes = append(c.writes, string(p))
+	return len(p), nil
+}
+
+func (c *countingWriter) got() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.writes)
+}
+
+// Lines of many small batches leave in one write, within requestLogLinger of the first,
+// without a Flush; a batch of more than requestLogBuffer bytes of lines is written at once.
+func TestRequestLogWritesLinesTogether(t *testing.T) {
+	start := time.Now()
+	var w countingWriter
+	rl := NewRequestLog(nil, &w, start)
+	for i := range 20 {
+		f := events.RequestFinished{LogID: fmt.Sprintf("01A%02d", i), AccountID: "a", GatewayID: "g", Provider: "openai",
+			Method: "POST", Path: "/openai/chat/completions", StartedAt: start, Status: 200}
+		rl.Apply([]events.Msg{msg(t, f)})
+	}
+	if got := w.got(); len(got) != 0 {
+		t.Fatalf("%d writes right after the batches, want the lines held", len(got))
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(w.got()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	got := w.got()
+	if len(got) != 1 || strings.Count(got[0], "msg=request ") != 20 || !strings.Contains(got[0], "log_id=01A19") {
+		t.Fatalf("writes %q, want the 20 lines in one", got)
+	}
+
+	var big []events.Msg
+	for i := range 400 { // about 60 KB of lines
+		big = append(big, msg(t, events.RequestFinished{LogID: fmt.Sprintf("01B%03d", i), AccountID: "a", GatewayID: "g",
+			Path: "/openai/chat/completions", StartedAt: start, Status: 200}))
+	}
+	rl.Apply(big)
+	if got := w.got(); len(got) != 2 || strings.Count(got[1], "msg=request ") != 400 {
+		t.Fatalf("%d writes after a large batch, want it written at once", len(got))
+	}
+	rl.Flush() // nothing left: no empty write
+	if got := w.got(); len(got) != 2 {
+		t.Fatalf("%d writes after Flush, want 2", len(got))
 	}
 }
