@@ -424,12 +424,28 @@ func DecodeRequestStarted(e Envelope) (RequestStarted, error) {
 // InlinePayload records body inside the event, as JSON when it is a JSON document.
 func InlinePayload(body []byte, size int64, truncated bool) *Payload {
 	p := &Payload{Size: size, Truncated: truncated}
-	if !truncated && json.Valid(body) {
+	if !truncated && mayBeJSON(body) && json.Valid(body) {
 		p.JSON = body
 	} else {
 		p.Inline = body
 	}
 	return p
+}
+
+// mayBeJSON: b starts (after white space) the way a JSON document must. A streamed answer
+// ("data: ..." or "event: ...") is told apart without the validator, which builds a
+// formatted error for it.
+func mayBeJSON(b []byte) bool {
+	for _, c := range b {
+		switch c {
+		case ' ', '\t', '\n', '\r':
+			continue
+		case '{', '[', '"', '-', 't', 'f', 'n':
+			return true
+		}
+		return c >= '0' && c <= '9'
+	}
+	return false
 }
 
 // Body returns the inline bytes, whichever form they were kept in.

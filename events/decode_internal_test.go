@@ -144,3 +144,28 @@ func TestFinishedOldLayout(t *testing.T) {
 		t.Fatalf("new layout read as %+v (%v), want %+v", g, err, f)
 	}
 }
+
+// A body is kept as JSON exactly when it is a JSON document; telling a streamed answer
+// apart costs no allocation beyond the payload itself.
+func TestInlinePayloadKeepsJSONAsJSON(t *testing.T) {
+	sse := []byte("data: {\"choices\":[]}\n\ndata: [DONE]\n\n")
+	for _, c := range []struct {
+		body string
+		json bool
+	}{
+		{`{"a":1}`, true}, {" \n\t[1,2]", true}, {`"s"`, true}, {"-1.5", true}, {"42", true},
+		{"true", true}, {"null", true}, {"", false}, {"   ", false}, {string(sse), false},
+		{"event: ping\n\n", false}, {"{not json", false}, {"nul", false}, {"\xef\xbb\xbf{}", false},
+	} {
+		p := InlinePayload([]byte(c.body), int64(len(c.body)), false)
+		if got := p.JSON != nil; got != c.json || !bytes.Equal(p.Body(), []byte(c.body)) {
+			t.Errorf("%q: kept as JSON %v, want %v", c.body, got, c.json)
+		}
+		if got, want := p.JSON != nil, json.Valid([]byte(c.body)); got != want {
+			t.Errorf("%q: kept as JSON %v, but json.Valid says %v", c.body, got, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { InlinePayload(sse, int64(len(sse)), false) }); n != 1 {
+		t.Errorf("%.0f allocations to keep a streamed answer, want 1 (the payload)", n)
+	}
+}
