@@ -25,22 +25,31 @@ var benchAnswer = `{"id":"chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT","object":"chat
 
 var benchRequest = []byte(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"` + strings.Repeat("Tell me a story about a gateway. ", 16) + `"}]}`)
 
-func BenchmarkRequestActor(b *testing.B) {
-	base := upstreamAnswering(b, benchAnswer)
+// benchSystem is a request actor system whose events are encoded and dropped, and the
+// OpenAI provider at base.
+func benchSystem(b *testing.B, base string) (*System, *providers.Resolved) {
 	s := New(Options{
 		Forwarder:     &engine.Forwarder{Client: upstream.New(upstream.Options{}), CaptureMax: 4 << 20, SmallBody: 64 << 10},
 		Events:        dropPublisher{},
 		InlinePayload: 32 << 10,
 	})
-	defer s.Shutdown()
+	b.Cleanup(s.Shutdown)
 	a, _ := providers.Lookup("openai")
-	p := &providers.Resolved{Adapter: a, Base: base}
+	return s, &providers.Resolved{Adapter: a, Base: base}
+}
+
+// benchChat is the bench's chat completion request to p.
+func benchChat(p *providers.Resolved) *engine.Request {
+	return &engine.Request{LogID: "01JTESTLOG0000000000000000", EventID: "01JTESTEVT0000000000000000", AccountID: "acct", GatewayID: "gw",
+		Target: engine.Target{Provider: p, Slug: "openai", Rest: "/chat/completions"}, Method: "POST",
+		Body: benchRequest, BodySize: int64(len(benchRequest)), CType: "application/json", ReceivedAt: time.Now()}
+}
+
+func BenchmarkRequestActor(b *testing.B) {
+	s, p := benchSystem(b, upstreamAnswering(b, benchAnswer))
 	b.ReportAllocs()
 	for b.Loop() {
-		req := &engine.Request{LogID: "01JTESTLOG0000000000000000", EventID: "01JTESTEVT0000000000000000", AccountID: "acct", GatewayID: "gw",
-			Target: engine.Target{Provider: p, Slug: "openai", Rest: "/chat/completions"}, Method: "POST",
-			Body: benchRequest, BodySize: int64(len(benchRequest)), CType: "application/json", ReceivedAt: time.Now()}
-		x := s.Dispatch(req)
+		x := s.Dispatch(benchChat(p))
 		if x.Status != 200 {
 			b.Fatalf("status %d", x.Status)
 		}
@@ -87,22 +96,11 @@ func upstreamStreaming(tb testing.TB, evs [][]byte) string {
 // BenchmarkRequestActorStream is BenchmarkRequestActor with a streamed answer, relayed to
 // a buffered writer as the front end relays it (usage counted, body captured for the log).
 func BenchmarkRequestActorStream(b *testing.B) {
-	base := upstreamStreaming(b, benchStream())
-	s := New(Options{
-		Forwarder:     &engine.Forwarder{Client: upstream.New(upstream.Options{}), CaptureMax: 4 << 20, SmallBody: 64 << 10},
-		Events:        dropPublisher{},
-		InlinePayload: 32 << 10,
-	})
-	defer s.Shutdown()
-	a, _ := providers.Lookup("openai")
-	p := &providers.Resolved{Adapter: a, Base: base}
+	s, p := benchSystem(b, upstreamStreaming(b, benchStream()))
 	w := bufio.NewWriterSize(io.Discard, 4<<10)
 	b.ReportAllocs()
 	for b.Loop() {
-		req := &engine.Request{LogID: "01JTESTLOG0000000000000000", EventID: "01JTESTEVT0000000000000000", AccountID: "acct", GatewayID: "gw",
-			Target: engine.Target{Provider: p, Slug: "openai", Rest: "/chat/completions"}, Method: "POST",
-			Body: benchRequest, BodySize: int64(len(benchRequest)), CType: "application/json", ReceivedAt: time.Now()}
-		x := s.Dispatch(req)
+		x := s.Dispatch(benchChat(p))
 		if x.Status != 200 || !x.Streaming() {
 			b.Fatalf("status %d, streaming %v", x.Status, x.Streaming())
 		}
