@@ -73,6 +73,17 @@ func TestArenaReusedBatchAfterBatch(t *testing.T) {
 	if len(batch) != 68 || !batch[0].Batched {
 		t.Fatalf("%d events, batched %v", len(batch), batch[0].Batched)
 	}
+
+	// A burst's batch (a consumer catching up) is not kept once the next batch begins.
+	burst := benchMessage(t, 2000)
+	batch = a.Expand(batch[:0], 4, burst)
+	if got := readLogIDs(t, batch); len(got) != 2000 || got[1999] != wantLogIDs(1999, 1)[0] {
+		t.Fatalf("burst read %d events", len(got))
+	}
+	a.Reset()
+	if cap(a.plain) > arenaKeepBytes || cap(a.decs) > arenaKeepEvents {
+		t.Errorf("arena keeps %d bytes and %d events after a burst", cap(a.plain), cap(a.decs))
+	}
 }
 
 // benchMessageFrom is benchMessage with log ids counted from first (stored compressed).

@@ -38,10 +38,24 @@ type Arena struct {
 	decs  []decoded // what the events decode to
 }
 
-// Reset makes the arena's memory free for the next batch.
+// What an arena keeps across batches: a burst's batch (a consumer catching up reads up
+// to consumeEventsMax events at once, megabytes of them) is not held for good.
+const (
+	arenaKeepBytes  = 1 << 20
+	arenaKeepEvents = 1024 // of 632 bytes each
+)
+
+// Reset makes the arena's memory free for the next batch, and lets go of memory grown
+// past what it keeps.
 func (a *Arena) Reset() {
 	a.plain = a.plain[:0]
+	if cap(a.plain) > arenaKeepBytes {
+		a.plain = nil
+	}
 	a.decs = a.decs[:0]
+	if cap(a.decs) > arenaKeepEvents {
+		a.decs = nil
+	}
 }
 
 // Expand is the package's Expand, in the arena's memory (a nil arena allocates).
