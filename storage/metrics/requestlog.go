@@ -112,6 +112,9 @@ func (r *RequestLog) writeLocked() {
 		_, _ = r.w.Write(r.buf.Bytes())
 		r.buf.Reset()
 	}
+	if r.buf.Cap() > 8*requestLogBuffer { // grown by a burst's batch: not kept
+		r.buf = bytes.Buffer{}
+	}
 }
 
 // appendTextLine appends the line slog's TextHandler (default options) writes for a record
