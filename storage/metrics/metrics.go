@@ -8,7 +8,6 @@ package metrics
 
 import (
 	"net/http"
-	"strconv"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -40,8 +39,7 @@ const maxSeries = 4096
 // seriesKey is a request's labels as the event has them, before bounding.
 type seriesKey struct {
 	account, gateway, provider, model string
-	class                             int // status / 100, or 0 for "error"
-	cache                             string
+	status, cache                     string
 }
 
 // seriesSet is the bounded label values of a seriesKey and the children of the per-request
@@ -159,11 +157,7 @@ func (m *Metrics) count(f *events.RequestFinished) {
 	case f.Status != 0 && f.ErrorCode == 0:
 		cache = "miss"
 	}
-	class := 0
-	if f.Status >= 100 && f.Status <= 599 {
-		class = f.Status / 100
-	}
-	key := seriesKey{f.AccountID, f.GatewayID, f.Provider, f.Model, class, cache}
+	key := seriesKey{f.AccountID, f.GatewayID, f.Provider, f.Model, statusClass(f), cache}
 	s := m.series[key]
 	if s == nil {
 		if len(m.series) >= maxSeries {
@@ -171,7 +165,7 @@ func (m *Metrics) count(f *events.RequestFinished) {
 		}
 		s = &seriesSet{gw: m.gateways.value(f.AccountID + "/" + f.GatewayID),
 			provider: m.providers.value(f.Provider), model: m.models.value(f.Model)}
-		s.requests = m.requests.WithLabelValues(s.gw, s.provider, s.model, statusClass(f), cache)
+		s.requests = m.requests.WithLabelValues(s.gw, s.provider, s.model, key.status, cache)
 		s.duration = m.duration.WithLabelValues(s.gw, s.provider)
 		m.series[key] = s
 	}
@@ -245,7 +239,7 @@ func statusClass(f *events.RequestFinished) string {
 	if f.Status < 100 || f.Status > 599 {
 		return "error"
 	}
-	return strconv.Itoa(f.Status/100) + "xx"
+	return [...]string{"1xx", "2xx", "3xx", "4xx", "5xx"}[f.Status/100-1]
 }
 
 // refusal names why the gateway refused a request before any upstream call.

@@ -33,11 +33,10 @@ type RequestLog struct {
 	since time.Time
 	attrs []slog.Attr // reused: typed attributes, nothing boxed per line
 
-	mu      sync.Mutex
-	w       io.Writer
-	buf     bytes.Buffer // lines not written yet
-	lineBuf bytes.Buffer // what the slog handler writes a line to
-	timer   *time.Timer  // armed while buf holds lines
+	mu    sync.Mutex
+	w     io.Writer
+	buf   bytes.Buffer // lines not written yet (the slog handler writes to it too)
+	timer *time.Timer  // armed while buf holds lines
 }
 
 // NewRequestLog makes the request log, its lines written by the handler newHandler makes
@@ -46,7 +45,7 @@ type RequestLog struct {
 func NewRequestLog(newHandler func(io.Writer) slog.Handler, w io.Writer, since time.Time) *RequestLog {
 	r := &RequestLog{since: since, w: w, attrs: make([]slog.Attr, 0, 12)}
 	if newHandler != nil {
-		r.log = slog.New(newHandler(&r.lineBuf))
+		r.log = slog.New(newHandler(&r.buf))
 	}
 	return r
 }
@@ -83,9 +82,7 @@ func (r *RequestLog) Apply(batch []events.Msg) {
 		if r.log == nil {
 			r.buf.Write(appendTextLine(r.buf.AvailableBuffer(), time.Now(), level, attrs))
 		} else {
-			r.lineBuf.Reset()
 			r.log.LogAttrs(context.Background(), level, "request", attrs...)
-			r.buf.Write(r.lineBuf.Bytes())
 		}
 	}
 	switch {
