@@ -84,8 +84,13 @@ type Analytics struct {
 	// flushEvery is the longest a rolled-up event waits before it is written.
 	flushEvery time.Duration
 
-	mu        sync.Mutex
-	dirty     map[string]*rollup
+	mu    sync.Mutex
+	dirty map[string]*rollup
+	// seen holds, for the events with at most one metadata entry, the buckets of dirty an
+	// event of the same gateway, provider, model, entry and minute adds to: most events
+	// share them with one before, and finding them costs one lookup instead of making
+	// every bucket's key. Cleared with dirty.
+	seen      map[rollupDims][]*rollup
 	stored    uint64 // the checkpoint written with the last flush
 	lastFlush time.Time
 }
@@ -97,7 +102,7 @@ func NewAnalytics(s *Store) (*Analytics, error) {
 		return nil, err
 	}
 	return &Analytics{s: s, prog: newProgress(seq), maxDirty: 2048, flushEvery: time.Second,
-		dirty: map[string]*rollup{}, stored: seq, lastFlush: time.Now()}, nil
+		dirty: map[string]*rollup{}, seen: map[rollupDims][]*rollup{}, stored: seq, lastFlush: time.Now()}, nil
 }
 
 // Applied is the last stream sequence applied (rolled up, written or not yet).
@@ -145,8 +150,19 @@ func (a *Analytics) Apply(batch []events.Msg) error {
 		if !ok {
 			continue
 		}
-		keys = rollupKeys(keys[:0], f, at)
 		r := eventRollup(f)
+		dims, memo := dimsOf(f, at)
+		if rolls, ok := a.seen[dims]; memo && ok {
+			for _, b := range rolls {
+				b.add(r)
+			}
+			continue
+		}
+		keys = rollupKeys(keys[:0], f, at)
+		var rolls []*rollup
+		if memo {
+			rolls = make([]*rollup, 0, len(keys))
+		}
 		for _, k := range keys {
 			b := a.dirty[k]
 			if b == nil {
@@ -160,6 +176,12 @@ func (a *Analytics) Apply(batch []events.Msg) error {
 				a.dirty[k] = b
 			}
 			b.add(r)
+			if memo {
+				rolls = append(rolls, b)
+			}
+		}
+		if memo {
+			a.seen[dims] = rolls
 		}
 	}
 	if cur == done {
@@ -201,6 +223,7 @@ func (a *Analytics) flushLocked(upto uint64) error {
 		return fmt.Errorf("analytics flush: %w", err)
 	}
 	clear(a.dirty)
+	clear(a.seen)
 	a.stored, a.lastFlush = upto, time.Now()
 	return nil
 }
@@ -241,6 +264,30 @@ func timeBytes(t time.Time) string {
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], uint64(t.Unix()))
 	return string(b[:])
+}
+
+// rollupDims is what an event's buckets are made of (rollupKeys), for an event with at
+// most one metadata entry: two such events with equal dims add to the same buckets.
+type rollupDims struct {
+	account, gateway, provider, model string
+	metaKey, metaValue                string // the metadata entry, as rollupKeys reads it
+	hasMeta                           bool
+	minute                            int64 // Unix minutes: the hour and the day follow from it
+}
+
+// dimsOf is the event's rollupDims, and false when it has more than one metadata entry.
+func dimsOf(f events.RequestFinished, at time.Time) (rollupDims, bool) {
+	d := rollupDims{account: f.AccountID, gateway: f.GatewayID, provider: f.Provider, model: f.Model, minute: at.Unix() / 60}
+	switch len(f.Metadata) {
+	case 0:
+	case 1:
+		for k, v := range f.Metadata {
+			d.metaKey, d.metaValue, d.hasMeta = k, MetadataString(v), true
+		}
+	default:
+		return d, false
+	}
+	return d, true
 }
 
 // rollupKeys lists the bucket keys an event adds to: per level, the gateway total, its
