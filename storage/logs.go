@@ -7,12 +7,14 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -353,7 +355,9 @@ func (a *applier) encode(rec *LogRecord) ([]byte, error) {
 // encodeInSlab encodes a record into room cut from slab (a new slab when it is full) and
 // returns the encoding and the slab.
 func encodeInSlab(slab []byte, rec *LogRecord) (v, rest []byte, err error) {
-	plain, err := json.Marshal(rec)
+	sc := recordScratchPool.Get().(*recordScratch)
+	defer recordScratchPool.Put(sc)
+	plain, err := sc.marshal(rec)
 	if err != nil {
 		return nil, slab, err
 	}
@@ -367,6 +371,31 @@ func encodeInSlab(slab []byte, rec *LogRecord) (v, rest []byte, err error) {
 	start := len(slab)
 	slab = appendRecord(slab, plain)
 	return slab[start:len(slab):len(slab)], slab, nil
+}
+
+// recordScratch is where a record's JSON is written before it is compressed into a slab:
+// json.Marshal would allocate a copy of it per record.
+type recordScratch struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+var recordScratchPool = sync.Pool{New: func() any {
+	sc := &recordScratch{}
+	sc.enc = json.NewEncoder(&sc.buf) // HTML-escaping, as json.Marshal
+	return sc
+}}
+
+// marshal is json.Marshal(rec), in sc's buffer: valid until the next call.
+func (sc *recordScratch) marshal(rec *LogRecord) ([]byte, error) {
+	sc.buf.Reset()
+	if sc.buf.Cap() > 64<<10 {
+		sc.buf = bytes.Buffer{} // not kept after a record with a very long message
+	}
+	if err := sc.enc.Encode(rec); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(sc.buf.Bytes(), []byte("\n")), nil
 }
 
 // prepared is a request.finished event's record and its encoding, made by Prepare.

@@ -31,12 +31,23 @@ func TestRecordCodec(t *testing.T) {
 	full.DLPAction, full.DLP = "FLAG", &events.DLPResult{Action: "FLAG", Findings: []events.DLPFinding{{PolicyIDs: []string{"p1"}, Check: "REQUEST"}}}
 	full.GuardrailsAction, full.Guardrails = "BLOCK", &events.GuardrailsResult{Action: "BLOCK", Prompt: &events.GuardrailsCheck{Categories: []string{"S1"}}}
 	full.KeyID, full.KeyAlias, full.TokensCached, full.TokensEstimated = "k1", "default", 7, true
+	html := bench
+	html.ErrorMessage, html.Metadata = "<b>&amp; 'quoted' \u2028</b>", `{"a":"<>&"}`
+	huge := bench
+	huge.ErrorMessage = strings.Repeat("x", 70<<10) // past what the scratch buffer keeps
 
-	for name, rec := range map[string]LogRecord{"bench request": bench, "every field": full, "empty": {}} {
+	for name, rec := range map[string]LogRecord{"bench request": bench, "every field": full, "empty": {}, "html": html, "huge": huge} {
 		t.Run(name, func(t *testing.T) {
 			v, err := encodeRecord(&rec)
 			if err != nil {
 				t.Fatal(err)
+			}
+			// A batch writes the same bytes, without json.Marshal's copy of the JSON.
+			a := &applier{}
+			for range 2 {
+				if got, err := a.encode(&rec); err != nil || string(got) != string(v) {
+					t.Fatalf("a batch encoded %q (%v), want %q", got, err, v)
+				}
 			}
 			var back LogRecord
 			if err := decodeRecord(v, &back); err != nil {
