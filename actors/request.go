@@ -136,6 +136,7 @@ func (a *requestActor) onCall(ctx actor.Context, m *call) {
 			<-f.acked
 		}
 	})
+	a.x.DoneBeforeAnswer = a.sys.opts.Durable
 	defer func() {
 		if r := recover(); r != nil {
 			a.sys.opts.Logger.Error("request actor panicked", "log_id", m.req.LogID, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))

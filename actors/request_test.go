@@ -129,6 +129,9 @@ func TestRequestActorForwardsAndEmitsEvents(t *testing.T) {
 		base := upstreamServer(t)
 		a, _ := providers.Lookup("openai")
 		x := s.Dispatch(request(&providers.Resolved{Adapter: a, Base: base}))
+		if x.DoneBeforeAnswer != durable { // durable: the client sees no answer before its event is stored
+			t.Fatalf("durable %v: the exchange asks to be finished before its answer: %v", durable, x.DoneBeforeAnswer)
+		}
 		body := relay(x)
 		if err := s.Wait(context.Background()); err != nil {
 			t.Fatal(err)

@@ -101,8 +101,14 @@ type Exchange struct {
 	// buffered: the streamed answer was read whole before it was sent (Buffered).
 	buffered bool
 
-	onDone func(*Exchange)
-	once   sync.Once
+	// DoneBeforeAnswer: Done must return before the client sees the end of the answer
+	// (with --durable-events it waits for the event's acknowledgement). Otherwise a front
+	// end may finish a whole answer (Done) once it has been sent.
+	DoneBeforeAnswer bool
+
+	onDone    func(*Exchange)
+	once      sync.Once
+	concluded sync.Once
 }
 
 // NewExchange starts an exchange for req; onDone runs once, after the answer is relayed.
@@ -421,13 +427,22 @@ func cutAnswer(slug string) *GatewayError {
 // chunked terminator, connection closed), never as a clean end. The log has the error.
 func (x *Exchange) Cut() bool { return x.cut }
 
-// Done records the end and hands the exchange to the dispatcher, once. It releases the
-// upstream response.
-func (x *Exchange) Done() {
-	x.once.Do(func() {
+// Conclude records the end and does, once, what the next request may see at once: the
+// answer stored in the cache and the route's cost limits charged. Done calls it; a front
+// end that calls Done only after the answer has left calls Conclude before sending it.
+func (x *Exchange) Conclude() {
+	x.concluded.Do(func() {
 		x.End = time.Now()
 		x.storeInCache()
 		x.chargeRoute()
+	})
+}
+
+// Done concludes the exchange if it is not yet, releases the upstream response and hands
+// the exchange to the dispatcher, once.
+func (x *Exchange) Done() {
+	x.once.Do(func() {
+		x.Conclude()
 		x.release()
 		if x.onDone != nil {
 			x.onDone(x)

@@ -283,8 +283,53 @@ func (s *Server) writeExchange(ctx *fasthttp.RequestCtx, x *engine.Exchange) {
 		ctx.SetBodyStream(relayBody(x), -1)
 		return
 	}
-	ctx.SetBody(x.Body)
-	x.Done()
+	if x.DoneBeforeAnswer {
+		ctx.SetBody(x.Body)
+		x.Done()
+		return
+	}
+	x.Conclude()
+	ctx.SetBodyStream(&wholeAnswer{x: x}, len(x.Body))
+}
+
+// wholeAnswer is an answer that is not streamed, as fasthttp sends it (with its
+// Content-Length): written and flushed to the client, then the exchange is finished (its
+// event built and handed to the log), so the client does not wait for that. Close
+// finishes an answer whose body is not written (a HEAD request, a client gone before the
+// head was sent). Read serves a caller that reads the body instead.
+type wholeAnswer struct {
+	x   *engine.Exchange
+	off int
+}
+
+// SupportsBodyWriteTo lets fasthttp call WriteTo in place of Read (fasthttp.BodyWriterTo).
+func (a *wholeAnswer) SupportsBodyWriteTo() bool { return true }
+
+func (a *wholeAnswer) WriteTo(w io.Writer) (int64, error) {
+	n, err := w.Write(a.x.Body[a.off:])
+	a.off += n
+	if f, ok := w.(interface{ Flush() error }); ok && err == nil {
+		err = f.Flush()
+	}
+	if err != nil && a.x.ClientErr == nil {
+		a.x.ClientErr = err
+	}
+	a.x.Done()
+	return int64(n), err
+}
+
+func (a *wholeAnswer) Read(p []byte) (int, error) {
+	if a.off >= len(a.x.Body) {
+		return 0, io.EOF
+	}
+	n := copy(p, a.x.Body[a.off:])
+	a.off += n
+	return n, nil
+}
+
+func (a *wholeAnswer) Close() error {
+	a.x.Done()
+	return nil
 }
 
 // errAnswerCut ends a relayed body whose upstream answer broke off. fasthttp writes no
