@@ -23,7 +23,7 @@ const subprotocolToken = "cf-aig-authorization."
 // gatewayToken is the gateway token a data-plane request presents: the
 // cf-aig-authorization bearer header or, on a WebSocket upgrade, the subprotocol entry.
 func gatewayToken(ctx *fasthttp.RequestCtx) (string, bool) {
-	if v, ok := config.Bearer(ctx.Request.Header.Peek("cf-aig-authorization")); ok {
+	if v, ok := config.Bearer(ctx.Request.Header.Peek(gatewayTokenHeader)); ok {
 		return v, true
 	}
 	for _, p := range subprotocols(ctx) {

@@ -71,9 +71,10 @@ func (s *Server) parse(ctx *fasthttp.RequestCtx, path []byte) *engine.Request {
 	}
 	req.Query = string(ctx.URI().QueryString())
 	req.TraceID, req.ParentSpanID = traceContext(&ctx.Request.Header)
-	retry, fail := requestRetry(ctx, g)
+	own := gatewayHeader(ctx)
+	retry, fail := requestRetry(own, g)
 	if fail == nil {
-		fail = requestOptions(clientHeader(ctx), g, &req.Options)
+		fail = requestOptions(own, g, &req.Options)
 	}
 	if fail == nil {
 		fail = s.overSpend(g, now)
@@ -166,11 +167,29 @@ func clientHeader(ctx *fasthttp.RequestCtx) func(string) string {
 	return func(name string) string { return string(ctx.Request.Header.Peek(name)) }
 }
 
+// gatewayHeader is clientHeader for the gateway's own request options (headers named
+// "cf-...", such as cf-aig-cache-ttl and cf-skip-cache, but not the gateway token
+// cf-aig-authorization): when the request has none, which one pass over its headers
+// tells, it looks none of them up.
+func gatewayHeader(ctx *fasthttp.RequestCtx) func(string) string {
+	for k := range ctx.Request.Header.All() {
+		if len(k) >= 3 && k[0]|0x20 == 'c' && k[1]|0x20 == 'f' && k[2] == '-' && !strings.EqualFold(string(k), gatewayTokenHeader) {
+			return clientHeader(ctx)
+		}
+	}
+	return noHeader
+}
+
+// gatewayTokenHeader carries the gateway's token (access.go), not a request option.
+const gatewayTokenHeader = "cf-aig-authorization"
+
+func noHeader(string) string { return "" }
+
 // requestRetry is the request handling a request asks for with cf-aig-* headers, over the
 // gateway's retry settings. A malformed header is returned as the failure.
-func requestRetry(ctx *fasthttp.RequestCtx, g *config.Gateway) (engine.RetrySettings, *engine.GatewayError) {
+func requestRetry(get func(string) string, g *config.Gateway) (engine.RetrySettings, *engine.GatewayError) {
 	gw := engine.RetrySettings{MaxAttempts: g.RetryMaxAttempts, DelayMs: g.RetryDelay, Backoff: g.RetryBackoff}
-	hdr, fail := engine.RetryHeaders("", clientHeader(ctx))
+	hdr, fail := engine.RetryHeaders("", get)
 	return hdr.Over(gw), fail
 }
 

@@ -137,3 +137,31 @@ func TestHealthAndReady(t *testing.T) {
 		t.Fatal("readyz when ready")
 	}
 }
+
+// The gateway's own headers are looked up only when the request has one; the names are
+// matched as HTTP matches them, whatever their case.
+func TestGatewayHeaderLookups(t *testing.T) {
+	cases := []struct {
+		name string
+		hdr  map[string]string
+		ask  string
+		want string
+	}{
+		{"none", map[string]string{"Authorization": "Bearer x", "X-Cf-Thing": "1"}, "cf-aig-cache-ttl", ""},
+		{"lower case", map[string]string{"cf-aig-cache-ttl": "60"}, "cf-aig-cache-ttl", "60"},
+		{"mixed case", map[string]string{"CF-AIG-Skip-Cache": "true"}, "cf-aig-skip-cache", "true"},
+		{"older name", map[string]string{"Cf-Skip-Cache": "true"}, "cf-skip-cache", "true"},
+		{"another of ours", map[string]string{"cf-aig-metadata": `{"a":1}`}, "cf-aig-max-attempts", ""},
+		{"with the token", map[string]string{"CF-AIG-Authorization": "Bearer t", "cf-aig-max-attempts": "2"}, "cf-aig-max-attempts", "2"},
+		{"only the token", map[string]string{"cf-aig-authorization": "Bearer t"}, "cf-aig-cache-ttl", ""},
+	}
+	for _, c := range cases {
+		var ctx fasthttp.RequestCtx
+		for k, v := range c.hdr {
+			ctx.Request.Header.Set(k, v)
+		}
+		if got := gatewayHeader(&ctx)(c.ask); got != c.want {
+			t.Errorf("%s: %s = %q, want %q", c.name, c.ask, got, c.want)
+		}
+	}
+}

@@ -62,7 +62,7 @@ type socketError struct {
 
 // universalSocket upgrades the connection and serves universal.create messages on it.
 func (s *Server) universalSocket(ctx *fasthttp.RequestCtx, g *config.Gateway) {
-	retry, fail := requestRetry(ctx, g)
+	retry, fail := requestRetry(gatewayHeader(ctx), g)
 	if fail != nil {
 		s.reject(ctx, fail)
 		return
