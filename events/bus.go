@@ -23,7 +23,11 @@ const (
 	// consumeEventsMax closes a handler batch early once it holds this many events
 	// (a message can hold up to batchMaxEvents of them).
 	consumeEventsMax = 4096
-	consumeGather    = 2 * time.Millisecond
+	// consumeGather: a handler batch waits this long for more messages after its first.
+	// Each batch costs the projections a Badger transaction, a checkpoint and posting
+	// lists; 10 ms instead of 2 ms cut the consumer and Badger's write loop by about 5 µs
+	// per request at 8,000 requests/s (c16 profiles), and delays a log by at most that.
+	consumeGather = 10 * time.Millisecond
 	// pullExpiry and pullHeartbeat: a consumer whose server went away is noticed within
 	// a few seconds (missed heartbeats), not the client's default half minute.
 	pullExpiry    = 10 * time.Second
@@ -442,8 +446,9 @@ func (b *Bus) consumeOnce(ctx context.Context, name string, pos *uint64, h Batch
 			return err
 		}
 		msgs := 1
-		// Wait up to consumeGather for more: at low load this turns one transaction per
-		// event into one per few milliseconds; under load the batch fills at once.
+		// Wait up to consumeGather for more: this turns one transaction per message into
+		// one per consumeGather (a batch fills sooner only past consumeBatchMax messages
+		// or consumeEventsMax events).
 		gather.Reset(consumeGather)
 	drain:
 		for msgs < consumeBatchMax && len(batch) < consumeEventsMax {
