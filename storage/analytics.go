@@ -159,10 +159,7 @@ func (a *Analytics) Apply(batch []events.Msg) error {
 			continue
 		}
 		keys = rollupKeys(keys[:0], f, at)
-		var rolls []*rollup
-		if memo {
-			rolls = make([]*rollup, 0, len(keys))
-		}
+		rolls := make([]*rollup, 0, len(keys))
 		for _, k := range keys {
 			b := a.dirty[k]
 			if b == nil {
@@ -176,9 +173,7 @@ func (a *Analytics) Apply(batch []events.Msg) error {
 				a.dirty[k] = b
 			}
 			b.add(r)
-			if memo {
-				rolls = append(rolls, b)
-			}
+			rolls = append(rolls, b)
 		}
 		if memo {
 			a.seen[dims] = rolls
