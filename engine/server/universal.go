@@ -39,8 +39,9 @@ func (s *Server) parseUniversal(ctx *fasthttp.RequestCtx, snap *config.Snapshot,
 		return req
 	}
 	body, rfail := s.readWhole(ctx)
+	doc := readSteps(body)
 	// the steps carry their own bodies; the request's is the log's copy, without credentials
-	req.Body, req.BodySize = redactSteps(body), int64(len(body))
+	req.Body, req.BodySize = doc.redacted(body), int64(len(body))
 	switch {
 	case rfail != nil:
 		req.BodySize = int64(ctx.Request.Header.ContentLength())
@@ -50,17 +51,17 @@ func (s *Server) parseUniversal(ctx *fasthttp.RequestCtx, snap *config.Snapshot,
 		req.Fail = fail
 		return req
 	}
-	raw, fail := splitSteps(body)
-	if fail != nil {
+	if fail := doc.checkCount(); fail != nil {
 		req.Fail = fail
 		return req
 	}
-	steps := make([]*engine.Target, len(raw))
-	for i, r := range raw {
+	client := gatewayHeader(ctx) // a step's own headers win; the request's cf-aig-* ones fill in
+	steps := make([]*engine.Target, len(doc.steps))
+	for i := range doc.steps {
 		prefix := "[" + strconv.Itoa(i) + "]"
-		st, fail := decodeStep(prefix, r)
+		st, fail := doc.step(prefix, i)
 		if fail == nil {
-			steps[i], fail = s.stepTarget(snap, g, req, prefix, st, retry, clientHeader(ctx))
+			steps[i], fail = s.stepTarget(snap, g, req, prefix, st, retry, client)
 		}
 		if fail != nil {
 			req.Fail = fail
@@ -72,79 +73,168 @@ func (s *Server) parseUniversal(ctx *fasthttp.RequestCtx, snap *config.Snapshot,
 	return req
 }
 
-// splitSteps reads the body as a JSON array of step objects, or one step object.
-func splitSteps(body []byte) ([]json.RawMessage, *engine.GatewayError) {
-	body = bytes.TrimSpace(body)
-	var raw []json.RawMessage
-	switch {
-	case len(body) > 0 && body[0] == '[':
-		if err := json.Unmarshal(body, &raw); err != nil {
-			return nil, engine.Errorf(400, engine.CodeBadRequest, "the body is not a valid JSON array of steps: "+err.Error())
-		}
-	case len(body) > 0 && body[0] == '{':
-		raw = []json.RawMessage{body}
-	default:
-		return nil, engine.Errorf(400, engine.CodeBadRequest, "the universal endpoint takes a JSON array of steps {provider, endpoint, headers, query, config}, or one step object")
-	}
-	switch {
-	case len(raw) == 0:
-		return nil, engine.Errorf(400, engine.CodeBadRequest, "the array of steps is empty")
-	case len(raw) > maxSteps:
-		return nil, engine.Errorf(400, engine.CodeBadRequest, "at most "+strconv.Itoa(maxSteps)+" steps per request, got "+strconv.Itoa(len(raw)))
-	}
-	return raw, nil
+// stepsDoc is a universal body (or one WebSocket step) read in one walk: checked as JSON,
+// then each step's members found and the edits that redact it listed, without decoding
+// the body into maps or encoding it again.
+type stepsDoc struct {
+	src   []byte // the body without the space around it
+	valid bool   // src is one valid JSON value
+	steps []stepMembers
+	edits []edit // in the order of src
 }
 
-// decodeStep reads one step object; a wrong field is named after prefix.
-func decodeStep(prefix string, raw json.RawMessage) (universalStep, *engine.GatewayError) {
-	var st universalStep
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &fields); err != nil || fields == nil {
-		return st, engine.Errorf(400, engine.CodeBadRequest, prefix+" must be an object {provider, endpoint, headers, query, config}")
+// stepMembers are the members of one step that decoding reads (the last of a name given
+// twice, as a JSON object decoder reads it); object is false for a step that is not an
+// object. Their strings are a copy of the body, never the body itself.
+type stepMembers struct {
+	object                                                    bool
+	provider, endpoint, authorization, headers, query, config gjson.Result
+}
+
+// readSteps reads body. An invalid body is refused by checkCount and step, and kept whole by
+// redacted.
+func readSteps(body []byte) stepsDoc {
+	d := stepsDoc{src: bytes.TrimSpace(body)}
+	if len(d.src) == 0 || !gjson.ValidBytes(d.src) {
+		return d
 	}
-	str := func(name string, required bool) (string, *engine.GatewayError) {
-		v, ok := fields[name]
-		if !ok || string(v) == "null" {
-			if required {
-				return "", engine.Errorf(400, engine.CodeBadRequest, prefix+"."+name+" is required")
+	d.valid = true
+	root := gjson.Parse(string(d.src))
+	switch d.src[0] {
+	case '[':
+		root.ForEach(func(_, st gjson.Result) bool {
+			d.steps = append(d.steps, d.members(st))
+			return true
+		})
+	case '{':
+		d.steps = []stepMembers{d.members(root)}
+	}
+	return d
+}
+
+// members reads one step and lists the edits that redact it: the value of its
+// authorization, of its headers that carry a credential, and of its endpoint's query
+// parameters that do.
+func (d *stepsDoc) members(st gjson.Result) stepMembers {
+	m := stepMembers{object: st.IsObject()}
+	if !m.object {
+		return m
+	}
+	replace := func(v gjson.Result, with string) {
+		d.edits = append(d.edits, edit{from: v.Index, to: v.Index + len(v.Raw), with: with})
+	}
+	st.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "provider":
+			m.provider = v
+		case "endpoint":
+			m.endpoint = v
+			if v.Type == gjson.String {
+				if ep, changed := redactQuery(v.Str); changed {
+					b, _ := json.Marshal(ep)
+					replace(v, string(b))
+				}
 			}
-			return "", nil
+		case "authorization":
+			m.authorization = v
+			replace(v, redacted)
+		case "headers":
+			m.headers = v
+			if v.IsObject() {
+				v.ForEach(func(name, hv gjson.Result) bool {
+					if secretName(name.Str) {
+						replace(hv, redacted)
+					}
+					return true
+				})
+			}
+		case "query":
+			m.query = v
+		case "config":
+			m.config = v
 		}
-		var out string
-		if err := json.Unmarshal(v, &out); err != nil || (required && out == "") {
+		return true
+	})
+	return m
+}
+
+// checkCount checks the number of steps: an array of 1 to maxSteps, or one object.
+func (d stepsDoc) checkCount() *engine.GatewayError {
+	switch {
+	case len(d.src) == 0 || d.src[0] != '[' && d.src[0] != '{':
+		return engine.Errorf(400, engine.CodeBadRequest, "the universal endpoint takes a JSON array of steps {provider, endpoint, headers, query, config}, or one step object")
+	case d.src[0] == '{' && !d.valid:
+		return notAnObject("[0]")
+	case d.src[0] == '{':
+		return nil
+	case !d.valid:
+		return engine.Errorf(400, engine.CodeBadRequest, "the body is not a valid JSON array of steps")
+	case len(d.steps) == 0:
+		return engine.Errorf(400, engine.CodeBadRequest, "the array of steps is empty")
+	case len(d.steps) > maxSteps:
+		return engine.Errorf(400, engine.CodeBadRequest, "at most "+strconv.Itoa(maxSteps)+" steps per request, got "+strconv.Itoa(len(d.steps)))
+	}
+	return nil
+}
+
+// notAnObject refuses a step that is not a JSON object.
+func notAnObject(prefix string) *engine.GatewayError {
+	return engine.Errorf(400, engine.CodeBadRequest, prefix+" must be an object {provider, endpoint, headers, query, config}")
+}
+
+// step decodes step i (0 for a body that is one object); a wrong field is named after
+// prefix.
+func (d stepsDoc) step(prefix string, i int) (universalStep, *engine.GatewayError) {
+	var st universalStep
+	if i >= len(d.steps) || !d.steps[i].object {
+		return st, notAnObject(prefix)
+	}
+	m := d.steps[i]
+	given := func(v gjson.Result) bool { return v.Exists() && v.Type != gjson.Null }
+	str := func(name string, v gjson.Result, required bool) (string, *engine.GatewayError) {
+		switch {
+		case !given(v) && required:
+			return "", engine.Errorf(400, engine.CodeBadRequest, prefix+"."+name+" is required")
+		case !given(v):
+			return "", nil
+		case v.Type != gjson.String || (required && v.Str == ""):
 			return "", engine.Errorf(400, engine.CodeBadRequest, prefix+"."+name+" must be a non-empty string")
 		}
-		return out, nil
+		return v.Str, nil
 	}
 	var fail *engine.GatewayError
-	if st.Provider, fail = str("provider", true); fail != nil {
+	if st.Provider, fail = str("provider", m.provider, true); fail != nil {
 		return st, fail
 	}
-	if st.Endpoint, fail = str("endpoint", true); fail != nil {
+	if st.Endpoint, fail = str("endpoint", m.endpoint, true); fail != nil {
 		return st, fail
 	}
-	if st.Authorization, fail = str("authorization", false); fail != nil {
+	if st.Authorization, fail = str("authorization", m.authorization, false); fail != nil {
 		return st, fail
 	}
 	st.Headers = map[string]string{}
-	if v, ok := fields["headers"]; ok && string(v) != "null" {
-		var hs map[string]json.RawMessage
-		if err := json.Unmarshal(v, &hs); err != nil {
+	if given(m.headers) {
+		if !m.headers.IsObject() {
 			return st, engine.Errorf(400, engine.CodeBadRequest, prefix+".headers must be an object of header names to values")
 		}
-		for k, hv := range hs {
-			val, ok := headerValue(hv)
+		m.headers.ForEach(func(k, v gjson.Result) bool {
+			val, ok := headerValue(v)
 			if !ok {
-				return st, engine.Errorf(400, engine.CodeBadRequest, prefix+".headers."+k+" must be a string, number or boolean")
+				fail = engine.Errorf(400, engine.CodeBadRequest, prefix+".headers."+k.Str+" must be a string, number or boolean")
+				return false
 			}
-			st.Headers[strings.ToLower(k)] = val
+			st.Headers[strings.ToLower(k.Str)] = val
+			return true
+		})
+		if fail != nil {
+			return st, fail
 		}
 	}
-	if v, ok := fields["query"]; ok && string(v) != "null" {
-		st.Query = v
+	if given(m.query) {
+		st.Query = json.RawMessage(m.query.Raw)
 	}
-	if v, ok := fields["config"]; ok && string(v) != "null" {
-		if err := json.Unmarshal(v, &st.Config); err != nil {
+	if given(m.config) {
+		if err := json.Unmarshal([]byte(m.config.Raw), &st.Config); err != nil {
 			return st, engine.Errorf(400, engine.CodeBadRequest, prefix+".config must be an object {requestTimeout, maxAttempts, retryDelay, backoff} of numbers and a backoff name: "+err.Error())
 		}
 	}
@@ -152,8 +242,7 @@ func decodeStep(prefix string, raw json.RawMessage) (universalStep, *engine.Gate
 }
 
 // headerValue accepts a header value given as a JSON string, number or boolean.
-func headerValue(v json.RawMessage) (string, bool) {
-	r := gjson.ParseBytes(v)
+func headerValue(r gjson.Result) (string, bool) {
 	switch r.Type {
 	case gjson.String:
 		return r.Str, true
@@ -248,64 +337,46 @@ func stepRefusal(t *engine.Target, fail *engine.GatewayError) (*engine.Target, *
 	return nil, fail
 }
 
-// redactSteps is the steps body as the log keeps it: credentials in a step's
-// authorization, in its headers and in its endpoint's query are replaced, so the
-// provider keys a client puts in the body never reach the log or the event stream.
-func redactSteps(body []byte) []byte {
-	trimmed := bytes.TrimSpace(body)
-	if len(trimmed) > 0 && trimmed[0] == '{' {
-		return redactStep(trimmed)
-	}
-	var steps []json.RawMessage
-	if json.Unmarshal(trimmed, &steps) != nil {
+// redacted is the body as the log keeps it: credentials in a step's authorization, in its
+// headers and in its endpoint's query are replaced by "[redacted]", so the provider keys
+// a client puts in the body never reach the log or the event stream. Everything else is
+// kept as sent; a body that is not valid JSON is kept whole.
+func (d stepsDoc) redacted(body []byte) []byte {
+	if len(d.edits) == 0 {
 		return body
 	}
-	for i, st := range steps {
-		steps[i] = redactStep(st)
+	out := make([]byte, 0, len(d.src)+len(d.edits)*len(redacted))
+	at := 0
+	for _, e := range d.edits {
+		out = append(append(out, d.src[at:e.from]...), e.with...)
+		at = e.to
 	}
-	out, err := json.Marshal(steps)
-	if err != nil {
-		return body
-	}
-	return out
+	return append(out, d.src[at:]...)
+}
+
+// An edit replaces src[from:to] with with.
+type edit struct {
+	from, to int
+	with     string
 }
 
 const redacted = `"[redacted]"`
 
-func redactStep(raw json.RawMessage) json.RawMessage {
-	var fields map[string]json.RawMessage
-	if json.Unmarshal(raw, &fields) != nil || fields == nil {
-		return raw
+// redactQuery replaces the values of an endpoint's query parameters that carry a
+// credential; changed says whether there was one.
+func redactQuery(endpoint string) (string, bool) {
+	path, query, ok := strings.Cut(endpoint, "?")
+	if !ok {
+		return endpoint, false
 	}
-	if _, ok := fields["authorization"]; ok {
-		fields["authorization"] = json.RawMessage(redacted)
-	}
-	var hs map[string]json.RawMessage
-	if json.Unmarshal(fields["headers"], &hs) == nil && hs != nil {
-		for k := range hs {
-			if secretName(k) {
-				hs[k] = json.RawMessage(redacted)
-			}
-		}
-		fields["headers"], _ = json.Marshal(hs)
-	}
-	var endpoint string
-	if json.Unmarshal(fields["endpoint"], &endpoint) == nil {
-		if path, query, ok := strings.Cut(endpoint, "?"); ok {
-			params := strings.Split(query, "&")
-			for i, p := range params {
-				if name, _, _ := strings.Cut(p, "="); secretName(name) {
-					params[i] = name + "=[redacted]"
-				}
-			}
-			fields["endpoint"], _ = json.Marshal(path + "?" + strings.Join(params, "&"))
+	params := strings.Split(query, "&")
+	changed := false
+	for i, p := range params {
+		if name, _, _ := strings.Cut(p, "="); secretName(name) {
+			params[i], changed = name+"=[redacted]", true
 		}
 	}
-	out, err := json.Marshal(fields)
-	if err != nil {
-		return raw
-	}
-	return out
+	return path + "?" + strings.Join(params, "&"), changed
 }
 
 // secretName reports whether a header or query parameter name carries a credential.

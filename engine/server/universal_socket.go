@@ -199,9 +199,10 @@ func (k *socket) run(eventID string, raw []byte) {
 		fail = k.s.overSpend(g, now)
 	}
 	req.RateLimit = gatewayRateLimit(g)
+	doc := readSteps(raw)
 	var st universalStep
 	if fail == nil {
-		st, fail = decodeStep("request", raw)
+		st, fail = doc.step("request", 0)
 	}
 	var t *engine.Target
 	if fail == nil {
@@ -213,7 +214,7 @@ func (k *socket) run(eventID string, raw []byte) {
 		req.Steps = []*engine.Target{t}
 		req.Target = *t
 	}
-	req.Body = redactSteps(raw) // for the log: the step carries its own body
+	req.Body = doc.redacted(raw) // for the log: the step carries its own body
 	if eventID == "" {
 		eventID = req.EventID
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/switchyard/switchyard/engine"
 	"github.com/switchyard/switchyard/engine/providers"
 	"github.com/switchyard/switchyard/engine/upstream"
+	"github.com/valyala/fasthttp"
 )
 
 func TestUniversalParse(t *testing.T) {
@@ -45,6 +46,10 @@ func TestUniversalParse(t *testing.T) {
 			"anthropic /v1/messages  claude-sonnet-4-5 1 0s"},
 		{"empty array", `[]`, nil, 400, "the array of steps is empty", ""},
 		{"not json", `nope`, nil, 400, "takes a JSON array of steps", ""},
+		{"broken array", `[{"provider":"openai"`, nil, 400, "the body is not a valid JSON array of steps", ""},
+		{"broken object", `{0`, nil, 400, "[0] must be an object", ""},
+		{"step not an object", `[` + step("") + `,"openai"]`, nil, 400, "[1] must be an object", ""},
+		{"member given twice", `{"provider":"nosuch","endpoint":"x","provider":"openai","query":{"model":"a"},"query":{"model":"gpt-4o-mini"}}`, nil, 0, "", "openai /x  gpt-4o-mini 1 0s"},
 		{"missing provider", `[{"endpoint":"x"}]`, nil, 400, "[0].provider is required", ""},
 		{"provider not a string", `[` + step("") + `,{"provider":5,"endpoint":"x"}]`, nil, 400, "[1].provider must be a non-empty string", ""},
 		{"unknown provider", `[` + step("") + `,{"provider":"nosuch","endpoint":"x"}]`, nil, 400, "[1].provider: unknown provider nosuch", ""},
@@ -294,6 +299,9 @@ func TestUniversalSocketPing(t *testing.T) {
 	}
 }
 
+// redactSteps is the log's copy of a universal body.
+func redactSteps(body []byte) []byte { return readSteps(body).redacted(body) }
+
 func TestRedactSteps(t *testing.T) {
 	in := `[{"provider":"openai","endpoint":"chat/completions","authorization":"Bearer sk-1","headers":{"Authorization":"Bearer sk-2","x-goog-api-key":"AIza","Content-Type":"application/json"},"query":{"model":"m","api_key_hint":"kept in the body"}},` +
 		`{"provider":"google-ai-studio","endpoint":"v1beta/models/g:generateContent?key=AIza2&alt=sse","query":{}}]`
@@ -310,6 +318,18 @@ func TestRedactSteps(t *testing.T) {
 	}
 	if got := string(redactSteps([]byte(`{"provider":"openai","endpoint":"x","authorization":"Bearer sk-3"}`))); strings.Contains(got, "sk-3") {
 		t.Fatal(got)
+	}
+	// a member given twice is redacted both times; the rest of the body is kept as sent
+	in = "[ {\"provider\": \"openai\", \"authorization\": \"sk-4\", \"headers\": {\"x-api-key\": \"sk-5\", \"X-Api-Key\": \"sk-6\"},\n  \"authorization\": 7, \"endpoint\": \"a?x=1&token=sk-7\"} ]"
+	want := "[ {\"provider\": \"openai\", \"authorization\": \"[redacted]\", \"headers\": {\"x-api-key\": \"[redacted]\", \"X-Api-Key\": \"[redacted]\"},\n  \"authorization\": \"[redacted]\", \"endpoint\": \"a?x=1\\u0026token=[redacted]\"} ]"
+	if got := string(redactSteps([]byte(in))); got != want {
+		t.Fatalf("redacted\n got %s\nwant %s", got, want)
+	}
+	// a body that is not JSON is kept whole, and one without credentials is not copied
+	for _, body := range []string{`[{"authorization":"sk-8"`, `[{"provider":"openai","endpoint":"x"}]`} {
+		if got := redactSteps([]byte(body)); string(got) != body {
+			t.Fatalf("%s became %s", body, got)
+		}
 	}
 }
 
@@ -338,5 +358,35 @@ func TestSocketOrigin(t *testing.T) {
 		} else if resp == nil || resp.StatusCode != 403 {
 			t.Fatalf("refusal: %v", resp)
 		}
+	}
+}
+
+// BenchmarkUniversalParse measures the front end's work on a universal-endpoint request up
+// to the dispatch: reading the steps, checking them, and the log's redacted copy. The body
+// is the bench's: one OpenAI step with a 600-byte chat request.
+func BenchmarkUniversalParse(b *testing.B) {
+	f := newFixture(b)
+	query := `{"model":"gpt-4o-mini","messages":[{"role":"system","content":"` + strings.Repeat("You are a logistics assistant. ", 12) +
+		`"},{"role":"user","content":"Road or rail for twelve pallets a week?"}],"max_tokens":64}`
+	for _, c := range []struct{ name, body string }{
+		{"one step", `[{"provider":"openai","endpoint":"chat/completions","headers":{"Authorization":"Bearer sk-bench","Content-Type":"application/json"},"query":` + query + `}]`},
+		{"two steps, query key", `[{"provider":"openai","endpoint":"chat/completions","headers":{"Authorization":"Bearer sk-bench"},"query":` + query + `},` +
+			`{"provider":"google-ai-studio","endpoint":"v1beta/models/gemini-2.0-flash:generateContent?key=AIza-bench","query":{"contents":[]}}]`},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			var ctx fasthttp.RequestCtx
+			ctx.Request.Header.SetMethod("POST")
+			ctx.Request.SetRequestURI("/v1/acc/gw")
+			ctx.Request.Header.SetContentType("application/json")
+			ctx.Request.SetBodyString(c.body)
+			b.ReportAllocs()
+			for b.Loop() {
+				ctx.Response.Reset()
+				f.s.handle(&ctx)
+			}
+			if f.d.got == nil || f.d.got.Fail != nil || len(f.d.got.Steps) == 0 {
+				b.Fatalf("not dispatched as steps: %+v", f.d.got)
+			}
+		})
 	}
 }
