@@ -261,6 +261,33 @@ func BenchmarkTranslateStream(b *testing.B) {
 	}
 }
 
+// BenchmarkPassthroughStream relays a 20-chunk OpenAI stream (the bench's: every chunk
+// carries "usage":null, the last but one the usage) through the unified API to an OpenAI
+// client; one op is the whole stream.
+func BenchmarkPassthroughStream(b *testing.B) {
+	const pre = `data: {"id":"chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT","object":"chat.completion.chunk","created":1735689600,"model":"gpt-4o-mini-2024-07-18","service_tier":"default","system_fingerprint":"fp_b376dfbbd5",`
+	var native strings.Builder
+	for i := 0; i < 18; i++ {
+		native.WriteString(pre + `"choices":[{"index":0,"delta":{"content":" word"},"logprobs":null,"finish_reason":null}],"usage":null}` + "\n\n")
+	}
+	native.WriteString(pre + `"choices":[],"usage":{"prompt_tokens":118,"completion_tokens":18,"total_tokens":136}}` + "\n\n")
+	native.WriteString("data: [DONE]\n\n")
+	raw := []byte(native.String())
+	plan, _ := Parse([]byte(`{"model":"openai/gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"hi"}]}`))
+	c, _ := plan.Build(Credential{Key: "k"}, nil)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(raw)))
+	for b.Loop() {
+		s := c.NewStream()
+		for p := raw; len(p) > 0; {
+			n := min(1024, len(p))
+			s.Feed(p[:n])
+			p = p[n:]
+		}
+		s.Close()
+	}
+}
+
 func TestRetargetForRouteModelNodes(t *testing.T) {
 	plan, perr := Parse([]byte(`{"model":"dynamic/support","messages":[{"role":"user","content":"hi"}]}`))
 	if perr != nil || !plan.Dynamic() {

@@ -7,6 +7,7 @@ package compat
 import (
 	"bytes"
 	"errors"
+	"unsafe"
 
 	json "github.com/goccy/go-json"
 	"github.com/tidwall/gjson"
@@ -123,7 +124,7 @@ func (o *openAIStream) event(data []byte, s *Stream) error {
 	if !gjson.ValidBytes(data) {
 		return errors.New("an event is not JSON")
 	}
-	if bytes.ContainsAny(data, "\r\n") {
+	if bytes.IndexByte(data, '\n') >= 0 || bytes.IndexByte(data, '\r') >= 0 { // not ContainsAny: it builds a set per call
 		// JSON spread over several data lines (or holding a CR, which ends an SSE line):
 		// relayed as it is, the client's SSE parser would cut it; one line instead.
 		var one bytes.Buffer
@@ -132,21 +133,37 @@ func (o *openAIStream) event(data []byte, s *Stream) error {
 		}
 		data = one.Bytes()
 	}
-	if e := gjson.GetBytes(data, "error"); e.Exists() {
+	// the members this needs, in one walk of the chunk (the first of a name given twice,
+	// as gjson.Get finds it); data is read in place: nothing read from it is kept
+	var errv, choices, usage gjson.Result
+	gjson.Parse(unsafe.String(unsafe.SliceData(data), len(data))).ForEach(func(k, v gjson.Result) bool {
+		switch {
+		case k.Str == "error" && !errv.Exists():
+			errv = v
+		case k.Str == "choices" && !choices.Exists():
+			choices = v
+		case k.Str == "usage" && !usage.Exists():
+			usage = v
+		}
+		return true
+	})
+	if errv.Exists() {
 		s.failed = true
 		s.out = append(s.out, "data: "...)
 		s.out = append(s.out, data...)
 		s.out = append(s.out, "\n\n"...)
 		return nil
 	}
-	choices := gjson.GetBytes(data, "choices")
-	u := openAIUsage(gjson.GetBytes(data, "usage"))
+	u := openAIUsage(usage)
 	if u != nil {
 		s.usage = u
 	}
-	for _, ch := range choices.Array() {
-		s.text = append(s.text, ch.Get("delta.content").String()...)
-		for _, tc := range ch.Get("delta.tool_calls").Array() {
+	n := 0 // choices, as gjson's Array counts them (a value that is not an array is one)
+	choice := func(ch gjson.Result) {
+		n++
+		delta := ch.Get("delta")
+		s.text = append(s.text, delta.Get("content").String()...)
+		for _, tc := range delta.Get("tool_calls").Array() {
 			s.text = append(s.text, tc.Get("function.name").String()...)
 			s.text = append(s.text, tc.Get("function.arguments").String()...)
 		}
@@ -155,10 +172,17 @@ func (o *openAIStream) event(data []byte, s *Stream) error {
 			s.choices[i] = &choiceState{roleSent: true}
 		}
 	}
-	if u != nil && len(choices.Array()) == 0 && !s.c.IncludeUsage {
+	if choices.IsArray() {
+		choices.ForEach(func(_, ch gjson.Result) bool { choice(ch); return true })
+	} else {
+		for _, ch := range choices.Array() {
+			choice(ch)
+		}
+	}
+	if u != nil && n == 0 && !s.c.IncludeUsage {
 		return nil // asked for by the gateway, not by the client
 	}
-	if u != nil && s.c.IncludeUsage && len(choices.Array()) == 0 {
+	if u != nil && s.c.IncludeUsage && n == 0 {
 		s.usageSent = true // forwarded as the provider sent it; Close adds none
 	}
 	s.out = append(s.out, "data: "...)
