@@ -1,5 +1,6 @@
 // soak.go is the -soak mode: bare-proxy, then switchyard, json (or streams with
-// -soak-stream) at -soak-conc, each for
+// -soak-stream) at -soak-conc, switchyard through -soak-entry (the provider path, the
+// unified API or the universal endpoint; the bare proxy always proxies), each for
 // the whole soak as one cell while its RSS (VmRSS, and its file-backed and anonymous
 // parts) is sampled every 5 s. The report shows each curve, the peak (VmHWM), the peaks
 // of the second and the last minute (does memory keep growing?), and CPU per request
@@ -10,6 +11,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -30,7 +32,7 @@ type soakRun struct {
 }
 
 func (b *bench) runSoak() error {
-	logf("soak: bare-proxy then switchyard, %s at c=%d for %s each, RSS every %s", b.soakMode(), b.soakConc, b.soak, soakEvery)
+	logf("soak: bare-proxy then switchyard (%s entry), %s at c=%d for %s each, RSS every %s", b.soakEntry, b.soakMode(), b.soakConc, b.soak, soakEvery)
 	bare, err := b.startBareProxy("bare-proxy", b.mock.url)
 	if err != nil {
 		return err
@@ -60,7 +62,15 @@ func (b *bench) soakProxy(name, base string, pid int) {
 	if b.soakStream {
 		body = b.streamBody
 	}
-	r := b.measureFor(cell{target: name, mode: b.soakMode(), conc: b.soakConc, url: base + proxyPrefix + "/chat/completions", body: body, pid: pid}, b.soak)
+	url := base + proxyPrefix + "/chat/completions"
+	switch {
+	case name == "bare-proxy":
+	case b.soakEntry == "compat":
+		url, body = base+compatPrefix+"/chat/completions", compatBody(body)
+	case b.soakEntry == "universal":
+		url, body = base+strings.TrimSuffix(proxyPrefix, "/openai"), universalBody(body)
+	}
+	r := b.measureFor(cell{target: name, mode: b.soakMode(), conc: b.soakConc, url: url, body: body, pid: pid}, b.soak)
 	close(stop)
 	run := <-done
 	b.peakOf(name, pid)

@@ -34,6 +34,10 @@ func TestBenchRuns(t *testing.T) {
 			[]string{"Soak, bare-proxy", "Soak, switchyard", "(lost: 0)", "data directory kept in " + kept}, nil},
 		{"soak of streams", []string{"-soak", "3s", "-soak-conc", "2", "-soak-stream"},
 			[]string{"| switchyard | stream | 2 |", "Soak, switchyard", "(lost: 0)"}, nil},
+		{"soak of unified API streams", []string{"-soak", "2s", "-soak-conc", "2", "-soak-stream", "-soak-entry", "compat"},
+			[]string{"(compat entry)", "| switchyard | stream | 2 |", "(lost: 0)"}, nil},
+		{"soak of the universal endpoint", []string{"-soak", "2s", "-soak-conc", "2", "-soak-entry", "universal"},
+			[]string{"(universal entry)", "| switchyard | json | 2 |", "(lost: 0)"}, nil},
 		// The settings and the header reach the gateway: logs off by either, none kept.
 		{"soak with logs off", []string{"-soak", "2s", "-soak-conc", "2", "-gateway-settings", `{"collect_logs":false}`},
 			[]string{"Soak, switchyard", " 0 records for ", "0 expected"}, []string{"(lost:"}},
