@@ -261,6 +261,24 @@ func BenchmarkTranslateStream(b *testing.B) {
 	}
 }
 
+// BenchmarkPassthroughResponse reads a whole OpenAI answer (the bench's 596 bytes) for the
+// unified API: checked, kept byte for byte, its usage read.
+func BenchmarkPassthroughResponse(b *testing.B) {
+	body := []byte(`{"id":"chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT","object":"chat.completion","created":1735689600,"model":"gpt-4o-mini-2024-07-18",` +
+		`"choices":[{"index":0,"message":{"role":"assistant","content":"Road freight usually wins for twelve perishable pallets a week over four hundred kilometres because refrigerated trucks meet tight delivery windows.","refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"stop"}],` +
+		`"usage":{"prompt_tokens":118,"completion_tokens":24,"total_tokens":142,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}},` +
+		`"service_tier":"default","system_fingerprint":"fp_b376dfbbd5"}`)
+	plan, _ := Parse([]byte(`{"model":"openai/gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`))
+	c, _ := plan.Build(Credential{Key: "k"}, nil)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if out, u, err := c.Response(body); err != nil || u.TotalTokens != 142 || len(out) != len(body) {
+			b.Fatal(err, u)
+		}
+	}
+}
+
 // BenchmarkPassthroughStream relays a 20-chunk OpenAI stream (the bench's: every chunk
 // carries "usage":null, the last but one the usage) through the unified API to an OpenAI
 // client; one op is the whole stream.

@@ -46,14 +46,18 @@ func (p passthrough) request(c *Call, r *ChatRequest) ([]byte, *Error) {
 // rawResponse keeps the provider's answer byte for byte (extra fields included) and
 // reads its usage.
 func (p passthrough) rawResponse(c *Call, body []byte) ([]byte, *Usage, error) {
-	if !gjson.ValidBytes(body) || !gjson.GetBytes(body, "choices").IsArray() {
+	if !gjson.ValidBytes(body) {
 		return nil, nil, errors.New("not a chat completion")
 	}
-	if u := openAIUsage(gjson.GetBytes(body, "usage")); u != nil {
+	_, choices, usage := openAIMembers(body)
+	if !choices.IsArray() {
+		return nil, nil, errors.New("not a chat completion")
+	}
+	if u := openAIUsage(usage); u != nil {
 		return body, u, nil
 	}
 	var text []byte
-	for _, ch := range gjson.GetBytes(body, "choices").Array() {
+	for _, ch := range choices.Array() {
 		text = append(text, ch.Get("message.content").String()...)
 		for _, tc := range ch.Get("message.tool_calls").Array() {
 			text = append(text, tc.Get("function.name").String()...)
@@ -80,6 +84,25 @@ func (p passthrough) errorDetail(body []byte) (string, string, string) {
 		return m.String(), "", ""
 	}
 	return e.Get("message").String(), e.Get("type").String(), e.Get("code").String()
+}
+
+// openAIMembers reads what the gateway needs of an OpenAI answer or stream chunk (its
+// error, choices and usage members) in one walk of its top level, the first of a name
+// given twice (as gjson.Get finds it). data must be valid JSON; it is read in place, so
+// the results must not outlive it.
+func openAIMembers(data []byte) (errv, choices, usage gjson.Result) {
+	gjson.Parse(unsafe.String(unsafe.SliceData(data), len(data))).ForEach(func(k, v gjson.Result) bool {
+		switch {
+		case k.Str == "error" && !errv.Exists():
+			errv = v
+		case k.Str == "choices" && !choices.Exists():
+			choices = v
+		case k.Str == "usage" && !usage.Exists():
+			usage = v
+		}
+		return true
+	})
+	return errv, choices, usage
 }
 
 // openAIUsage reads an OpenAI usage object; nil when absent or null.
@@ -133,20 +156,7 @@ func (o *openAIStream) event(data []byte, s *Stream) error {
 		}
 		data = one.Bytes()
 	}
-	// the members this needs, in one walk of the chunk (the first of a name given twice,
-	// as gjson.Get finds it); data is read in place: nothing read from it is kept
-	var errv, choices, usage gjson.Result
-	gjson.Parse(unsafe.String(unsafe.SliceData(data), len(data))).ForEach(func(k, v gjson.Result) bool {
-		switch {
-		case k.Str == "error" && !errv.Exists():
-			errv = v
-		case k.Str == "choices" && !choices.Exists():
-			choices = v
-		case k.Str == "usage" && !usage.Exists():
-			usage = v
-		}
-		return true
-	})
+	errv, choices, usage := openAIMembers(data)
 	if errv.Exists() {
 		s.failed = true
 		s.out = append(s.out, "data: "...)
