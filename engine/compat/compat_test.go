@@ -245,15 +245,21 @@ func BenchmarkTranslateStream(b *testing.B) {
 	}
 	native.WriteString("event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":196}}\n\n")
 	native.WriteString("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n")
-	raw := []byte(native.String())
-	plan, _ := Parse([]byte(`{"model":"anthropic/claude-sonnet-4-5","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`))
+	benchStream(b, `{"model":"anthropic/claude-sonnet-4-5","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`,
+		[]byte(native.String()), 512)
+}
+
+// benchStream translates the native stream raw for the chat request req, fed in pieces of
+// piece bytes; one op is the whole stream.
+func benchStream(b *testing.B, req string, raw []byte, piece int) {
+	plan, _ := Parse([]byte(req))
 	c, _ := plan.Build(Credential{Key: "k"}, nil)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(raw)))
 	for b.Loop() {
 		s := c.NewStream()
 		for p := raw; len(p) > 0; {
-			n := min(512, len(p))
+			n := min(piece, len(p))
 			s.Feed(p[:n])
 			p = p[n:]
 		}
@@ -290,20 +296,7 @@ func BenchmarkPassthroughStream(b *testing.B) {
 	}
 	native.WriteString(pre + `"choices":[],"usage":{"prompt_tokens":118,"completion_tokens":18,"total_tokens":136}}` + "\n\n")
 	native.WriteString("data: [DONE]\n\n")
-	raw := []byte(native.String())
-	plan, _ := Parse([]byte(`{"model":"openai/gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"hi"}]}`))
-	c, _ := plan.Build(Credential{Key: "k"}, nil)
-	b.ReportAllocs()
-	b.SetBytes(int64(len(raw)))
-	for b.Loop() {
-		s := c.NewStream()
-		for p := raw; len(p) > 0; {
-			n := min(1024, len(p))
-			s.Feed(p[:n])
-			p = p[n:]
-		}
-		s.Close()
-	}
+	benchStream(b, `{"model":"openai/gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"hi"}]}`, []byte(native.String()), 1024)
 }
 
 func TestRetargetForRouteModelNodes(t *testing.T) {
