@@ -19,17 +19,18 @@ type peak struct {
 }
 
 func printReport(w io.Writer, rs []result, peaks []peak, notes []string) {
-	fmt.Fprintln(w, "| target | mode | conc | RPS | p50 ms | p90 ms | p99 ms | CPU µs/req | ratio RPS vs bare | Δp50 vs bare (ms) |")
-	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| target | mode | conc | RPS | p50 ms | p90 ms | p99 ms | CPU µs/req | CPU vs bare | ratio RPS vs bare | Δp50 vs bare (ms) |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rs {
-		ratio, delta := "–", "–"
+		cpu, ratio, delta := "–", "–", "–"
 		if b, ok := bareFor(rs, r); ok && len(b.lat) > 0 && len(r.lat) > 0 {
 			ratio = fmt.Sprintf("%.2f", r.rps()/b.rps())
 			delta = fmt.Sprintf("%+.3f", ms(pct(r.lat, 0.5))-ms(pct(b.lat, 0.5)))
+			cpu = cpuRatio(r, b)
 		}
-		fmt.Fprintf(w, "| %s | %s | %d | %.0f | %s | %s | %s | %s | %s | %s |\n",
+		fmt.Fprintf(w, "| %s | %s | %d | %.0f | %s | %s | %s | %s | %s | %s | %s |\n",
 			r.target, r.mode, r.conc, r.rps(), fmtMS(r.lat, 0.5), fmtMS(r.lat, 0.9), fmtMS(r.lat, 0.99),
-			fmtCPU(r), ratio, delta)
+			fmtCPU(r), cpu, ratio, delta)
 	}
 
 	first := true
@@ -129,6 +130,15 @@ func fmtMS(sorted []time.Duration, q float64) string {
 		return "–"
 	}
 	return fmt.Sprintf("%.3f", ms(pct(sorted, q)))
+}
+
+// cpuRatio is r's CPU per request as a multiple of the bare proxy's in the same run and
+// cell ("2.85×"): on a shared machine both move with the host, their ratio much less.
+func cpuRatio(r, bare result) string {
+	if r.cpuPerReq < 0 || bare.cpuPerReq <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f×", float64(r.cpuPerReq)/float64(bare.cpuPerReq))
 }
 
 func fmtCPU(r result) string {

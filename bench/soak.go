@@ -138,8 +138,8 @@ func printSoak(w io.Writer, runs []soakRun) {
 	}
 
 	fmt.Fprint(w, "\nSoak summary (minute peaks from the samples):\n\n")
-	fmt.Fprintln(w, "| target | peak MB (VmHWM) | 2nd-minute peak MB | last-minute peak MB | last / 2nd | CPU µs/req |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| target | peak MB (VmHWM) | 2nd-minute peak MB | last-minute peak MB | last / 2nd | CPU µs/req | CPU vs bare |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|")
 	short := false
 	for _, run := range runs {
 		hwm := "–"
@@ -157,7 +157,13 @@ func printSoak(w io.Writer, runs []soakRun) {
 				short = true
 			}
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", run.res.target, hwm, second, last, ratio, fmtCPU(run.res))
+		cpu := "–"
+		for _, b := range runs {
+			if b.res.target == "bare-proxy" {
+				cpu = cpuRatio(run.res, b.res)
+			}
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", run.res.target, hwm, second, last, ratio, fmtCPU(run.res), cpu)
 	}
 	if short {
 		fmt.Fprintln(w, "\n(A second-minute peak needs a soak of at least 2 minutes.)")

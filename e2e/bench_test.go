@@ -26,12 +26,14 @@ func TestBenchRuns(t *testing.T) {
 		not  []string // what the report must not have
 	}{
 		{"cells", []string{"-duration", "200ms", "-conc", "1"},
-			[]string{"| switchyard | json | 1 |", "| switchyard | stream | 1 |", "| sy-route | json |", "| sy-socket | ws |", "(lost: 0)", "replay:"}, nil},
+			[]string{"| switchyard | json | 1 |", "| switchyard | stream | 1 |", "| sy-route | json |", "| sy-socket | ws |", "(lost: 0)", "replay:",
+				"| CPU µs/req | CPU vs bare |", " 1.00× |"}, nil},
 		{"latency cells only", []string{"-duration", "200ms", "-latency"},
 			[]string{"| switchyard | json | 1 |", "| switchyard | stream | 1 |", "| switchyard | json-20ms | 64 |", "switchyard adds", "(lost: 0)"},
 			[]string{"| sy-route |", "| switchyard | json | 16 |", "| switchyard | stream | 16 |", "replay:"}},
 		{"soak", []string{"-soak", "5s", "-soak-conc", "4", "-keep-data", kept},
-			[]string{"Soak, bare-proxy", "Soak, switchyard", "(lost: 0)", "data directory kept in " + kept}, nil},
+			[]string{"Soak, bare-proxy", "Soak, switchyard", "(lost: 0)", "data directory kept in " + kept,
+				"| CPU µs/req | CPU vs bare |", " 1.00× |"}, nil},
 		{"soak of streams", []string{"-soak", "3s", "-soak-conc", "2", "-soak-stream"},
 			[]string{"| switchyard | stream | 2 |", "Soak, switchyard", "(lost: 0)"}, nil},
 		{"soak of unified API streams", []string{"-soak", "2s", "-soak-conc", "2", "-soak-stream", "-soak-entry", "compat"},
