@@ -26,7 +26,7 @@ type options struct {
 	soak          time.Duration // soak mode when > 0
 	soakConc      int
 	soakStream    bool           // the soak's requests are 20-chunk streams instead of json
-	soakEntry     string         // switchyard's entry point in the soak: provider, compat or universal
+	soakEntry     string         // switchyard's entry point in the soak: provider, compat, universal or route
 	observe       bool           // every observability export on (observe.go)
 	latency       bool           // only the added-latency cells (json and first chunk at c=1, json-20ms)
 	keepData      string         // where switchyard's data directory is moved after the run (to profile a replay)
@@ -89,7 +89,7 @@ func parseOptions() (options, error) {
 	flag.DurationVar(&o.soak, "soak", 0, "soak mode: only bare-proxy and switchyard, json (streams with -soak-stream), for this long each, sampling RSS")
 	flag.IntVar(&o.soakConc, "soak-conc", 64, "concurrency of the soak")
 	flag.BoolVar(&o.soakStream, "soak-stream", false, "soak with streamed answers (-stream-chunks chunks each) instead of json")
-	flag.StringVar(&o.soakEntry, "soak-entry", "provider", "switchyard's entry point in the soak: provider (/openai/...), compat (the unified API) or universal (one step, json only); the bare proxy always gets the provider path")
+	flag.StringVar(&o.soakEntry, "soak-entry", "provider", "switchyard's entry point in the soak: provider (/openai/...), compat (the unified API), universal (one step, json only) or route (the sy-route cell's dynamic route on the unified API); the bare proxy always gets the provider path")
 	flag.BoolVar(&o.observe, "observe", false, "turn every export on: OpenTelemetry to a collector in the bench, Logpush to a directory, /metrics scraped every 5 s")
 	flag.BoolVar(&o.latency, "latency", false, "only the added-latency cells: json and streams at c=1 and json-20ms at c=64 (no other cells, disk or replay)")
 	flag.StringVar(&o.keepData, "keep-data", "", "move switchyard's data directory (event log and store) here after the run, e.g. to profile `switchyard replay` on it; must not exist")
@@ -126,8 +126,8 @@ func parseOptions() (options, error) {
 		return o, fmt.Errorf("-soak-conc must be in 1..4096")
 	}
 	switch {
-	case o.soakEntry != "provider" && o.soakEntry != "compat" && o.soakEntry != "universal":
-		return o, fmt.Errorf("-soak-entry must be provider, compat or universal")
+	case o.soakEntry != "provider" && o.soakEntry != "compat" && o.soakEntry != "universal" && o.soakEntry != "route":
+		return o, fmt.Errorf("-soak-entry must be provider, compat, universal or route")
 	case o.soakEntry == "universal" && o.soakStream:
 		return o, fmt.Errorf("-soak-entry universal soaks json only")
 	}

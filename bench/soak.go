@@ -1,6 +1,6 @@
 // soak.go is the -soak mode: bare-proxy, then switchyard, json (or streams with
 // -soak-stream) at -soak-conc, switchyard through -soak-entry (the provider path, the
-// unified API or the universal endpoint; the bare proxy always proxies), each for
+// unified API, the universal endpoint or a dynamic route; the bare proxy always proxies), each for
 // the whole soak as one cell while its RSS (VmRSS, and its file-backed and anonymous
 // parts) is sampled every 5 s. The report shows each curve, the peak (VmHWM), the peaks
 // of the second and the last minute (does memory keep growing?), and CPU per request
@@ -44,6 +44,12 @@ func (b *bench) runSoak() error {
 	if err != nil {
 		return err
 	}
+	if b.soakEntry == "route" { // the route the sy-route cell uses, created and checked first
+		if _, err := routeCell(sy, b.jsonBody); err != nil {
+			sy.stop()
+			return err
+		}
+	}
 	b.soakProxy("switchyard", sy.url, sy.pid)
 	b.checkLogs(sy, "logs")
 	b.afterStop(sy)
@@ -69,6 +75,8 @@ func (b *bench) soakProxy(name, base string, pid int) {
 		url, body = base+compatPrefix+"/chat/completions", compatBody(body)
 	case b.soakEntry == "universal":
 		url, body = base+strings.TrimSuffix(proxyPrefix, "/openai"), universalBody(body)
+	case b.soakEntry == "route":
+		url, body = base+compatPrefix+"/chat/completions", withModel(body, "dynamic/"+benchRoute)
 	}
 	r := b.measureFor(cell{target: name, mode: b.soakMode(), conc: b.soakConc, url: url, body: body, pid: pid}, b.soak)
 	close(stop)

@@ -40,6 +40,8 @@ func TestBenchRuns(t *testing.T) {
 			[]string{"(compat entry)", "| switchyard | stream | 2 |", "(lost: 0)"}, nil},
 		{"soak of the universal endpoint", []string{"-soak", "2s", "-soak-conc", "2", "-soak-entry", "universal"},
 			[]string{"(universal entry)", "| switchyard | json | 2 |", "(lost: 0)"}, nil},
+		{"soak of a dynamic route", []string{"-soak", "2s", "-soak-conc", "2", "-soak-entry", "route"},
+			[]string{"(route entry)", "| switchyard | json | 2 |", "(lost: 0)"}, nil},
 		// The settings and the header reach the gateway: logs off by either, none kept.
 		{"soak with logs off", []string{"-soak", "2s", "-soak-conc", "2", "-gateway-settings", `{"collect_logs":false}`},
 			[]string{"Soak, switchyard", " 0 records for ", "0 expected"}, []string{"(lost:"}},
