@@ -147,52 +147,12 @@ func (a *requestActor) onCall(ctx actor.Context, m *call) {
 			}
 		}
 	}()
+	// One event per request: its upstream calls (request.finished's attempts) and its
+	// route's walk (route) travel in the request.finished event; the request.attempt,
+	// request.fallback and route.step events that repeated them are no longer written.
 	a.sys.opts.Forwarder.Do(a.x)
-	a.publishAttempts()
-	a.publishRouteSteps()
 	a.replied = true
 	m.reply <- a.x
-}
-
-// publishAttempts appends an event per upstream call, and one per move to the next step.
-func (a *requestActor) publishAttempts() {
-	r := a.x.Req
-	if len(a.x.Attempts) == 1 && r.Steps == nil && a.x.Attempts[0].Outcome == engine.OutcomeAnswered {
-		return // a plain request that answered first time: request.finished says it all
-	}
-	at := r.ReceivedAt.UTC()
-	for i, s := range a.x.Attempts {
-		a.publishID(events.TypeRequestAttempt, events.VersionRequestAttempt, fmt.Sprintf("%s.attempt.%d", r.LogID, i),
-			events.RequestAttempt{LogID: r.LogID, AccountID: r.AccountID, GatewayID: r.GatewayID, StartedAt: at, AttemptSummary: s})
-		if s.Outcome == engine.OutcomeFallback && s.Element == "" { // a route's moves are route.step events
-			a.publishID(events.TypeRequestFallback, events.VersionRequestFallback, fmt.Sprintf("%s.fallback.%d", r.LogID, i),
-				events.RequestFallback{LogID: r.LogID, AccountID: r.AccountID, GatewayID: r.GatewayID,
-					FromStep: s.Step, ToStep: s.Step + 1, Status: s.Status, Reason: fallbackReason(s)})
-		}
-	}
-}
-
-// publishRouteSteps appends an event per node of the dynamic route the request walked.
-func (a *requestActor) publishRouteSteps() {
-	r := a.x.Req
-	at := r.ReceivedAt.UTC()
-	i := 0
-	for _, rt := range a.x.Walks {
-		for _, n := range rt.Nodes {
-			a.publishID(events.TypeRouteStep, events.VersionRouteStep, fmt.Sprintf("%s.route.%d", r.LogID, i),
-				events.RouteStep{LogID: r.LogID, AccountID: r.AccountID, GatewayID: r.GatewayID, RouteID: rt.ID,
-					VersionID: rt.VersionID, Index: i, StartedAt: at, RouteNode: n})
-			i++
-		}
-	}
-}
-
-// fallbackReason says in words why a step was left.
-func fallbackReason(s events.AttemptSummary) string {
-	if s.Error != "" {
-		return s.Error
-	}
-	return fmt.Sprintf("the provider answered %d", s.Status)
 }
 
 func (a *requestActor) onFinished(ctx actor.Context, m *finished) {
@@ -217,16 +177,8 @@ func (a *requestActor) onFinished(ctx actor.Context, m *finished) {
 // publish encodes and appends an event; durable waits for the ack. The envelope id is
 // derived from the log id, so a republished event is deduplicated by JetStream.
 func (a *requestActor) publish(t events.Type, v int, data any, durable bool) {
-	a.publishAs(t, v, a.x.Req.LogID+"."+string(t), data, durable)
-}
-
-// publishID appends an event that a request emits several of, under its own id.
-func (a *requestActor) publishID(t events.Type, v int, id string, data any) {
-	a.publishAs(t, v, id, data, false)
-}
-
-func (a *requestActor) publishAs(t events.Type, v int, id string, data any, durable bool) {
 	req := a.x.Req
+	id := req.LogID + "." + string(t)
 	if !durable {
 		if err := a.sys.opts.Events.PublishEventAsync(t, v, id, time.Now().UTC(), data); err != nil {
 			a.sys.opts.Logger.Error("publish event", "type", t, "log_id", req.LogID, "err", err)

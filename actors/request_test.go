@@ -235,3 +235,45 @@ func BenchmarkDispatch(b *testing.B) {
 		rec.mu.Unlock()
 	}
 }
+
+// A request of several upstream calls (here a first step that cannot connect, then a second
+// that answers) is still one event: its calls are request.finished's attempts, not
+// request.attempt and request.fallback events of their own.
+func TestRequestOfSeveralCallsIsOneEvent(t *testing.T) {
+	rec := &recorder{}
+	s := newSystem(rec, false)
+	defer s.Shutdown()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := "http://" + ln.Addr().String()
+	ln.Close()
+	a, _ := providers.Lookup("openai")
+	req := request(&providers.Resolved{Adapter: a, Base: refused})
+	second := req.Target
+	second.Provider = &providers.Resolved{Adapter: a, Base: upstreamServer(t)}
+	req.Steps = []*engine.Target{&req.Target, &second}
+	x := s.Dispatch(req)
+	relay(x)
+	if err := s.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if x.Status != 200 {
+		t.Fatalf("status %d, attempts %+v", x.Status, x.Attempts)
+	}
+	rec.mu.Lock()
+	n := len(rec.events)
+	var types []events.Type
+	for _, e := range rec.events {
+		types = append(types, e.Type)
+	}
+	rec.mu.Unlock()
+	if n != 1 {
+		t.Fatalf("want one request.finished event, got %v", types)
+	}
+	f := rec.finished(t)
+	if len(f.Attempts) != 2 || f.Attempts[0].Outcome != engine.OutcomeFallback || f.Attempts[1].Outcome != engine.OutcomeAnswered {
+		t.Fatalf("request.finished attempts: %+v", f.Attempts)
+	}
+}

@@ -22,6 +22,8 @@ const (
 	TypeRequestFinished Type = "request.finished"
 	// TypeRequestAttempt is one upstream call of a request (retries and fallback steps
 	// each make one); TypeRequestFallback is the move from a failed step to the next.
+	// Neither is emitted any more (request.finished's attempts say the same); old logs
+	// still hold them.
 	TypeRequestAttempt  Type = "request.attempt"
 	TypeRequestFallback Type = "request.fallback"
 	// TypeRealtimeStarted and TypeRealtimeEnded bracket a proxied realtime WebSocket session.
@@ -31,7 +33,8 @@ const (
 	// TypeLogsDeleted is a DELETE .../logs: the records matching its filters go.
 	TypeLogFeedback Type = "log.feedback"
 	TypeLogsDeleted Type = "logs.deleted"
-	// TypeRouteStep is one node of a dynamic route a request went through.
+	// TypeRouteStep is one node of a dynamic route a request went through. No longer
+	// emitted (request.finished's route says the same); old logs still hold it.
 	TypeRouteStep Type = "route.step"
 )
 
