@@ -156,15 +156,7 @@ func decodeRequest(body []byte) (*ChatRequest, *Error) {
 	if err := json.Unmarshal(body, &req); err != nil {
 		return nil, invalid(fieldOf(err), "the request body is not an OpenAI chat completions object: %s", jsonErr(err))
 	}
-	// The body is valid JSON now; gjson lists its top-level keys without a second decode.
-	fields := map[string]json.RawMessage{}
-	gjson.ParseBytes(body).ForEach(func(k, v gjson.Result) bool {
-		if v.Type != gjson.Null { // an explicit null means "not set"
-			fields[k.String()] = json.RawMessage(v.Raw)
-		}
-		return true
-	})
-	req.Fields, req.raw = fields, body
+	req.raw = body
 	if req.Model == "" {
 		return nil, invalid("model", "model is required, as {provider}/{model}")
 	}
@@ -295,11 +287,17 @@ func (r *ChatRequest) maxTokens() *int64 {
 }
 
 // checkFields refuses every top-level parameter not in supported: the never-silently-dropped rule.
+// The top-level keys are read from the body here, where a translation needs them, not when
+// it is decoded: an OpenAI-family passthrough never lists them.
 func (r *ChatRequest) checkFields(provider string, supported map[string]bool) *Error {
-	keys := make([]string, 0, len(r.Fields))
-	for k := range r.Fields {
-		keys = append(keys, k)
-	}
+	var keys []string
+	// The body is valid JSON (decodeRequest); gjson lists its keys without a second decode.
+	gjson.ParseBytes(r.raw).ForEach(func(k, v gjson.Result) bool {
+		if v.Type != gjson.Null { // an explicit null means "not set"
+			keys = append(keys, k.String())
+		}
+		return true
+	})
 	sort.Strings(keys)
 	for _, k := range keys {
 		if !supported[k] && !always[k] {

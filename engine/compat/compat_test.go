@@ -325,3 +325,36 @@ func TestRetargetForRouteModelNodes(t *testing.T) {
 		}
 	}
 }
+
+// A translating provider refuses every top-level parameter it cannot honour, the first in
+// name order, and takes an explicit null as not sent; an OpenAI-family passthrough sends
+// them all on.
+func TestUnsupportedParametersRefused(t *testing.T) {
+	for _, c := range []struct {
+		name, model, extra string
+		param              string // the refused parameter; "" when the request is built
+	}{
+		{"anthropic: logprobs", "anthropic/claude-sonnet-4-5", `"logprobs":true,`, "logprobs"},
+		{"anthropic: the first of two in name order", "anthropic/claude-sonnet-4-5", `"top_logprobs":2,"logprobs":true,`, "logprobs"},
+		{"anthropic: null is not sent", "anthropic/claude-sonnet-4-5", `"logprobs":null,`, ""},
+		{"anthropic: a supported parameter", "anthropic/claude-sonnet-4-5", `"temperature":0.2,`, ""},
+		{"cohere: user and logit_bias", "cohere/command-a-03-2025", `"user":"u","seed":7,"logit_bias":{"1":2},`, "logit_bias"},
+		{"google: an unknown parameter", "google-ai-studio/gemini-2.5-flash", `"metadata_x":{"a":1},`, "metadata_x"},
+		{"openai passes everything on", "openai/gpt-4o", `"logprobs":true,"metadata_x":{"a":1},`, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			body := `{"model":"` + c.model + `",` + c.extra + `"messages":[{"role":"user","content":"hi"}]}`
+			plan, err := Parse([]byte(body))
+			if err != nil {
+				t.Fatalf("parse: %v", err)
+			}
+			_, err = plan.Build(Credential{Key: "k"}, nil)
+			switch {
+			case c.param == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case c.param != "" && (err == nil || err.Code != "unsupported_parameter" || err.Param != c.param || err.Status != 400):
+				t.Fatalf("want %s refused as unsupported_parameter, got %+v", c.param, err)
+			}
+		})
+	}
+}

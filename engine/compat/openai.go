@@ -30,8 +30,7 @@ type ChatRequest struct {
 	Stream              bool            `json:"stream,omitempty"`
 	StreamOptions       *StreamOptions  `json:"stream_options,omitempty"`
 
-	Fields map[string]json.RawMessage `json:"-"`
-	raw    []byte
+	raw []byte // the body as sent: passed through, and read for its top-level keys (checkFields)
 }
 
 // StreamOptions is stream_options.
