@@ -133,7 +133,7 @@ func fmtMS(sorted []time.Duration, q float64) string {
 }
 
 // cpuRatio is r's CPU per request as a multiple of the bare proxy's in the same run and
-// cell ("2.85×"): on a shared machine both move with the host, their ratio much less.
+// cell ("2.85×"): on a shared machine both move with the host.
 func cpuRatio(r, bare result) string {
 	if r.cpuPerReq < 0 || bare.cpuPerReq <= 0 {
 		return "–"
