@@ -23,7 +23,7 @@ const (
 	// TypeRequestAttempt is one upstream call of a request (retries and fallback steps
 	// each make one); TypeRequestFallback is the move from a failed step to the next.
 	// Neither is emitted any more (request.finished's attempts say the same); old logs
-	// still hold them.
+	// still hold them (their v1 fields: events/README.md), and every reader skips them.
 	TypeRequestAttempt  Type = "request.attempt"
 	TypeRequestFallback Type = "request.fallback"
 	// TypeRealtimeStarted and TypeRealtimeEnded bracket a proxied realtime WebSocket session.
@@ -34,7 +34,8 @@ const (
 	TypeLogFeedback Type = "log.feedback"
 	TypeLogsDeleted Type = "logs.deleted"
 	// TypeRouteStep is one node of a dynamic route a request went through. No longer
-	// emitted (request.finished's route says the same); old logs still hold it.
+	// emitted (request.finished's route says the same); old logs still hold it, and
+	// every reader skips it.
 	TypeRouteStep Type = "route.step"
 )
 
@@ -43,13 +44,10 @@ const (
 const (
 	VersionRequestStarted  = 1
 	VersionRequestFinished = 1
-	VersionRequestAttempt  = 1
-	VersionRequestFallback = 1
 	VersionRealtimeStarted = 1
 	VersionRealtimeEnded   = 1
 	VersionLogFeedback     = 1
 	VersionLogsDeleted     = 1
-	VersionRouteStep       = 1
 )
 
 // Envelope is what is written to the stream for every event.
@@ -227,18 +225,6 @@ type RouteNode struct {
 	Status   int    `json:"status,omitempty"`
 }
 
-// RouteStep is the route.step event: one node of a request's walk.
-type RouteStep struct {
-	LogID     string    `json:"log_id"`
-	AccountID string    `json:"account_id"`
-	GatewayID string    `json:"gateway_id"`
-	RouteID   string    `json:"route_id"`
-	VersionID string    `json:"version_id"`
-	Index     int       `json:"index"`
-	StartedAt time.Time `json:"started_at"`
-	RouteNode
-}
-
 // Metadata is custom metadata: string, number (float64) and boolean values.
 type Metadata map[string]any
 
@@ -291,26 +277,6 @@ type AttemptSummary struct {
 	// Element is the dynamic route's model element the try was made for; its "fallback"
 	// is then the route's fallback output, not the next step.
 	Element string `json:"element,omitempty"`
-}
-
-// RequestAttempt is emitted for every upstream call of a request.
-type RequestAttempt struct {
-	LogID     string    `json:"log_id"`
-	AccountID string    `json:"account_id"`
-	GatewayID string    `json:"gateway_id"`
-	StartedAt time.Time `json:"started_at"`
-	AttemptSummary
-}
-
-// RequestFallback is emitted when a step has failed and the next step is tried.
-type RequestFallback struct {
-	LogID     string `json:"log_id"`
-	AccountID string `json:"account_id"`
-	GatewayID string `json:"gateway_id"`
-	FromStep  int    `json:"from_step"`
-	ToStep    int    `json:"to_step"`
-	Status    int    `json:"status,omitempty"` // the failed step's last status, 0 for no answer
-	Reason    string `json:"reason"`
 }
 
 // RealtimeStarted is emitted when a realtime WebSocket session to a provider is open.
