@@ -622,12 +622,12 @@ func walk(txn *badger.Txn, p *logPlan, asc bool, yield func(id string) bool) err
 	}
 	var facts *cursor
 	if (len(p.residual) > 0 && (driver >= 0 || p.search != "" || p.ids != nil)) || exists {
-		facts = newCursor(txn, factsPrefix(p.acct, p.gw), asc, len(p.residual) > 0)
+		facts = newCursor(txn, recordPrefix(p.acct, p.gw), asc, len(p.residual) > 0)
 		defer facts.it.Close()
 	}
 	var rec LogRecord
 	var failed error
-	// visit checks one candidate; item is its facts entry when the driver walks them.
+	// visit checks one candidate; item is its record when the driver walks them.
 	visit := func(id string, item *badger.Item) bool {
 		for _, cs := range checks {
 			found := false
@@ -655,7 +655,7 @@ func walk(txn *badger.Txn, p *logPlan, asc bool, yield func(id string) bool) err
 			}
 			rec = LogRecord{ID: id}
 			ok := false
-			if err := item.Value(func(v []byte) error { ok = decodeFacts(v, &rec); return nil }); err != nil {
+			if err := item.Value(func(v []byte) error { ok = readFacts(v, &rec); return nil }); err != nil {
 				failed = err
 				return false
 			}
@@ -697,7 +697,7 @@ func walk(txn *badger.Txn, p *logPlan, asc bool, yield func(id string) bool) err
 	case driver >= 0:
 		mergePostings(txn, p.streams[driver], asc, lo, hi, func(id string) bool { return visit(id, nil) })
 	case len(p.residual) > 0:
-		scanIndex(txn, factsPrefix(p.acct, p.gw), asc, lo, hi, true, -1, visit)
+		scanIndex(txn, recordPrefix(p.acct, p.gw), asc, lo, hi, true, -1, visit)
 	default:
 		scanIndex(txn, recordPrefix(p.acct, p.gw), asc, lo, hi, false, -1, func(id string, _ *badger.Item) bool { return visit(id, nil) })
 	}
@@ -711,7 +711,7 @@ func walk(txn *badger.Txn, p *logPlan, asc bool, yield func(id string) bool) err
 func eventLogIDs(txn *badger.Txn, acct, gw string, evs []string) ([]string, error) {
 	var ids []string
 	var failed error
-	facts := factsPrefix(acct, gw)
+	records := recordPrefix(acct, gw)
 	lists := make([]string, 0, len(evs))
 	for _, ev := range evs {
 		lists = append(lists, postingPrefix(acct, gw, "event", ev))
@@ -719,10 +719,10 @@ func eventLogIDs(txn *badger.Txn, acct, gw string, evs []string) ([]string, erro
 		if !ok {
 			continue
 		}
-		scanIndex(txn, facts, true, ulidAt(ms, 0), ulidAt(ms, 0xff), true, -1, func(id string, item *badger.Item) bool {
+		scanIndex(txn, records, true, ulidAt(ms, 0), ulidAt(ms, 0xff), true, -1, func(id string, item *badger.Item) bool {
 			failed = item.Value(func(v []byte) error {
 				var r LogRecord
-				if decodeFacts(v, &r) && r.EventID == ev {
+				if readFacts(v, &r) && r.EventID == ev {
 					ids = append(ids, id)
 				}
 				return nil
@@ -809,10 +809,9 @@ func mergePostings(txn *badger.Txn, prefixes []string, asc bool, lo, hi string, 
 	}
 }
 
-// factsPrefix holds, per record, the fields the filters read in a compact binary form:
-// a residual condition is checked by walking these small entries in id order rather
-// than reading and decoding whole records.
-func factsPrefix(acct, gw string) string { return "f" + sep + acct + sep + gw + sep }
+// A record's facts are the fields the filters read, in a compact binary form stored in
+// front of the record (record.go): a residual condition is checked on them without
+// decompressing and decoding the whole record.
 
 const (
 	factSuccess = 1 << iota
@@ -821,9 +820,8 @@ const (
 	factTokens
 )
 
-// encodeFacts writes a record's filterable fields.
-func encodeFacts(r *LogRecord) []byte {
-	b := make([]byte, 0, 96+len(r.Metadata))
+// appendFacts appends a record's filterable fields to b.
+func appendFacts(b []byte, r *LogRecord) []byte {
 	var flags byte
 	if r.Success {
 		flags |= factSuccess
@@ -857,7 +855,21 @@ func encodeFacts(r *LogRecord) []byte {
 	return b
 }
 
-// decodeFacts fills the filterable fields of r from encodeFacts' bytes.
+// readFacts fills the filterable fields of r from a stored record: from its facts, or
+// (a record stored without them) from the whole record.
+func readFacts(v []byte, r *LogRecord) bool {
+	if facts, ok := storedFacts(v); ok {
+		return decodeFacts(facts, r)
+	}
+	id := r.ID
+	if decodeRecord(v, r) != nil {
+		return false
+	}
+	r.ID = id
+	return true
+}
+
+// decodeFacts fills the filterable fields of r from appendFacts' bytes.
 func decodeFacts(b []byte, r *LogRecord) bool {
 	if len(b) < 2 {
 		return false

@@ -1,6 +1,6 @@
 // logs.go is the logs projection: it turns request.finished events into log records (one
-// key for the record, one for its filterable facts, both ordered by time through the ULID
-// log id) and posting lists (postings.go: provider, model, success, cached, feedback, event
+// key per record, ordered by time through the ULID log id, its filterable facts stored in
+// front of it) and posting lists (postings.go: provider, model, success, cached, feedback, event
 // id, request type, metadata), applies feedback (log.feedback) and deletes (logs.deleted),
 // keeps each gateway within its log limit, and answers the log queries of the control API
 // (the filters are compiled in logfilter.go).
@@ -219,10 +219,14 @@ func metaPatchedKey(acct, gw string) []byte { return []byte("lm" + sep + acct + 
 
 // layoutKey holds the version of the store's layout: 2 added the facts and the
 // per-gateway counts, 3 replaced the index key per record and value ("x" keys) by the
-// posting lists.
+// posting lists, 4 moved each record's facts from a key of their own ("f" keys) into the
+// record's value, in front (record.go): one key per record instead of two.
 var layoutKey = []byte("lv" + sep + LogsProjection)
 
-const layoutVersion = 3
+const layoutVersion = 4
+
+// factsKeys is where layouts 2 and 3 kept each record's facts.
+var factsKeys = []byte("f" + sep)
 
 // maxIndexKey: longer posting keys (a huge model name or metadata value) are not
 // written, so one odd request cannot wedge the projection on Badger's key size limit.
@@ -352,8 +356,8 @@ func (a *applier) encode(rec *LogRecord) ([]byte, error) {
 	return v, err
 }
 
-// encodeInSlab encodes a record into room cut from slab (a new slab when it is full) and
-// returns the encoding and the slab.
+// encodeInSlab encodes a record with its facts into room cut from slab (a new slab when
+// it is full) and returns the encoding and the slab.
 func encodeInSlab(slab []byte, rec *LogRecord) (v, rest []byte, err error) {
 	sc := recordScratchPool.Get().(*recordScratch)
 	defer recordScratchPool.Put(sc)
@@ -361,7 +365,8 @@ func encodeInSlab(slab []byte, rec *LogRecord) (v, rest []byte, err error) {
 	if err != nil {
 		return nil, slab, err
 	}
-	need := maxEncodedRecord(len(plain))
+	sc.facts = appendFacts(sc.facts[:0], rec)
+	need := maxEncodedRecord(len(plain), len(sc.facts))
 	if need < 0 {
 		return nil, slab, fmt.Errorf("storage: log record of %d bytes is too large", len(plain))
 	}
@@ -369,15 +374,16 @@ func encodeInSlab(slab []byte, rec *LogRecord) (v, rest []byte, err error) {
 		slab = make([]byte, 0, max(slabSize, need))
 	}
 	start := len(slab)
-	slab = appendRecord(slab, plain)
+	slab = appendRecord(slab, sc.facts, plain)
 	return slab[start:len(slab):len(slab)], slab, nil
 }
 
-// recordScratch is where a record's JSON is written before it is compressed into a slab:
-// json.Marshal would allocate a copy of it per record.
+// recordScratch is where a record's JSON and facts are written before they are
+// encoded into a slab: json.Marshal would allocate a copy of the JSON per record.
 type recordScratch struct {
-	buf bytes.Buffer
-	enc *json.Encoder
+	buf   bytes.Buffer
+	enc   *json.Encoder
+	facts []byte
 }
 
 var recordScratchPool = sync.Pool{New: func() any {
@@ -391,6 +397,9 @@ func (sc *recordScratch) marshal(rec *LogRecord) ([]byte, error) {
 	sc.buf.Reset()
 	if sc.buf.Cap() > 64<<10 {
 		sc.buf = bytes.Buffer{} // not kept after a record with a very long message
+	}
+	if cap(sc.facts) > 4<<10 {
+		sc.facts = nil
 	}
 	if err := sc.enc.Encode(rec); err != nil {
 		return nil, err
@@ -707,7 +716,7 @@ func (l *Logs) insert(a *applier, f events.RequestFinished, rec *LogRecord, enc 
 	return nil
 }
 
-// put writes a record and its facts (its posting lists are added by the caller); enc is
+// put writes a record with its facts (its posting lists are added by the caller); enc is
 // the record's encoding, or nil to encode it here.
 func (l *Logs) put(a *applier, rec *LogRecord, enc []byte) error {
 	if enc == nil {
@@ -716,14 +725,11 @@ func (l *Logs) put(a *applier, rec *LogRecord, enc []byte) error {
 			return err
 		}
 	}
-	if err := a.set(recordKey(rec.AccountID, rec.GatewayID, rec.ID), enc); err != nil {
-		return err
-	}
-	return a.set([]byte(factsPrefix(rec.AccountID, rec.GatewayID)+rec.ID), encodeFacts(rec))
+	return a.set(recordKey(rec.AccountID, rec.GatewayID, rec.ID), enc)
 }
 
-// remove deletes a record, its facts and one from its gateway's count. Its ids in the
-// posting lists stay (walks check every listed id on the facts) until pruned.
+// remove deletes a record and one from its gateway's count. Its ids in the posting lists
+// stay (walks check every listed id on the record's facts) until pruned.
 func (l *Logs) remove(a *applier, rec *LogRecord) error {
 	n, err := a.count(rec.AccountID, rec.GatewayID)
 	if err != nil {
@@ -732,10 +738,7 @@ func (l *Logs) remove(a *applier, rec *LogRecord) error {
 	if err := a.setCount(rec.AccountID, rec.GatewayID, max(n-1, 0)); err != nil {
 		return err
 	}
-	if err := a.del(recordKey(rec.AccountID, rec.GatewayID, rec.ID)); err != nil {
-		return err
-	}
-	return a.del([]byte(factsPrefix(rec.AccountID, rec.GatewayID) + rec.ID))
+	return a.del(recordKey(rec.AccountID, rec.GatewayID, rec.ID))
 }
 
 func getRecord(txn *badger.Txn, key []byte) (LogRecord, bool, error) {
@@ -957,9 +960,11 @@ func (l *Logs) deleteMatching(a *applier, seq uint64, d events.LogsDeleted) erro
 	return a.del(deleteProgressKey)
 }
 
-// upgrade brings a store written by an older version to layoutVersion: the facts and
-// per-gateway counts (layout 2) and the posting lists (layout 3) are built from the
-// records, and the index keys of layout 2 are dropped.
+// upgrade brings a store written by an older version to layoutVersion: the per-gateway
+// counts (layout 2) and the posting lists (layout 3) are built from the records, every
+// record is written again with its facts in front (layout 4), and the index keys of
+// layout 2 and the facts keys of layouts 2 and 3 are dropped. A restart part way does it
+// again from the start (every write is idempotent; the version is written last).
 func (l *Logs) upgrade() error {
 	var version uint64
 	err := l.s.db.View(func(txn *badger.Txn) error {
@@ -1010,14 +1015,21 @@ func (l *Logs) upgrade() error {
 		for i := range recs {
 			if version < 2 {
 				counts[string(countKey(recs[i].AccountID, recs[i].GatewayID))]++
-				if err := a.set([]byte(factsPrefix(recs[i].AccountID, recs[i].GatewayID)+recs[i].ID), encodeFacts(&recs[i])); err != nil {
-					return err
-				}
 			}
-			l.post.add(&recs[i])
+			if err := l.put(a, &recs[i], nil); err != nil {
+				return err
+			}
+			if version < 3 {
+				l.post.add(&recs[i])
+			}
 		}
 		if l.post.ids >= postingMaxIDs {
 			if err := l.post.flush(a); err != nil {
+				return err
+			}
+		}
+		if !a.roomy() {
+			if err := a.flush(); err != nil {
 				return err
 			}
 		}
@@ -1025,25 +1037,34 @@ func (l *Logs) upgrade() error {
 			break
 		}
 	}
-	l.post.through = l.records() // the lists now hold every record stored
-	if err := l.post.flush(a); err != nil {
-		return err
+	if version < 3 {
+		l.post.through = l.records() // the lists now hold every record stored
+		if err := l.post.flush(a); err != nil {
+			return err
+		}
 	}
 	for k, n := range counts {
 		if err := a.set([]byte(k), u64(uint64(n))); err != nil {
 			return err
 		}
 	}
-	if err := a.set(layoutKey, u64(layoutVersion)); err != nil {
-		return err
-	}
 	if err := a.commit(); err != nil {
 		return err
 	}
 	if version == 2 {
-		return l.s.db.DropPrefix([]byte("x" + sep)) // the index keys of layout 2
+		if err := l.s.db.DropPrefix([]byte("x" + sep)); err != nil { // the index keys of layout 2
+			return err
+		}
 	}
-	return nil
+	if version >= 2 {
+		if err := l.s.db.DropPrefix(factsKeys); err != nil {
+			return err
+		}
+	}
+	if err := a.set(layoutKey, u64(layoutVersion)); err != nil {
+		return err
+	}
+	return a.commit()
 }
 
 func keyUsedKey(id string) []byte { return []byte("u\x00" + id) }

@@ -3,10 +3,12 @@ package storage
 import (
 	"fmt"
 	"math/rand"
+	"reflect"
 	"testing"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	json "github.com/goccy/go-json"
 	"github.com/oklog/ulid/v2"
 	"github.com/switchyard/switchyard/events"
 )
@@ -69,8 +71,8 @@ func total(t *testing.T, l *Logs, q LogQuery) int {
 	return n
 }
 
-// A thousand requests in a few seconds add about two keys each (record and facts), not
-// one per indexed value: the posting lists are one key per value and second.
+// A thousand requests in a few seconds add one key each (the record, its facts in front),
+// not one per indexed value: the posting lists are one key per value and second.
 func TestPostingListsAreOneKeyPerValueAndSecond(t *testing.T) {
 	s, l := openInternal(t)
 	rng := rand.New(rand.NewSource(1))
@@ -88,8 +90,8 @@ func TestPostingListsAreOneKeyPerValueAndSecond(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := keysUnder(t, s, "r"+sep, "f"+sep, "p"+sep, "x"+sep)
-	if n["r"+sep] != 1000 || n["f"+sep] != 1000 || n["x"+sep] != 0 {
-		t.Fatalf("keys %v, want 1000 records, 1000 facts, no per-record index key", n)
+	if n["r"+sep] != 1000 || n["f"+sep] != 0 || n["x"+sep] != 0 {
+		t.Fatalf("keys %v, want 1000 records, no facts key, no per-record index key", n)
 	}
 	// provider ×2, model, success ×2, cached, feedback, rtype over 4 seconds, and the
 	// 1000 distinct event ids (one list each).
@@ -234,6 +236,97 @@ func TestUpgradeFromIndexKeys(t *testing.T) {
 	}
 	if got := up.Applied(); got != 30 {
 		t.Errorf("Applied() after the upgrade = %d, want 30", got)
+	}
+}
+
+// A store of layout 3 (each record's facts a key of its own, the record compressed
+// without them) answers filters before its upgrade and is upgraded when opened: every
+// record is written again with its facts in front and the facts keys are dropped, the
+// records unchanged.
+func TestUpgradeMovesFactsIntoRecords(t *testing.T) {
+	s, l := openInternal(t)
+	start := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	rng := rand.New(rand.NewSource(6))
+	var batch []events.Msg
+	for i := 0; i < 30; i++ {
+		at := start.Add(time.Duration(i) * time.Second)
+		batch = append(batch, finishedAt(t, uint64(i+1), ulid.MustNew(ulid.Timestamp(at), rng).String(), "gw",
+			[]string{"openai", "groq", "mistral"}[i%3], i%5 != 0, at))
+	}
+	if err := l.Apply(batch); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.flushPostings(); err != nil {
+		t.Fatal(err)
+	}
+	before, err := l.Dump()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Make it look like layout 3: records compressed without facts, a facts key each.
+	err = s.db.Update(func(txn *badger.Txn) error {
+		for i := range before {
+			r := &before[i]
+			plain, err := json.Marshal(r)
+			if err != nil {
+				return err
+			}
+			if err := txn.Set(recordKey(r.AccountID, r.GatewayID, r.ID), append([]byte{recordDictV1}, recordDict1.Encode(nil, plain)...)); err != nil {
+				return err
+			}
+			if err := txn.Set([]byte("f"+sep+r.AccountID+sep+r.GatewayID+sep+r.ID), appendFacts(nil, r)); err != nil {
+				return err
+			}
+		}
+		return txn.Set(layoutKey, u64(3))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	notOpenAI := LogQuery{AccountID: "acc", GatewayID: "gw", Filters: []events.LogFilter{{Key: "provider", Operator: OpNeq, Values: []string{"openai"}}}}
+	failedGroq := LogQuery{AccountID: "acc", GatewayID: "gw", Provider: "groq", Filters: []events.LogFilter{{Key: "success", Operator: OpNeq, Values: []string{"true"}}}}
+	if got := total(t, l, notOpenAI); got != 20 {
+		t.Errorf("provider neq before the upgrade finds %d, want 20", got)
+	}
+	up, err := NewLogs(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := keysUnder(t, s, "f"+sep, "r"+sep); n["f"+sep] != 0 || n["r"+sep] != 30 {
+		t.Errorf("keys after the upgrade %v, want 30 records and no facts key", n)
+	}
+	err = s.db.View(func(txn *badger.Txn) error {
+		for i := range before {
+			item, err := txn.Get(recordKey("acc", "gw", before[i].ID))
+			if err != nil {
+				return err
+			}
+			if err := item.Value(func(v []byte) error {
+				if facts, ok := storedFacts(v); !ok || string(facts) != string(appendFacts(nil, &before[i])) {
+					t.Errorf("record %d stored without its facts in front", i)
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := up.Dump()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(after, before) {
+		t.Errorf("the upgrade changed the records")
+	}
+	if got := total(t, up, notOpenAI); got != 20 {
+		t.Errorf("provider neq after the upgrade finds %d, want 20", got)
+	}
+	if got := total(t, up, failedGroq); got != 2 {
+		t.Errorf("failed groq after the upgrade finds %d, want 2", got)
 	}
 }
 

@@ -1,10 +1,13 @@
-// record.go is how a log record is stored: its JSON, S2-compressed against a dictionary
-// of a typical record. A record's JSON is mostly its field names and common values, which
-// the dictionary holds, so about 600 bytes are stored as 60 to 200: fewer bytes written to
-// Badger's value log and on disk. Values written before this (plain JSON) still read.
+// record.go is how a log record is stored: its facts (the fields the filters read, in a
+// compact binary form), then its JSON, S2-compressed against a dictionary of a typical
+// record. A record's JSON is mostly its field names and common values, which the
+// dictionary holds, so about 600 bytes are stored as 60 to 200: fewer bytes written to
+// Badger's value log and on disk. Values written before this (plain JSON, or compressed
+// without the facts in front) still read.
 package storage
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -16,6 +19,12 @@ import (
 // recordDictV1 marks a record compressed against recordDict1. The dictionary of a marker
 // never changes once records have been written with it: a better one gets a new marker.
 const recordDictV1 = 0x01
+
+// recordFactsV1 marks a record stored with its facts in front (layout 4): the facts'
+// length (uvarint), the facts (encodeFacts), then the JSON compressed against recordDict1.
+// A filter reads the facts without decompressing the rest; before layout 4 they were a
+// Badger key of their own per record.
+const recordFactsV1 = 0x02
 
 // recordDict1 is a typical record, with each optional field once and the values seen
 // most (field order is LogRecord's, which is how json.Marshal writes them).
@@ -32,26 +41,48 @@ var recordDict1 = s2.MakeDict([]byte(`{"id":"01JF0000000000000000000000","create
 	`"cached":true,"success":false,"stream":true,"text/event-stream","anthropic","workers-ai","google-ai-studio","compat","dynamic/"`),
 	[]byte(`{"id":"`))
 
-// maxEncodedRecord is the most room a record of plain bytes of JSON takes encoded
-// (negative: too large to encode).
-func maxEncodedRecord(plain int) int {
+// maxEncodedRecord is the most room a record of plain bytes of JSON and facts bytes of
+// facts takes encoded (negative: too large to encode).
+func maxEncodedRecord(plain, facts int) int {
 	n := s2.MaxEncodedLen(plain)
 	if n < 0 {
 		return n
 	}
-	return 1 + n
+	return 1 + binary.MaxVarintLen64 + facts + n
 }
 
-// appendRecord appends a record's JSON, encoded, to dst (which needs
+// appendRecord appends a record's facts and JSON, encoded, to dst (which needs
 // maxEncodedRecord bytes of room for the encoder to write in place: it is grown if not).
-func appendRecord(dst, plain []byte) []byte {
-	dst = slices.Grow(dst, maxEncodedRecord(len(plain)))
-	dst = append(dst, recordDictV1)
+func appendRecord(dst, facts, plain []byte) []byte {
+	dst = slices.Grow(dst, maxEncodedRecord(len(plain), len(facts)))
+	dst = append(dst, recordFactsV1)
+	dst = binary.AppendUvarint(dst, uint64(len(facts)))
+	dst = append(dst, facts...)
 	enc := recordDict1.Encode(dst[len(dst):cap(dst)], plain)
 	return dst[:len(dst)+len(enc)]
 }
 
-// decodeRecord reads a stored record, compressed or (written by an older version) plain.
+// splitFacts splits a value marked recordFactsV1 into its facts and its compressed JSON.
+func splitFacts(v []byte) (facts, body []byte, err error) {
+	n, k := binary.Uvarint(v[1:])
+	if k <= 0 || n > uint64(len(v)-1-k) {
+		return nil, nil, errors.New("storage: log record: damaged facts")
+	}
+	return v[1+k : 1+k+int(n)], v[1+k+int(n):], nil
+}
+
+// storedFacts is the facts a record was stored with (false: stored without them, by a
+// version before layout 4, or damaged).
+func storedFacts(v []byte) ([]byte, bool) {
+	if len(v) == 0 || v[0] != recordFactsV1 {
+		return nil, false
+	}
+	facts, _, err := splitFacts(v)
+	return facts, err == nil
+}
+
+// decodeRecord reads a stored record: with its facts, compressed or (written by an older
+// version) plain.
 func decodeRecord(v []byte, r *LogRecord) error {
 	if len(v) == 0 {
 		return errors.New("storage: empty log record")
@@ -60,12 +91,23 @@ func decodeRecord(v []byte, r *LogRecord) error {
 	case '{':
 		return json.Unmarshal(v, r)
 	case recordDictV1:
-		plain, err := recordDict1.Decode(nil, v[1:])
+		return decodeCompressed(v[1:], r)
+	case recordFactsV1:
+		_, body, err := splitFacts(v)
 		if err != nil {
-			return fmt.Errorf("storage: log record: %w", err)
+			return err
 		}
-		return json.Unmarshal(plain, r)
+		return decodeCompressed(body, r)
 	default:
 		return fmt.Errorf("storage: log record: unknown encoding %#x", v[0])
 	}
+}
+
+// decodeCompressed reads a record's JSON compressed against recordDict1.
+func decodeCompressed(body []byte, r *LogRecord) error {
+	plain, err := recordDict1.Decode(nil, body)
+	if err != nil {
+		return fmt.Errorf("storage: log record: %w", err)
+	}
+	return json.Unmarshal(plain, r)
 }

@@ -62,17 +62,38 @@ func TestRecordCodec(t *testing.T) {
 			}
 		})
 	}
-	// A bench request's record (about 600 bytes of JSON) takes well under half of that:
-	// the dictionary holds its field names and common values.
-	if v, _ := encodeRecord(&bench); len(v) > 240 {
-		t.Errorf("a typical record is stored in %d bytes, want at most 240", len(v))
+	// A bench request's record (about 600 bytes of JSON) takes about half of that with
+	// its facts: the dictionary holds its field names and common values.
+	if v, _ := encodeRecord(&bench); len(v) > 320 {
+		t.Errorf("a typical record is stored in %d bytes, want at most 320", len(v))
+	}
+	// Its facts are read without the rest, and are the record's.
+	v, _ := encodeRecord(&full)
+	facts, ok := storedFacts(v)
+	if !ok || string(facts) != string(appendFacts(nil, &full)) {
+		t.Fatalf("stored facts %q (%v), want the record's", facts, ok)
+	}
+	var fr LogRecord
+	if !readFacts(v, &fr) || fr.Model != full.Model || *fr.Cost != *full.Cost || fr.Metadata != full.Metadata || fr.Success {
+		t.Fatalf("facts read back as %+v", fr)
 	}
 
-	// Records written before compression are plain JSON, and still read.
+	// Records written before compression are plain JSON, and still read; so are those
+	// compressed without their facts in front (layouts before 4), whose facts a filter
+	// reads from the whole record.
 	legacy, _ := json.Marshal(full)
-	var old LogRecord
-	if err := decodeRecord(legacy, &old); err != nil || !reflect.DeepEqual(old, full) {
-		t.Fatalf("plain JSON record: %v, %+v", err, old)
+	for name, v := range map[string][]byte{"plain": legacy, "no facts": append([]byte{recordDictV1}, recordDict1.Encode(nil, legacy)...)} {
+		var old LogRecord
+		if err := decodeRecord(v, &old); err != nil || !reflect.DeepEqual(old, full) {
+			t.Fatalf("%s record: %v, %+v", name, err, old)
+		}
+		if _, ok := storedFacts(v); ok {
+			t.Fatalf("%s record: facts found in it", name)
+		}
+		old = LogRecord{ID: "kept"}
+		if !readFacts(v, &old) || old.ID != "kept" || old.Model != full.Model || old.Metadata != full.Metadata {
+			t.Fatalf("%s record: facts read as %+v", name, old)
+		}
 	}
 
 	good, _ := encodeRecord(&bench)
@@ -81,6 +102,8 @@ func TestRecordCodec(t *testing.T) {
 		"unknown":   {0x7f, 1, 2},
 		"truncated": good[:len(good)/2],
 		"corrupt":   append([]byte{recordDictV1}, 0xff, 0xff, 0xff, 0xff, 0x0f, 1, 2, 3),
+		"facts cut": {recordFactsV1, 0x7f, 1, 2},
+		"no length": {recordFactsV1, 0xff},
 	} {
 		var r LogRecord
 		if err := decodeRecord(v, &r); err == nil {
@@ -150,5 +173,5 @@ func encodeRecord(r *LogRecord) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return appendRecord(nil, plain), nil
+	return appendRecord(nil, appendFacts(nil, r), plain), nil
 }
