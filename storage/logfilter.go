@@ -622,7 +622,7 @@ func walk(txn *badger.Txn, p *logPlan, asc bool, yield func(id string) bool) err
 	}
 	var facts *cursor
 	if (len(p.residual) > 0 && (driver >= 0 || p.search != "" || p.ids != nil)) || exists {
-		facts = newCursor(txn, recordPrefix(p.acct, p.gw), asc, len(p.residual) > 0)
+		facts = newCursor(txn, recordPrefix(p.acct, p.gw), asc)
 		defer facts.it.Close()
 	}
 	var rec LogRecord
@@ -719,7 +719,8 @@ func eventLogIDs(txn *badger.Txn, acct, gw string, evs []string) ([]string, erro
 		if !ok {
 			continue
 		}
-		scanIndex(txn, records, true, ulidAt(ms, 0), ulidAt(ms, 0xff), true, -1, func(id string, item *badger.Item) bool {
+		// Values are read one by one: a prefetch would read past the millisecond's records.
+		scanIndex(txn, records, true, ulidAt(ms, 0), ulidAt(ms, 0xff), false, -1, func(id string, item *badger.Item) bool {
 			failed = item.Value(func(v []byte) error {
 				var r LogRecord
 				if readFacts(v, &r) && r.EventID == ev {
@@ -923,10 +924,12 @@ type cursor struct {
 	key []byte
 }
 
-func newCursor(txn *badger.Txn, pre string, asc, values bool) *cursor {
+// newCursor reads no value ahead: a record's value is in the value log, and a prefetch
+// would read those of the records the cursor steps over (up to 16 per id asked), not only
+// the candidates' (walk reads those, one each).
+func newCursor(txn *badger.Txn, pre string, asc bool) *cursor {
 	opts := badger.DefaultIteratorOptions
-	opts.PrefetchValues = values
-	opts.PrefetchSize = 16
+	opts.PrefetchValues = false
 	opts.Reverse = !asc
 	opts.Prefix = []byte(pre)
 	c := &cursor{it: txn.NewIterator(opts), pre: []byte(pre), asc: asc}
