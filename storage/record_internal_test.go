@@ -136,14 +136,22 @@ func BenchmarkRecordCodec(b *testing.B) {
 	})
 }
 
-// FuzzDecodeRecord: a damaged stored value is an error, never a panic.
+// FuzzDecodeRecord: a damaged stored value is an error (or, for its facts, false), never
+// a panic.
 func FuzzDecodeRecord(f *testing.F) {
-	v, _ := encodeRecord(&LogRecord{ID: "x", Model: "m", Provider: "openai"})
+	cost := 0.5
+	v, _ := encodeRecord(&LogRecord{ID: "x", Model: "m", Provider: "openai", Cost: &cost, Metadata: `{"a":"b"}`, DLPAction: "FLAG"})
 	f.Add(v)
 	f.Add([]byte(`{"id":"x"}`))
+	plain, _ := json.Marshal(LogRecord{ID: "y"})
+	f.Add(append([]byte{recordDictV1}, recordDict1.Encode(nil, plain)...))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var r LogRecord
 		_ = decodeRecord(b, &r)
+		_ = readFacts(b, &r)
+		if facts, ok := storedFacts(b); ok && len(facts) > len(b) {
+			t.Fatalf("facts of %d bytes in a value of %d", len(facts), len(b))
+		}
 	})
 }
 
