@@ -1,9 +1,14 @@
+// postings_internal_test.go checks the logs projection's posting lists (one key per value and
+// second, stale entries never returned, restarts) and the upgrades of older store layouts.
 package storage
 
 import (
+	"bytes"
 	"fmt"
+	"log/slog"
 	"math/rand"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -288,9 +293,18 @@ func TestUpgradeMovesFactsIntoRecords(t *testing.T) {
 	if got := total(t, l, notOpenAI); got != 20 {
 		t.Errorf("provider neq before the upgrade finds %d, want 20", got)
 	}
+	var said bytes.Buffer
+	s.log = slog.New(slog.NewTextHandler(&said, nil))
 	up, err := NewLogs(s)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(said.String(), `msg="logs store: upgraded" layout=4 records=30`) {
+		t.Errorf("the upgrade said %q, want how many records it wrote again", said.String())
+	}
+	said.Reset()
+	if _, err := NewLogs(s); err != nil || said.Len() > 0 {
+		t.Errorf("opening an upgraded store: %v, said %q", err, said.String())
 	}
 	if n := keysUnder(t, s, "f"+sep, "r"+sep); n["f"+sep] != 0 || n["r"+sep] != 30 {
 		t.Errorf("keys after the upgrade %v, want 30 records and no facts key", n)

@@ -29,6 +29,7 @@ type Options struct {
 // Store is the Badger database shared by the projections.
 type Store struct {
 	db   *badger.DB
+	log  *slog.Logger // what the projections report (a store upgrade); never nil
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
@@ -71,7 +72,10 @@ func Open(o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open badger: %w", err)
 	}
-	s := &Store{db: db, stop: make(chan struct{})}
+	s := &Store{db: db, log: o.Logger, stop: make(chan struct{})}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
 	if !o.InMemory {
 		s.maintain(o.Dir)
 	}
