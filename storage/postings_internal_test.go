@@ -195,21 +195,29 @@ func TestDeleteOldestPrunesPostingLists(t *testing.T) {
 	}
 }
 
-// A store of layout 2 (an index key per record and value) is upgraded when opened: its
-// index keys are dropped and its posting lists built from the records.
-func TestUpgradeFromIndexKeys(t *testing.T) {
+// thirtyRequests is a store holding 30 requests of gateway gw a second apart, to openai,
+// groq and mistral in turn, the i-th successful when success(i).
+func thirtyRequests(t *testing.T, seed int64, success func(i int) bool) (*Store, *Logs) {
+	t.Helper()
 	s, l := openInternal(t)
 	start := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
-	rng := rand.New(rand.NewSource(4))
+	rng := rand.New(rand.NewSource(seed))
 	var batch []events.Msg
 	for i := 0; i < 30; i++ {
 		at := start.Add(time.Duration(i) * time.Second)
 		batch = append(batch, finishedAt(t, uint64(i+1), ulid.MustNew(ulid.Timestamp(at), rng).String(), "gw",
-			[]string{"openai", "groq", "mistral"}[i%3], true, at))
+			[]string{"openai", "groq", "mistral"}[i%3], success(i), at))
 	}
 	if err := l.Apply(batch); err != nil {
 		t.Fatal(err)
 	}
+	return s, l
+}
+
+// A store of layout 2 (an index key per record and value) is upgraded when opened: its
+// index keys are dropped and its posting lists built from the records.
+func TestUpgradeFromIndexKeys(t *testing.T) {
+	s, _ := thirtyRequests(t, 4, func(int) bool { return true })
 	// Make it look like layout 2: no posting lists, an index key per record, version 2.
 	if err := s.db.DropPrefix([]byte("p" + sep)); err != nil {
 		t.Fatal(err)
@@ -249,18 +257,7 @@ func TestUpgradeFromIndexKeys(t *testing.T) {
 // record is written again with its facts in front and the facts keys are dropped, the
 // records unchanged.
 func TestUpgradeMovesFactsIntoRecords(t *testing.T) {
-	s, l := openInternal(t)
-	start := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
-	rng := rand.New(rand.NewSource(6))
-	var batch []events.Msg
-	for i := 0; i < 30; i++ {
-		at := start.Add(time.Duration(i) * time.Second)
-		batch = append(batch, finishedAt(t, uint64(i+1), ulid.MustNew(ulid.Timestamp(at), rng).String(), "gw",
-			[]string{"openai", "groq", "mistral"}[i%3], i%5 != 0, at))
-	}
-	if err := l.Apply(batch); err != nil {
-		t.Fatal(err)
-	}
+	s, l := thirtyRequests(t, 6, func(i int) bool { return i%5 != 0 })
 	if err := l.flushPostings(); err != nil {
 		t.Fatal(err)
 	}
