@@ -4,10 +4,12 @@ package storage
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"math/rand"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -491,4 +493,58 @@ func TestEventIDFilterFindsRecordsWithoutAListPerEvent(t *testing.T) {
 			t.Errorf("%s: ids %v, want %v", c.name, got, want)
 		}
 	}
+}
+
+// A posting list is stored in about 12 bytes per id the gateway makes (ULIDs of one
+// second share their time), any other id as it is, and reads back in order; lists written
+// before the compact form still read.
+func TestPostingListCodec(t *testing.T) {
+	rng := rand.New(rand.NewSource(7))
+	at := time.Date(2026, 12, 7, 21, 0, 0, 0, time.UTC)
+	var ulids []string
+	for i := 0; i < 500; i++ { // 500 requests in one second, several per millisecond
+		ulids = append(ulids, ulid.MustNew(ulid.Timestamp(at.Add(time.Duration(i)*2*time.Millisecond)), rng).String())
+	}
+	slices.Sort(ulids)
+	mixed := append(slices.Clone(ulids[:3]), "ev-1", strings.ToLower(ulids[3]), "", strings.Repeat("z", 300), ulids[4])
+	for name, ids := range map[string][]string{"ulids": ulids, "mixed": mixed, "one": {ulids[0]}, "none": nil, "zero ulid": {"00000000000000000000000000"}} {
+		v := appendPosting(nil, ids)
+		var back []string
+		decodePosting(v, func(id string) { back = append(back, id) })
+		if !slices.Equal(back, ids) && !(len(back) == 0 && len(ids) == 0) {
+			t.Errorf("%s: read back %q, want %q", name, back, ids)
+		}
+	}
+	if v := appendPosting(nil, ulids); len(v) > 13*len(ulids) {
+		t.Errorf("%d ids of one second stored in %d bytes, want at most 13 each", len(ulids), len(v))
+	} else {
+		t.Logf("%d ids of one second in %d bytes", len(ulids), len(v))
+	}
+	var old []byte // the form written before
+	for _, id := range mixed {
+		if id == "" {
+			continue
+		}
+		old = binary.AppendUvarint(old, uint64(len(id)))
+		old = append(old, id...)
+	}
+	var back []string
+	decodePosting(old, func(id string) { back = append(back, id) })
+	if want := slices.DeleteFunc(slices.Clone(mixed), func(id string) bool { return id == "" }); !slices.Equal(back, want) {
+		t.Errorf("a list written before read back %q, want %q", back, want)
+	}
+}
+
+// FuzzDecodePosting: a damaged posting list ends the ids early, never panics.
+func FuzzDecodePosting(f *testing.F) {
+	rng := rand.New(rand.NewSource(8))
+	f.Add(appendPosting(nil, []string{ulid.MustNew(1, rng).String(), "raw", ulid.MustNew(2, rng).String()}))
+	f.Add([]byte{3, 'a', 'b', 'c'})
+	f.Fuzz(func(t *testing.T, v []byte) {
+		n := 0
+		decodePosting(v, func(string) { n++ })
+		if n > len(v) {
+			t.Fatalf("%d ids from %d bytes", n, len(v))
+		}
+	})
 }
