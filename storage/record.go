@@ -21,7 +21,7 @@ import (
 const recordDictV1 = 0x01
 
 // recordFactsV1 marks a record stored with its facts in front (layout 4): the facts'
-// length (uvarint), the facts (encodeFacts), then the JSON compressed against recordDict1.
+// length (uvarint), the facts (appendFacts), then the JSON compressed against recordDict1.
 // A filter reads the facts without decompressing the rest; before layout 4 they were a
 // Badger key of their own per record.
 const recordFactsV1 = 0x02
