@@ -64,8 +64,9 @@ func Open(o Options) (*Store, error) {
 	} else {
 		// Larger values (a log record with a long error message, a cached answer) go to
 		// the value log, written once; the tree keeps a pointer, so compactions move small
-		// entries instead of rewriting them. A typical log record, compressed to about 200
-		// bytes (record.go), goes to the value log; facts and index keys stay in the tree.
+		// entries instead of rewriting them. A typical log record with its facts, about 300
+		// bytes (record.go), goes to the value log, as do posting lists; counts and
+		// checkpoints stay in the tree.
 		bo = bo.WithValueThreshold(valueThreshold)
 	}
 	db, err := badger.Open(bo)
