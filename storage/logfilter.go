@@ -903,14 +903,14 @@ func decodeFacts(b []byte, r *LogRecord) bool {
 	}
 	r.Duration = next()
 	for _, s := range []*string{&r.EventID, &r.Provider, &r.Model, &r.ModelType, &r.RequestType, &r.RequestContentType, &r.ResponseContentType, &r.Metadata} {
-		n, k := binary.Uvarint(b)
-		if k <= 0 || uint64(len(b)-k) < n {
+		field, rest, ok := cutPrefixed(b)
+		if !ok {
 			return false
 		}
-		*s, b = string(b[k:k+int(n)]), b[k+int(n):]
+		*s, b = string(field), rest
 	}
-	if n, k := binary.Uvarint(b); k > 0 && uint64(len(b)-k) >= n {
-		r.DLPAction = string(b[k : k+int(n)])
+	if field, _, ok := cutPrefixed(b); ok {
+		r.DLPAction = string(field)
 	}
 	return true
 }

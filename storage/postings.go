@@ -268,37 +268,32 @@ func appendPosting(v []byte, ids []string) []byte {
 // decodePosting calls fn with each id of a stored posting list, compact or written
 // before; it stops at the first damaged entry.
 func decodePosting(v []byte, fn func(id string)) {
-	if len(v) == 0 || v[0] != postingCompact {
-		for len(v) > 0 {
-			n, k := binary.Uvarint(v)
-			if k <= 0 || uint64(len(v)-k) < n {
-				return
-			}
-			fn(string(v[k : k+int(n)]))
-			v = v[k+int(n):]
-		}
-		return
+	compact := len(v) > 0 && v[0] == postingCompact
+	if compact {
+		v = v[1:]
 	}
-	v = v[1:]
 	var prev ulid.ULID
 	for len(v) > 0 {
-		k := int(v[0])
-		v = v[1:]
-		if k == postingRaw {
-			n, w := binary.Uvarint(v)
-			if w <= 0 || uint64(len(v)-w) < n {
+		if compact && v[0] != postingRaw { // a ULID, sharing its first k bytes with prev
+			k := int(v[0])
+			v = v[1:]
+			if k > len(prev) || len(v) < len(prev)-k {
 				return
 			}
-			fn(string(v[w : w+int(n)]))
-			v = v[w+int(n):]
+			copy(prev[k:], v[:len(prev)-k])
+			v = v[len(prev)-k:]
+			fn(prev.String())
 			continue
 		}
-		if k > len(prev) || len(v) < len(prev)-k {
+		if compact {
+			v = v[1:] // postingRaw
+		}
+		id, rest, ok := cutPrefixed(v) // every id of a list written before
+		if !ok {
 			return
 		}
-		copy(prev[k:], v[:len(prev)-k])
-		v = v[len(prev)-k:]
-		fn(prev.String())
+		fn(string(id))
+		v = rest
 	}
 }
 

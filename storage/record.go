@@ -62,13 +62,23 @@ func appendRecord(dst, facts, plain []byte) []byte {
 	return dst[:len(dst)+len(enc)]
 }
 
+// cutPrefixed cuts a field written as its length (a uvarint) and its bytes from the front
+// of b (false: b is too short for it).
+func cutPrefixed(b []byte) (field, rest []byte, ok bool) {
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)-k) {
+		return nil, b, false
+	}
+	return b[k : k+int(n)], b[k+int(n):], true
+}
+
 // splitFacts splits a value marked recordFactsV1 into its facts and its compressed JSON.
 func splitFacts(v []byte) (facts, body []byte, err error) {
-	n, k := binary.Uvarint(v[1:])
-	if k <= 0 || n > uint64(len(v)-1-k) {
+	facts, body, ok := cutPrefixed(v[1:])
+	if !ok {
 		return nil, nil, errors.New("storage: log record: damaged facts")
 	}
-	return v[1+k : 1+k+int(n)], v[1+k+int(n):], nil
+	return facts, body, nil
 }
 
 // storedFacts is the facts a record was stored with (false: stored without them, by a
