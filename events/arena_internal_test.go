@@ -74,6 +74,30 @@ func TestArenaReusedBatchAfterBatch(t *testing.T) {
 		t.Fatalf("%d events, batched %v", len(batch), batch[0].Batched)
 	}
 
+	// A batch of many messages, megabytes in all (streamed answers' bodies), costs no new
+	// memory either once the arena has held one like it.
+	var big [][]byte
+	for i := range 15 {
+		big = append(big, benchMessageFrom(t, i*64, 64)) // about 100 KB each
+	}
+	expandBig := func() {
+		a.Reset()
+		batch = batch[:0]
+		for i, m := range big {
+			batch = a.Expand(batch, uint64(i+1), m)
+		}
+	}
+	expandBig()
+	if got := readLogIDs(t, batch); fmt.Sprint(got) != fmt.Sprint(wantLogIDs(0, 15*64)) {
+		t.Fatalf("batch of 15 messages read %d events", len(got))
+	}
+	if held(a.plain) < 1<<20 {
+		t.Fatalf("test batch too small: %d bytes", held(a.plain))
+	}
+	if allocs := testing.AllocsPerRun(10, expandBig); allocs != 0 {
+		t.Errorf("%.1f allocations to expand a %d-byte batch into a warm arena, want 0", allocs, held(a.plain))
+	}
+
 	// A burst's batch (a consumer catching up) is not kept once the next batch begins.
 	burst := benchMessage(t, 2000)
 	batch = a.Expand(batch[:0], 4, burst)
@@ -81,9 +105,18 @@ func TestArenaReusedBatchAfterBatch(t *testing.T) {
 		t.Fatalf("burst read %d events", len(got))
 	}
 	a.Reset()
-	if cap(a.plain) > arenaKeepBytes || cap(a.decs) > arenaKeepEvents {
-		t.Errorf("arena keeps %d bytes and %d events after a burst", cap(a.plain), cap(a.decs))
+	if held(a.plain) > arenaKeepBytes || held(a.decs) > arenaKeepEvents {
+		t.Errorf("arena keeps %d bytes and %d events after a burst", held(a.plain), held(a.decs))
 	}
+}
+
+// held is how many values the blocks hold, in use or not.
+func held[T any](b blocks[T]) int {
+	n := 0
+	for _, blk := range b.list {
+		n += cap(blk)
+	}
+	return n
 }
 
 // benchMessageFrom is benchMessage with log ids counted from first (stored compressed).

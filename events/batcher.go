@@ -355,29 +355,17 @@ func Split(data []byte, fn func(event []byte)) error {
 	return splitInto(nil, data, fn)
 }
 
-// splitInto is Split decompressing into the free room of *dst (appending to it; a new
-// array when it has too little room, as the events already split still point into the
-// old one); a nil dst allocates.
-func splitInto(dst *[]byte, data []byte, fn func(event []byte)) error {
+// splitInto is Split decompressing into the arena's memory (a nil arena allocates).
+func splitInto(a *Arena, data []byte, fn func(event []byte)) error {
 	if len(data) >= len(compressedMagic) && string(data[:len(compressedMagic)]) == compressedMagic {
 		src := data[len(compressedMagic):]
-		var room []byte
-		if dst != nil {
-			n, err := s2.DecodedLen(src)
-			if err != nil {
-				return fmt.Errorf("events: compressed batch: %w", err)
-			}
-			if len(*dst)+n > cap(*dst) {
-				*dst = make([]byte, 0, max(2*cap(*dst), n))
-			}
-			room = (*dst)[len(*dst) : len(*dst)+n : len(*dst)+n]
-		}
-		plain, err := s2.Decode(room, src)
+		n, err := s2.DecodedLen(src)
 		if err != nil {
 			return fmt.Errorf("events: compressed batch: %w", err)
 		}
-		if dst != nil {
-			*dst = (*dst)[:len(*dst)+len(plain)]
+		plain, err := s2.Decode(a.room(n), src)
+		if err != nil {
+			return fmt.Errorf("events: compressed batch: %w", err)
 		}
 		data = plain
 	}

@@ -34,38 +34,39 @@ func Expand(batch []Msg, seq uint64, data []byte) []Msg {
 // Resets it before the next batch, so a batch costs no new memory once the arena has grown
 // to a batch's size. After Reset, the Msgs of the batch before must no longer be read.
 type Arena struct {
-	plain []byte    // decompressed messages, end to end
-	decs  []decoded // what the events decode to
+	plain blocks[byte]    // decompressed messages
+	decs  blocks[decoded] // what the events decode to
 }
 
-// What an arena keeps across batches: a burst's batch (a consumer catching up reads up
-// to consumeEventsMax events at once, megabytes of them) is not held for good.
+// How an arena's memory is cut, and what it keeps across batches: a burst's batch (a
+// consumer catching up reads up to consumeEventsMax events at once, megabytes of them) is
+// not held for good, and costs only the blocks past what is kept.
 const (
-	arenaKeepBytes  = 1 << 20
-	arenaKeepEvents = 1024 // of 632 bytes each
+	arenaBlockBytes  = 256 << 10
+	arenaKeepBytes   = 2 << 20
+	arenaBlockEvents = 256 // of 632 bytes each
+	arenaKeepEvents  = 1024
 )
 
 // Reset makes the arena's memory free for the next batch, and lets go of memory grown
 // past what it keeps.
 func (a *Arena) Reset() {
-	a.plain = a.plain[:0]
-	if cap(a.plain) > arenaKeepBytes {
-		a.plain = nil
+	a.plain.reset(arenaKeepBytes)
+	a.decs.reset(arenaKeepEvents)
+}
+
+// room returns n bytes of the arena for a decompressed message (a nil arena allocates).
+func (a *Arena) room(n int) []byte {
+	if a == nil {
+		return make([]byte, n)
 	}
-	a.decs = a.decs[:0]
-	if cap(a.decs) > arenaKeepEvents {
-		a.decs = nil
-	}
+	return a.plain.take(n, arenaBlockBytes)
 }
 
 // Expand is the package's Expand, in the arena's memory (a nil arena allocates).
 func (a *Arena) Expand(batch []Msg, seq uint64, data []byte) []Msg {
 	from := len(batch)
-	var dst *[]byte
-	if a != nil {
-		dst = &a.plain
-	}
-	err := splitInto(dst, data, func(ev []byte) {
+	err := splitInto(a, data, func(ev []byte) {
 		batch = append(batch, Msg{Seq: seq, Data: ev})
 	})
 	if err != nil { // handed on as it is: projections skip what they cannot decode
@@ -80,20 +81,51 @@ func (a *Arena) Expand(batch []Msg, seq uint64, data []byte) []Msg {
 	return batch
 }
 
-// decoded returns n zeroed decoded values, cut from the arena when it has room. A full
-// arena is replaced, not grown in place: the Msgs already expanded point into the old one.
+// decoded returns n zeroed decoded values, cut from the arena.
 func (a *Arena) decoded(n int) []decoded {
 	if a == nil {
 		return make([]decoded, n)
 	}
-	if len(a.decs)+n > cap(a.decs) {
-		a.decs = make([]decoded, 0, max(2*cap(a.decs), n, 64))
-	}
-	start := len(a.decs)
-	a.decs = a.decs[:start+n]
-	d := a.decs[start : start+n : start+n]
+	d := a.decs.take(n, arenaBlockEvents)
 	clear(d)
 	return d
+}
+
+// blocks hands out pieces of memory cut from a list of blocks and takes them all back at
+// once (reset). A piece never moves once handed out, so the pieces of a batch stay valid
+// while more are cut, and a batch that outgrows the blocks costs new blocks, not a copy.
+type blocks[T any] struct {
+	list [][]T // list[cur] is being cut; the blocks after it are empty
+	cur  int
+}
+
+// take returns a piece of n values from the block being cut, the next one with room, or
+// a new block of size values (or n, if larger).
+func (b *blocks[T]) take(n, size int) []T {
+	for ; b.cur < len(b.list); b.cur++ {
+		if blk := b.list[b.cur]; cap(blk)-len(blk) >= n {
+			b.list[b.cur] = blk[:len(blk)+n]
+			return blk[len(blk) : len(blk)+n : len(blk)+n]
+		}
+	}
+	blk := make([]T, n, max(n, size))
+	b.list = append(b.list, blk)
+	b.cur = len(b.list) - 1
+	return blk[:n:n]
+}
+
+// reset empties the blocks, keeping the first ones up to keep values in all.
+func (b *blocks[T]) reset(keep int) {
+	kept := b.list[:0]
+	for _, blk := range b.list {
+		if keep < cap(blk) {
+			break
+		}
+		keep -= cap(blk)
+		kept = append(kept, blk[:0])
+	}
+	clear(b.list[len(kept):]) // the blocks not kept are let go
+	b.list, b.cur = kept, 0
 }
 
 // Envelope decodes the event's envelope (once, for a Msg made by Expand).
