@@ -39,6 +39,9 @@ const (
 	// dedupWindow is how long JetStream remembers a batch's message id, so a batch sent
 	// again after a lost acknowledgement (batcher.retry, within about 30 s) is stored once.
 	dedupWindow = time.Minute
+	// unlimitedPerSubject is the requests stream's per-subject message limit: never
+	// reached (see setup).
+	unlimitedPerSubject = 1 << 62
 )
 
 // Bus is the connection to the event log.
@@ -184,6 +187,11 @@ func (b *Bus) setup(ctx context.Context, retention time.Duration) error {
 		MaxAge:      retention,
 		Duplicates:  dupWindow(retention),
 		Replicas:    b.replicas,
+		// No limit in practice; set only because nats-server then writes the stream in
+		// 4 MB blocks instead of 8 MB ones (it has no block-size setting). Each block's
+		// cache is held in memory while the block is written and read: about 12 MB less
+		// live heap at c64.
+		MaxMsgsPerSubject: unlimitedPerSubject,
 	}); err != nil {
 		return fmt.Errorf("create stream %s: %w", RequestsStream, err)
 	}

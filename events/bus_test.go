@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"reflect"
 	"sync"
 	"testing"
@@ -729,5 +731,41 @@ func TestReplayPreparesAhead(t *testing.T) {
 	}
 	if prepared != len(sent) || unprepared != 0 {
 		t.Fatalf("%d events prepared, %d not, of %d", prepared, unprepared, len(sent))
+	}
+}
+
+// The requests stream is written in blocks of at most 4 MB (nats-server's default for it
+// is 8 MB): a block's cache is held in memory while it is written and read.
+func TestRequestsStreamBlocksAreSmall(t *testing.T) {
+	dir := t.TempDir()
+	bus := startBus(t, dir)
+	// About 12 MB stored: random hex does not compress below half.
+	raw := make([]byte, 8<<10)
+	for i := range 1500 {
+		_, _ = rand.Read(raw)
+		data := fmt.Appendf(nil, `{"type":"request.finished","v":1,"id":"b%d","data":{"x":"%x"}}`, i, raw)
+		if err := bus.PublishAsync(events.TypeRequestFinished, fmt.Sprint(i), data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id, b := event(t, 1)
+	if _, err := bus.Publish(ctxT(t), events.TypeRequestFinished, id, b); err != nil { // after the async ones
+		t.Fatal(err)
+	}
+	blocks, err := filepath.Glob(filepath.Join(dir, "jetstream", "*", "streams", events.RequestsStream, "msgs", "*.blk"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(blocks) < 3 {
+		t.Fatalf("%d blocks for about 12 MB, want at least 3 of at most 4 MB", len(blocks))
+	}
+	for _, f := range blocks {
+		st, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Size() > 4<<20 {
+			t.Errorf("block %s holds %d bytes, more than 4 MB", filepath.Base(f), st.Size())
+		}
 	}
 }
