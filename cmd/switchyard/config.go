@@ -41,6 +41,7 @@ type Config struct {
 	Out                 string // replay only
 	DebugListen         string
 	MemoryLimitMB       int
+	GCPercent           int
 	AllowInsecure       bool
 	Metrics             bool
 	MetricsToken        string
@@ -102,6 +103,7 @@ func settings(c *Config) []setting {
 		{"upstream-idle-timeout", "longest silence accepted from an upstream (first byte and between chunks)", "5m", dur(&c.UpstreamIdleTimeout), false},
 		{"shutdown-timeout", "how long shutdown waits for in-flight requests", "30s", dur(&c.ShutdownTimeout), false},
 		{"memory-limit-mb", "soft memory limit for the Go runtime (GOMEMLIMIT, when set, wins); 0 turns it off", "128", num(&c.MemoryLimitMB), false},
+		{"gc-percent", "how far the heap grows past its live data before a collection, in percent (GOGC, when set, wins); 0 leaves Go's default, 100", "50", num(&c.GCPercent), false},
 		{"debug-listen", "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); off when empty", "", str(&c.DebugListen), false},
 		{"metrics", "serve Prometheus metrics at /metrics", "true",
 			func(v string) error { b, err := strconv.ParseBool(v); c.Metrics = b; return err }, true},

@@ -315,16 +315,27 @@ func serve(args []string) error {
 	return runServer(c, nil)
 }
 
+// setRuntimeMemory applies --memory-limit-mb and --gc-percent to the Go runtime, unless
+// GOMEMLIMIT or GOGC (looked up with lookup) set them already. Go's default lets the heap
+// grow to twice its live data before a collection; about 50 MB of that data is buffers
+// (the event log's block caches, Badger's memtables) that stay live, so 50 % keeps peak
+// RSS about 35 MB lower for about 2 µs more collection per request
+// (docs/performance.md, "Half the heap growth between collections").
+func setRuntimeMemory(c *Config, lookup func(string) (string, bool)) {
+	if _, set := lookup("GOMEMLIMIT"); !set && c.MemoryLimitMB > 0 {
+		debug.SetMemoryLimit(int64(c.MemoryLimitMB) << 20)
+	}
+	if _, set := lookup("GOGC"); !set && c.GCPercent > 0 {
+		debug.SetGCPercent(c.GCPercent)
+	}
+}
+
 // runServer runs the gateway with settings c until SIGINT/SIGTERM; onStarted, when set, is
 // called once the HTTP port is open, with its URL, the admin token and where it is kept.
 func runServer(c *Config, onStarted func(url, adminToken, tokenAt string)) error {
 	log := newLogger(c.LogFormat)
 	started := time.Now()
-	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && c.MemoryLimitMB > 0 {
-		// Without a limit the heap grows to twice the live data before a collection; the
-		// event log's write caches make that live data large under load.
-		debug.SetMemoryLimit(int64(c.MemoryLimitMB) << 20)
-	}
+	setRuntimeMemory(c, os.LookupEnv)
 	// Settings that would fail later, or silently, fail here, before anything is created.
 	if err := checkUpstreamOverrides(os.LookupEnv); err != nil {
 		return err
