@@ -317,7 +317,7 @@ func serve(args []string) error {
 
 // setRuntimeMemory applies --memory-limit-mb and --gc-percent to the Go runtime, unless
 // GOMEMLIMIT or GOGC (looked up with lookup) set them already. Go's default lets the heap
-// grow to twice its live data before a collection; about 50 MB of that data is buffers
+// grow to twice its live data before a collection; about 45 MB of that data is buffers
 // (the event log's block caches, Badger's memtables) that stay live, so 50 % keeps peak
 // RSS about 35 MB lower for about 2 µs more collection per request
 // (docs/performance.md, "Half the heap growth between collections").
